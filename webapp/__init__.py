@@ -1,0 +1,122 @@
+"""Homeward: return home interviews for children who went missing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask, jsonify, render_template, request
+from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from webapp import security
+from webapp.config import build_config
+from webapp.crypto import load_cipher
+from webapp.extensions import csrf, db, htmx, login_manager, migrate
+
+MIGRATIONS = str(Path(__file__).parent / "migrations")
+
+
+def create_app(config: dict | None = None, environ: dict | None = None) -> Flask:
+    settings = build_config(os.environ if environ is None else environ, **(config or {}))
+    app = Flask(
+        __name__,
+        template_folder="../templates",
+        static_folder="../static",
+        instance_path=settings["INSTANCE_PATH"],
+        instance_relative_config=False,
+    )
+    app.config.update(settings)
+    app.jinja_loader = ChoiceLoader(
+        [
+            app.jinja_loader,
+            PrefixLoader(
+                {
+                    "govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja"),
+                    "govuk_frontend_wtf": PackageLoader("govuk_frontend_wtf"),
+                }
+            ),
+        ]
+    )
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
+    # A missing or unreadable key is a startup error, never a silent new key.
+    app.extensions["homeward_cipher"] = load_cipher(
+        os.environ if environ is None else environ,
+        app.instance_path,
+        allow_generate=app.config["HOMEWARD_ALLOW_KEY_GENERATION"],
+    )
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    security.init_app(app)
+
+    from govuk_frontend_wtf.main import WTFormsHelpers
+
+    WTFormsHelpers(app)
+
+    from webapp import models  # noqa: F401  (register every table with the metadata)
+    from webapp.accounts.views import bp as accounts_bp
+    from webapp.api.views import bp as api_bp
+    from webapp.children.views import bp as children_bp
+    from webapp.episodes.views import bp as episodes_bp
+    from webapp.interviews.views import bp as interviews_bp
+    from webapp.main.views import bp as main_bp
+    from webapp.oversight.views import bp as oversight_bp
+
+    for bp in (main_bp, accounts_bp, children_bp, episodes_bp, interviews_bp, oversight_bp):
+        app.register_blueprint(bp)
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
+
+    from webapp import templating
+
+    templating.init_app(app)
+    _register_errors(app)
+    return app
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _register_errors(app: Flask) -> None:
+    from flask_wtf.csrf import CSRFError
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(err):
+        if _wants_json():
+            return jsonify(error="csrf_failed", message=err.description), 400
+        return render_template("errors/error.html", code=400, message=err.description), 400
+
+    for code, message in (
+        (400, "The request could not be understood."),
+        (401, "Sign in to continue."),
+        (404, "Page not found."),
+        (405, "That action is not allowed here."),
+        (409, "Someone else changed this record. Reload the page and try again."),
+        (413, "The request was too large."),
+    ):
+
+        def handler(err, code=code, message=message):
+            if _wants_json():
+                return jsonify(error=err.name.lower().replace(" ", "_"), message=message), code
+            return render_template("errors/error.html", code=code, message=message), code
+
+        app.register_error_handler(code, handler)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    # WAL lets the reminder dispatcher read while a request writes; SQLite only checks foreign
+    # keys when asked.
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=5000")
+        cur.close()

@@ -1,0 +1,121 @@
+"""Least privilege, in one place.
+
+Every service asks this module which children, episodes and interviews a user may see, as query
+filters, so a list and a single lookup can never disagree. Something a user may not see is
+indistinguishable from something that does not exist: the views answer 404 for both.
+
+- worker: children with a return interview allocated to them (or to their team, where the
+  authority turns on HOMEWARD_WORKER_SEES_TEAM);
+- social worker: children allocated to them;
+- manager: children their authority is responsible for, or hosts in an out-of-area placement;
+- school DSL: their school's pupils; no interview content;
+- carer: children placed with them; no interview content;
+- administrator: manages accounts and devices; no child records.
+"""
+
+from __future__ import annotations
+
+from flask import abort, current_app
+from sqlalchemy import false, or_, select
+from sqlalchemy.sql import Select
+
+from webapp.accounts.models import Role, User
+from webapp.children.models import Child
+from webapp.episodes.models import Episode
+from webapp.extensions import db
+from webapp.interviews.models import Interview
+
+
+def _worker_interview_clause(user: User):
+    clauses = [Interview.allocated_to_id == user.id]
+    if user.team_id and current_app.config.get("HOMEWARD_WORKER_SEES_TEAM"):
+        clauses.append(Interview.team_id == user.team_id)
+    return or_(*clauses)
+
+
+def child_clause(user: User):
+    """A WHERE clause on Child for the children `user` may see."""
+    role = user.role
+    if role == Role.MANAGER:
+        return or_(
+            Child.responsible_authority_id == user.authority_id,
+            Child.host_authority_id == user.authority_id,
+        )
+    if role == Role.WORKER:
+        allocated = select(Interview.child_id).where(_worker_interview_clause(user))
+        return Child.id.in_(allocated)
+    if role == Role.SOCIAL_WORKER:
+        return Child.social_worker_id == user.id
+    if role == Role.DSL:
+        return Child.school_id == user.organisation_id
+    if role == Role.CARER:
+        return Child.carer_id == user.id
+    return false()
+
+
+def interview_clause(user: User):
+    role = user.role
+    if role == Role.WORKER:
+        return _worker_interview_clause(user)
+    if role in (Role.MANAGER, Role.SOCIAL_WORKER):
+        return Interview.child_id.in_(select(Child.id).where(child_clause(user)))
+    return false()  # DSLs, carers and administrators never see interview content
+
+
+def children_query(user: User) -> Select:
+    return select(Child).where(child_clause(user))
+
+
+def episodes_query(user: User) -> Select:
+    return select(Episode).join(Child, Episode.child_id == Child.id).where(child_clause(user))
+
+
+def interviews_query(user: User) -> Select:
+    return select(Interview).where(interview_clause(user))
+
+
+def get_child_or_404(user: User, child_id: str) -> Child:
+    child = db.session.scalar(children_query(user).where(Child.id == child_id))
+    if child is None:
+        abort(404)
+    return child
+
+
+def get_episode_or_404(user: User, episode_id: str) -> Episode:
+    episode = db.session.scalar(episodes_query(user).where(Episode.id == episode_id))
+    if episode is None:
+        abort(404)
+    return episode
+
+
+def get_interview_or_404(user: User, interview_id: str) -> Interview:
+    interview = db.session.scalar(interviews_query(user).where(Interview.id == interview_id))
+    if interview is None:
+        abort(404)
+    return interview
+
+
+# What each role may do, beyond seeing. Checked in services; views hide what a role cannot do.
+def can_manage(user: User) -> bool:
+    """Record episodes and returns, allocate, authorise, forward to police."""
+    return user.role == Role.MANAGER
+
+
+def can_edit_interview(user: User, interview: Interview) -> bool:
+    if not interview.is_open or interview.status == "awaiting_allocation":
+        return False
+    if user.role != Role.WORKER:
+        return False
+    return interview.allocated_to_id == user.id or bool(
+        user.team_id
+        and interview.team_id == user.team_id
+        and current_app.config.get("HOMEWARD_WORKER_SEES_TEAM")
+    )
+
+
+def can_read_interview_content(user: User, interview: Interview) -> bool:
+    """Social workers read an interview once a manager has authorised it; the others as allowed
+    by interview_clause."""
+    if user.role == Role.SOCIAL_WORKER:
+        return interview.status == "authorised"
+    return user.role in (Role.WORKER, Role.MANAGER)

@@ -1,0 +1,98 @@
+"""The child: identity, legal status, where they live and learn, and standing risk flags."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.accounts.models import Organisation, User
+from webapp.db_types import UTCDateTime, new_id, utcnow
+from webapp.extensions import db
+
+
+class LegalStatus(StrEnum):
+    LOOKED_AFTER = "looked_after"
+    CP_PLAN = "cp_plan"
+    CHILD_IN_NEED = "child_in_need"
+    S47 = "s47"
+    EARLY_HELP = "early_help"
+    NONE = "none"
+
+
+LEGAL_STATUS_LABELS = {
+    LegalStatus.LOOKED_AFTER: "Looked after",
+    LegalStatus.CP_PLAN: "Child protection plan",
+    LegalStatus.CHILD_IN_NEED: "Child in need",
+    LegalStatus.S47: "Subject of section 47 enquiries",
+    LegalStatus.EARLY_HELP: "Early help",
+    LegalStatus.NONE: "None",
+}
+
+SEX_LABELS = {"female": "Female", "male": "Male", "other": "Other", "unknown": "Not known"}
+
+FLAG_LABELS = {
+    "flag_cse": "Risk of sexual exploitation",
+    "flag_trafficking": "Trafficking or unaccompanied asylum seeking",
+    "flag_mental_health": "Mental health",
+    "flag_disability": "Disability",
+}
+
+
+class Child(db.Model):
+    __tablename__ = "children"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    date_of_birth: Mapped[date]
+    sex: Mapped[str] = mapped_column(String(10))
+    legal_status: Mapped[str] = mapped_column(String(20), default=LegalStatus.NONE)
+    looked_after: Mapped[bool] = mapped_column(default=False)
+    responsible_authority_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    # An out-of-area placement: the host authority must know about episodes too.
+    host_authority_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id"), index=True)
+    placement_provider_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id"))
+    carer_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
+    school_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id"), index=True)
+    social_worker_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
+    flag_cse: Mapped[bool] = mapped_column(default=False)
+    flag_trafficking: Mapped[bool] = mapped_column(default=False)
+    flag_mental_health: Mapped[bool] = mapped_column(default=False)
+    flag_disability: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    responsible_authority: Mapped[Organisation] = relationship(
+        foreign_keys=[responsible_authority_id]
+    )
+    host_authority: Mapped[Organisation | None] = relationship(foreign_keys=[host_authority_id])
+    placement_provider: Mapped[Organisation | None] = relationship(
+        foreign_keys=[placement_provider_id]
+    )
+    school: Mapped[Organisation | None] = relationship(foreign_keys=[school_id])
+    carer: Mapped[User | None] = relationship(foreign_keys=[carer_id])
+    social_worker: Mapped[User | None] = relationship(foreign_keys=[social_worker_id])
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def flags(self) -> list[str]:
+        return [label for attr, label in FLAG_LABELS.items() if getattr(self, attr)]
+
+    @property
+    def legal_status_label(self) -> str:
+        return LEGAL_STATUS_LABELS[LegalStatus(self.legal_status)]
+
+    def age_on(self, day: date) -> int:
+        years = day.year - self.date_of_birth.year
+        if (day.month, day.day) < (self.date_of_birth.month, self.date_of_birth.day):
+            years -= 1
+        return years
+
+    def __repr__(self) -> str:  # never the name: reprs end up in logs
+        return f"<Child {self.id}>"

@@ -1,0 +1,80 @@
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from webapp import access
+from webapp.accounts.models import Role
+from webapp.children import service
+from webapp.children.forms import ChildForm
+from webapp.db_types import utcnow
+from webapp.episodes import service as episodes
+from webapp.extensions import db
+from webapp.interviews import service as interviews
+from webapp.interviews.models import Interview
+from webapp.rules import RuleError
+from webapp.security import login_required, roles_required
+
+bp = Blueprint("children", __name__, url_prefix="/children")
+
+
+@bp.route("/")
+@roles_required(Role.MANAGER, Role.WORKER, Role.SOCIAL_WORKER, Role.DSL, Role.CARER)
+def index():
+    children = service.list_children(current_user)
+    return render_template("children/index.html", children=children)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required(Role.MANAGER)
+def new():
+    form = ChildForm()
+    form.set_choices(service.choices_for(current_user))
+    status = 200
+    if form.validate_on_submit():
+        data = form.data | {f: True for f in form.flags.data}
+        try:
+            child = service.create_child(current_user, data)
+        except RuleError as err:
+            form[err.field].errors.append(err.message)
+            status = 422
+        else:
+            flash(f"{child.full_name} added.", "success")
+            return redirect(url_for("children.show", child_id=child.id))
+    elif form.is_submitted():
+        status = 422
+    return render_template("children/new.html", form=form), status
+
+
+@bp.route("/<child_id>")
+@login_required
+def show(child_id: str):
+    child = service.read_child(current_user, child_id)
+    now = utcnow()
+    history = service.history(child)
+    episode_rows = [
+        (e, episodes.escalations(e, now))
+        for e in sorted(
+            db.session.scalars(access.episodes_query(current_user).where(
+                access.Episode.child_id == child.id)).all(),
+            key=lambda e: e.last_seen_at,
+            reverse=True,
+        )
+    ]
+    interview_rows = db.session.scalars(
+        access.interviews_query(current_user)
+        .where(Interview.child_id == child.id)
+        .order_by(Interview.due_at.desc())
+    ).all()
+    return render_template(
+        "children/show.html",
+        child=child,
+        episode_rows=episode_rows,
+        interviews=[(i, interviews.clock(i, now)) for i in interview_rows],
+        flags=service.deadlines.child_flags(history, now, service.thresholds()),
+        can_manage=access.can_manage(current_user),
+        now=now,
+    )
+
+
+@bp.errorhandler(PermissionError)
+def not_allowed(_err):
+    abort(404)

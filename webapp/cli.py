@@ -1,0 +1,147 @@
+"""The `homeward` command: serve, init-db, demo-data, create-user, keys."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+
+import click
+from sqlalchemy import func, or_, select
+
+
+def _app():
+    from webapp import create_app
+
+    return create_app()
+
+
+@click.group(help="Homeward: return home interviews for children who went missing.")
+def main() -> None:
+    pass
+
+
+@main.command("init-db", help="Create or upgrade the database schema (Alembic migrations).")
+def init_db() -> None:
+    from flask_migrate import upgrade
+
+    app = _app()
+    with app.app_context():
+        upgrade(directory=app.extensions["migrate"].directory)
+    click.echo("Database schema is up to date.")
+
+
+@main.command("demo-data", help="Load fictional demo data into an empty database.")
+@click.option("--password", default="homeward-demo", show_default=True,
+              help="Password for every demo user.")
+def demo_data(password: str) -> None:
+    from webapp import demo
+    from webapp.accounts.models import User
+    from webapp.extensions import db
+
+    app = _app()
+    with app.app_context():
+        if db.session.scalar(select(func.count()).select_from(User)):
+            click.echo("The database already has users: demo data not loaded.")
+        else:
+            demo.load(password)
+            click.echo("Demo data loaded.")
+        click.echo("Demo sign-ins (password: %s):" % password)
+        for email, role in demo.USERS_SUMMARY:
+            click.echo(f"  {email:<22} {role}")
+
+
+@main.command("create-user", help="Create a user account.")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", required=True,
+              type=click.Choice(["worker", "social_worker", "manager", "dsl", "carer", "admin"]))
+@click.option("--organisation", required=True,
+              help="Organisation id, name, ONS code (authority) or URN (school).")
+@click.option("--team", default=None, help="Team id or name (staff only).")
+@click.option("--password", default=None, help="Omit to be asked (not echoed).")
+def create_user(email, name, role, organisation, team, password) -> None:
+    from webapp.accounts import service
+    from webapp.accounts.models import Organisation
+    from webapp.extensions import db
+
+    app = _app()
+    with app.app_context():
+
+        def find(ref: str) -> Organisation:
+            org = db.session.scalar(
+                select(Organisation).where(
+                    or_(
+                        Organisation.id == ref,
+                        Organisation.name == ref,
+                        Organisation.ons_code == ref,
+                        Organisation.urn == ref,
+                    )
+                )
+            )
+            if org is None:
+                raise click.ClickException(f"No organisation {ref!r}")
+            return org
+
+        if password is None:
+            password = getpass.getpass("Password: ")
+        try:
+            user = service.create_user(
+                email=email,
+                name=name,
+                password=password,
+                role=role,
+                organisation=find(organisation),
+                team=find(team) if team else None,
+            )
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+        db.session.commit()
+        click.echo(f"Created {user.role} {user.email}")
+
+
+@main.group(help="Data encryption keys.")
+def keys() -> None:
+    pass
+
+
+@keys.command("generate", help="Add a new data key in the instance folder and make it active.")
+def keys_generate() -> None:
+    from webapp.config import instance_path_from
+    from webapp.crypto import add_key_to_file
+
+    kid = add_key_to_file(instance_path_from(os.environ), make_active=True)
+    click.echo(f"Added data key {kid}; new values are encrypted with it.")
+
+
+@main.command(help="Serve the app with a production WSGI server (gunicorn).")
+@click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="127.0.0.1")
+@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "5000")),
+              show_default="5000 or $PORT")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Processes. Keep 1 on SQLite.")
+@click.option("--threads", type=int, default=8, show_default=True)
+def serve(host: str, port: int, workers: int, threads: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    app = _app()
+
+    class Server(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", threads)
+            self.cfg.set("accesslog", "-")
+            # Paths only: a query string could carry an identifier, and logs outlive records.
+            self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms')
+
+        def load(self):
+            return app
+
+    click.echo(f"Homeward is serving on http://{host}:{port}")
+    Server().run()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""Configuration read from the environment.
+
+Everything that differs between a laptop demo and production comes from environment variables, so
+the same code runs in both. Secrets are never defaulted in production: a missing secret is a
+startup error rather than a silently generated value that would log everyone out (SECRET_KEY) or
+make stored interviews unreadable (data keys).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+
+from webapp.deadlines import Thresholds
+
+ENV_PREFIX = "HOMEWARD_"
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable application."""
+
+
+def instance_path_from(environ: Mapping[str, str]) -> Path:
+    return Path(environ.get("HOMEWARD_INSTANCE_PATH") or Path.cwd() / "instance").resolve()
+
+
+def _secret_key(environ: Mapping[str, str], instance: Path, production: bool) -> str:
+    if environ.get("SECRET_KEY"):
+        return environ["SECRET_KEY"]
+    if production:
+        raise ConfigError("SECRET_KEY must be set in production")
+    # Local use: keep one generated key in the instance folder so sessions survive restarts.
+    path = instance / "secret-key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def _database_url(environ: Mapping[str, str], instance: Path) -> str:
+    url = environ.get("DATABASE_URL")
+    if not url:
+        return f"sqlite:///{instance / 'homeward.sqlite3'}"
+    # Hosting platforms hand out postgres:// URLs; SQLAlchemy wants the driver named.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _thresholds(environ: Mapping[str, str]) -> Thresholds:
+    # HOMEWARD_THRESHOLD_RHI_HOURS=48 overrides Thresholds.rhi_hours, and so on: local areas vary.
+    prefix = ENV_PREFIX + "THRESHOLD_"
+    overrides = {k[len(prefix) :].lower(): v for k, v in environ.items() if k.startswith(prefix)}
+    return Thresholds.from_mapping(overrides)
+
+
+def build_config(environ: Mapping[str, str] | None = None, **overrides) -> dict:
+    environ = os.environ if environ is None else environ
+    env = environ.get("HOMEWARD_ENV", "development")
+    if env not in ("development", "production", "testing"):
+        raise ConfigError(f"HOMEWARD_ENV must be development, production or testing, not {env!r}")
+    production = env == "production"
+    instance = Path(overrides.pop("INSTANCE_PATH", None) or instance_path_from(environ))
+    idle = int(environ.get("HOMEWARD_IDLE_MINUTES", "30"))
+    config = {
+        "HOMEWARD_ENV": env,
+        "INSTANCE_PATH": str(instance),
+        "SECRET_KEY": _secret_key(environ, instance, production),
+        "SQLALCHEMY_DATABASE_URI": _database_url(environ, instance),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SESSION_COOKIE_NAME": "homeward_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_DURATION": timedelta(0),
+        # The idle timeout: the session cookie expires this long after the last request.
+        "PERMANENT_SESSION_LIFETIME": timedelta(minutes=idle),
+        "SESSION_REFRESH_EACH_REQUEST": True,
+        "WTF_CSRF_TIME_LIMIT": None,  # tied to the session, which already expires when idle
+        "WTF_CSRF_SSL_STRICT": production,
+        "HOMEWARD_THRESHOLDS": _thresholds(environ),
+        # A worker sees only their own allocations unless the authority lets teams share.
+        "HOMEWARD_WORKER_SEES_TEAM": environ.get("HOMEWARD_WORKER_SEES_TEAM", "0") == "1",
+        "HOMEWARD_LOGIN_MAX_FAILURES": int(environ.get("HOMEWARD_LOGIN_MAX_FAILURES", "5")),
+        "HOMEWARD_LOGIN_WINDOW_MINUTES": int(environ.get("HOMEWARD_LOGIN_WINDOW_MINUTES", "15")),
+        "HOMEWARD_IP_MAX_FAILURES": int(environ.get("HOMEWARD_IP_MAX_FAILURES", "50")),
+        "HOMEWARD_ALLOW_KEY_GENERATION": not production,
+    }
+    config.update(overrides)
+    return config

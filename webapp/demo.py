@@ -1,0 +1,181 @@
+"""Fictional demo data: every name, school and authority here is made up.
+
+Times are relative to now so the 72-hour clocks and escalations always show every state: a child
+missing now, returns awaiting allocation, due soon, overdue, submitted, authorised and forwarded.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from webapp import deadlines, sealed
+from webapp.accounts.models import OrgKind, Organisation, Role
+from webapp.accounts.service import create_user
+from webapp.children.models import Child, LegalStatus
+from webapp.db_types import utcnow
+from webapp.episodes.models import Episode, EpisodeStatus
+from webapp.extensions import db
+from webapp.interviews.models import Interview, InterviewStatus
+
+USERS_SUMMARY = [
+    ("manager@demo.test", "manager"),
+    ("worker@demo.test", "return interview worker"),
+    ("worker2@demo.test", "return interview worker"),
+    ("sw@demo.test", "social worker"),
+    ("dsl@demo.test", "school designated safeguarding lead"),
+    ("carer@demo.test", "carer"),
+    ("admin@demo.test", "administrator"),
+]
+
+
+def load(password: str) -> dict:
+    now = utcnow()
+    la = Organisation(kind=OrgKind.LOCAL_AUTHORITY, name="Northbridge Council", ons_code="E06009901")
+    other_la = Organisation(
+        kind=OrgKind.LOCAL_AUTHORITY, name="Southvale County Council", ons_code="E10009902"
+    )
+    team = Organisation(kind=OrgKind.TEAM, name="Missing and Exploitation Team", parent=la)
+    school = Organisation(kind=OrgKind.SCHOOL, name="Riverside Academy", urn="999001", parent=la)
+    home = Organisation(kind=OrgKind.PROVIDER, name="Oak Lodge Children's Home", parent=la)
+    fostering = Organisation(kind=OrgKind.PROVIDER, name="Northbridge Fostering", parent=la)
+    db.session.add_all([la, other_la, team, school, home, fostering])
+    db.session.flush()
+
+    def user(email, name, role, org, team_=None):
+        return create_user(
+            email=email, name=name, password=password, role=role, organisation=org, team=team_
+        )
+
+    manager = user("manager@demo.test", "Morgan Reed", Role.MANAGER, la)
+    worker = user("worker@demo.test", "Sam Okafor", Role.WORKER, la, team)
+    worker2 = user("worker2@demo.test", "Priya Shah", Role.WORKER, la, team)
+    sw = user("sw@demo.test", "Alex Brennan", Role.SOCIAL_WORKER, la)
+    user("dsl@demo.test", "Jo Whitfield", Role.DSL, school)
+    carer = user("carer@demo.test", "Chris Doyle", Role.CARER, fostering)
+    user("admin@demo.test", "Robin Hale", Role.ADMIN, la)
+    other_manager = user("manager@southvale.test", "Dana Frost", Role.MANAGER, other_la)
+
+    def child(first, last, dob, sex, legal, **kw):
+        c = Child(
+            first_name=first,
+            last_name=last,
+            date_of_birth=dob,
+            sex=sex,
+            legal_status=legal,
+            looked_after=legal == LegalStatus.LOOKED_AFTER,
+            responsible_authority_id=kw.pop("authority", la).id,
+            **kw,
+        )
+        db.session.add(c)
+        db.session.flush()
+        return c
+
+    def episode(c, hours_ago, duration_hours=None, **kw):
+        last_seen = now - timedelta(hours=hours_ago)
+        returned = last_seen + timedelta(hours=duration_hours) if duration_hours else None
+        e = Episode(
+            child_id=c.id,
+            reported_type=kw.pop("reported_type", "missing"),
+            missing_from=kw.pop("missing_from", "home"),
+            last_seen_at=last_seen,
+            reported_to_police_at=last_seen + timedelta(hours=2),
+            police_category=kw.pop("police_category", "missing"),
+            police_log_number=kw.pop("log", None),
+            returned_at=returned,
+            how_returned="own_accord" if returned else None,
+            status=EpisodeStatus.RETURNED if returned else EpisodeStatus.MISSING,
+            reported_by_id=manager.id,
+        )
+        db.session.add(e)
+        db.session.flush()
+        return e
+
+    def interview(c, episodes, status, worker_=None, answers=None, **kw):
+        returned = min(e.returned_at for e in episodes)
+        i = Interview(
+            child_id=c.id,
+            due_at=deadlines.rhi_due_at(returned),
+            status=status,
+            allocated_to_id=worker_.id if worker_ else None,
+            team_id=worker_.team_id if worker_ else None,
+            allocated_by_id=manager.id if worker_ else None,
+            allocated_at=returned + timedelta(hours=1) if worker_ else None,
+            **kw,
+        )
+        i.episodes = list(episodes)
+        db.session.add(i)
+        db.session.flush()
+        if answers:
+            i.content_enc = sealed.seal(answers, "interview", i.id, "content")
+        return i
+
+    # Missing now for 30 hours: Need to Know is due, an urgent strategy meeting is coming.
+    leah = child("Leah", "Marsh", date(2011, 5, 14), "female", LegalStatus.LOOKED_AFTER,
+                 placement_provider_id=home.id, social_worker_id=sw.id, flag_cse=True)
+    episode(leah, 30, missing_from="placement", log="NB-2611-0412")
+
+    # Back 10 hours ago, nobody allocated yet.
+    tyler = child("Tyler", "Grant", date(2009, 9, 2), "male", LegalStatus.CHILD_IN_NEED,
+                  school_id=school.id)
+    t_ep = episode(tyler, 28, 18, log="NB-2611-0398")
+    interview(tyler, [t_ep], InterviewStatus.AWAITING_ALLOCATION)
+
+    # Back 60 hours ago: due soon, allocated to the demo worker. Three episodes in 30 days.
+    mia = child("Mia", "Cole", date(2010, 1, 21), "female", LegalStatus.LOOKED_AFTER,
+                carer_id=carer.id, placement_provider_id=fostering.id, school_id=school.id,
+                social_worker_id=sw.id, flag_mental_health=True)
+    episode(mia, 24 * 20, 10)
+    episode(mia, 24 * 9, 6)
+    m_ep = episode(mia, 70, 10, log="NB-2611-0355")
+    interview(mia, [m_ep], InterviewStatus.ALLOCATED, worker,
+              answers={"overview": "Demo: went to a friend's flat in town."})
+
+    # Back 80 hours ago: overdue.
+    kai = child("Kai", "Turner", date(2008, 11, 3), "male", LegalStatus.CP_PLAN,
+                flag_trafficking=True)
+    k_ep = episode(kai, 100, 20, log="NB-2611-0301")
+    interview(kai, [k_ep], InterviewStatus.ALLOCATED, worker)
+
+    # Submitted, awaiting the manager.
+    ruby = child("Ruby", "Ellis", date(2012, 2, 29), "female", LegalStatus.EARLY_HELP,
+                 school_id=school.id)
+    r_ep = episode(ruby, 50, 8, reported_type="absent", police_category="absent")
+    interview(
+        ruby, [r_ep], InterviewStatus.SUBMITTED, worker,
+        answers={"location": "Riverside Academy", "present": "Ruby and the interviewer",
+                 "why_details": "Demo: argued at home and went to clear her head."},
+        offered="Y", outcome="accepted", independent=True, cp_referral=False,
+        consent_to_share=False, held_at=r_ep.returned_at + timedelta(hours=20),
+        completed_by_id=worker.id, submitted_at=now - timedelta(hours=4),
+    )
+
+    # Authorised and forwarded to the police last week.
+    noah = child("Noah", "Hughes", date(2009, 6, 30), "male", LegalStatus.NONE)
+    n_ep = episode(noah, 24 * 8, 30)
+    interview(
+        noah, [n_ep], InterviewStatus.AUTHORISED, worker,
+        answers={"location": "Family home", "present": "Noah and his mother"},
+        offered="Y", outcome="accepted", independent=True, cp_referral=False,
+        consent_to_share=True, held_at=n_ep.returned_at + timedelta(hours=30),
+        completed_by_id=worker.id, submitted_at=now - timedelta(days=5),
+        authorised_by_id=manager.id, authorised_at=now - timedelta(days=4),
+        forwarded_to_police_at=now - timedelta(days=4),
+    )
+
+    # Allocated to the other worker: the demo worker must not see this child.
+    ella = child("Ella", "Price", date(2010, 8, 8), "female", LegalStatus.NONE)
+    e_ep = episode(ella, 40, 12)
+    interview(ella, [e_ep], InterviewStatus.ALLOCATED, worker2)
+
+    # Another authority's child: no Northbridge user may see it.
+    finn = child("Finn", "Walsh", date(2011, 3, 9), "male", LegalStatus.NONE,
+                 authority=other_la)
+    f_ep = episode(finn, 20, 5)
+    interview(finn, [f_ep], InterviewStatus.AWAITING_ALLOCATION)
+
+    db.session.commit()
+    return {
+        "manager": manager, "worker": worker, "worker2": worker2, "sw": sw,
+        "other_manager": other_manager, "leah": leah, "tyler": tyler, "mia": mia, "kai": kai,
+        "ruby": ruby, "noah": noah, "ella": ella, "finn": finn, "school": school,
+    }

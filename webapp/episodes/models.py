@@ -1,0 +1,78 @@
+"""A missing episode: from last seen to returned or found."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.children.models import Child
+from webapp.db_types import UTCDateTime, new_id, utcnow
+from webapp.extensions import db
+
+
+class ReportedType(StrEnum):
+    # What the reporter saw. The police decide missing or absent; we never pre-judge it.
+    MISSING = "missing"
+    ABSENT = "absent"
+    AWAY = "away"  # away from placement without authorisation (looked-after, whereabouts known)
+
+
+REPORTED_TYPE_LABELS = {
+    ReportedType.MISSING: "Missing",
+    ReportedType.ABSENT: "Absent",
+    ReportedType.AWAY: "Away from placement without authorisation",
+}
+
+POLICE_CATEGORY_LABELS = {"missing": "Missing", "absent": "Absent", "no_apparent_risk": "No apparent risk"}
+
+MISSING_FROM_LABELS = {"home": "Home", "placement": "Placement", "school": "School"}
+
+HOW_RETURNED_LABELS = {
+    "own_accord": "Returned of their own accord",
+    "found_by_police": "Found by police",
+    "returned_by_police": "Returned by police",
+    "collected_by_carer": "Collected by parent or carer",
+    "found_by_other": "Found by someone else",
+    "other": "Other",
+}
+
+
+class EpisodeStatus(StrEnum):
+    MISSING = "missing"
+    RETURNED = "returned"
+
+
+class Episode(db.Model):
+    __tablename__ = "episodes"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    child_id: Mapped[str] = mapped_column(ForeignKey("children.id"), index=True)
+    reported_type: Mapped[str] = mapped_column(String(10))
+    police_category: Mapped[str | None] = mapped_column(String(20))
+    police_log_number: Mapped[str | None] = mapped_column(String(40))
+    missing_from: Mapped[str] = mapped_column(String(10))
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    reported_to_police_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    how_returned: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(10), default=EpisodeStatus.MISSING, index=True)
+    # Where last seen and the circumstances can name people and places: encrypted.
+    circumstances_enc: Mapped[str | None] = mapped_column(Text)
+    reported_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    child: Mapped[Child] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def reported_type_label(self) -> str:
+        return REPORTED_TYPE_LABELS[ReportedType(self.reported_type)]
+
+    def __repr__(self) -> str:
+        return f"<Episode {self.id}>"

@@ -1,0 +1,67 @@
+"""Form fields shared by the feature packages, rendered as GOV.UK components."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from govuk_frontend_wtf.wtforms_widgets import GovInput
+from wtforms import RadioField
+from wtforms.fields import DateTimeLocalField
+
+from webapp import deadlines
+
+
+class GovDateTimeLocalInput(GovInput):
+    # The browser's own date-and-time picker: large targets on phones, no script of ours.
+    input_type = "datetime-local"
+
+
+class LocalDateTimeField(DateTimeLocalField):
+    """A UK wall-clock time typed by a person, held as an aware UTC datetime.
+
+    A time in the spring-forward gap does not exist and is refused with the reason; a time in the
+    autumn repeat hour is taken as its first occurrence (BST).
+    """
+
+    widget = GovDateTimeLocalInput()
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("format", ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
+        super().__init__(label, validators, **kwargs)
+
+    def process_formdata(self, valuelist):
+        if not valuelist or not valuelist[0]:
+            self.data = None
+            return
+        raw = valuelist[0]
+        for fmt in self.strptime_format:
+            try:
+                naive = datetime.strptime(raw, fmt)
+                break
+            except ValueError:
+                continue
+        else:
+            self.data = None
+            raise ValueError(f"Enter {self.label.text.lower()} as a real date and time")
+        try:
+            self.data = deadlines.local_to_utc(naive)
+        except deadlines.NonExistentLocalTime as exc:
+            self.data = None
+            raise ValueError(str(exc)) from exc
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]  # what was typed, even when it was wrong
+        if self.data:
+            return deadlines.to_local(self.data).strftime("%Y-%m-%dT%H:%M")
+        return ""
+
+
+class OptionalRadioField(RadioField):
+    """Radios that may be left unanswered (autosave of a part-done section)."""
+
+    def pre_validate(self, form):
+        if self.data is None or self.data == "None":
+            self.data = None
+            return
+        super().pre_validate(form)

@@ -1,0 +1,105 @@
+"""The return home interview: its workflow envelope in clear, its content encrypted."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, ForeignKey, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.accounts.models import User
+from webapp.children.models import Child
+from webapp.db_types import UTCDateTime, new_id, utcnow
+from webapp.episodes.models import Episode
+from webapp.extensions import db
+
+
+class InterviewStatus(StrEnum):
+    AWAITING_ALLOCATION = "awaiting_allocation"
+    ALLOCATED = "allocated"
+    SUBMITTED = "submitted"  # awaiting manager authorisation
+    SENT_BACK = "sent_back"  # manager asked for changes
+    AUTHORISED = "authorised"
+
+
+STATUS_LABELS = {
+    InterviewStatus.AWAITING_ALLOCATION: "Awaiting allocation",
+    InterviewStatus.ALLOCATED: "Allocated",
+    InterviewStatus.SUBMITTED: "Awaiting authorisation",
+    InterviewStatus.SENT_BACK: "Sent back for changes",
+    InterviewStatus.AUTHORISED: "Authorised",
+}
+
+# Statuses in which the worker is still responsible for getting the interview done.
+OPEN_STATUSES = (
+    InterviewStatus.AWAITING_ALLOCATION,
+    InterviewStatus.ALLOCATED,
+    InterviewStatus.SENT_BACK,
+)
+
+interview_episodes = Table(
+    "interview_episodes",
+    db.metadata,
+    Column("interview_id", ForeignKey("interviews.id"), primary_key=True),
+    Column("episode_id", ForeignKey("episodes.id"), primary_key=True, unique=True),
+)
+
+
+class Interview(db.Model):
+    __tablename__ = "interviews"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    child_id: Mapped[str] = mapped_column(ForeignKey("children.id"), index=True)
+    status: Mapped[str] = mapped_column(
+        String(20), default=InterviewStatus.AWAITING_ALLOCATION, index=True
+    )
+    # 72 hours from the earliest return it covers: the clock starts at the return, not referral.
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    allocated_to_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
+    team_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id"), index=True)
+    allocated_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    allocated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # The envelope: kept in clear so oversight can count offers, declines and timeliness.
+    offered: Mapped[str | None] = mapped_column(String(2))  # Y / N / NA
+    outcome: Mapped[str | None] = mapped_column(String(10))  # accepted / declined
+    independent: Mapped[bool | None]
+    held_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cp_referral: Mapped[bool | None]
+    consent_to_share: Mapped[bool | None]
+
+    # Everything else the child or carers said: AES-GCM tokens (webapp.crypto), never clear text.
+    content_enc: Mapped[str | None] = mapped_column(Text)
+    intelligence_enc: Mapped[str | None] = mapped_column(Text)
+    review_note_enc: Mapped[str | None] = mapped_column(Text)
+
+    completed_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    authorised_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    authorised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    forwarded_to_police_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    child: Mapped[Child] = relationship()
+    episodes: Mapped[list[Episode]] = relationship(
+        secondary=interview_episodes, order_by=Episode.last_seen_at
+    )
+    allocated_to: Mapped[User | None] = relationship(foreign_keys=[allocated_to_id])
+    completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
+    authorised_by: Mapped[User | None] = relationship(foreign_keys=[authorised_by_id])
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[InterviewStatus(self.status)]
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def __repr__(self) -> str:
+        return f"<Interview {self.id}>"

@@ -1,0 +1,271 @@
+"""Return home interviews: allocate, save answers section by section, submit, authorise.
+
+Answers travel as a flat dict of strings (radios, short and long text, ISO 8601 UTC for times) and
+lists (checkboxes). The envelope answers go to their own columns so oversight can count them; the
+police intelligence goes to its own sealed field; everything else is one sealed JSON document.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from webapp import access, audit, deadlines, sealed
+from webapp.accounts.models import Role, User
+from webapp.children import service as children
+from webapp.db_types import utcnow
+from webapp.extensions import db
+from webapp.interviews.models import OPEN_STATUSES, Interview, InterviewStatus
+from webapp.interviews.questions import (
+    ENVELOPE_FIELDS,
+    INTELLIGENCE_FIELD,
+    QUESTIONS,
+    SECTIONS,
+    Section,
+)
+from webapp.rules import NotAllowed, RuleError
+
+_BOOL_FIELDS = ("independent", "cp_referral", "consent_to_share")
+
+
+def _to_bool(value: str | None) -> bool | None:
+    return {"yes": True, "no": False}.get(value or "")
+
+
+def _from_bool(value: bool | None) -> str | None:
+    return None if value is None else ("yes" if value else "no")
+
+
+# ---------------------------------------------------------------- reading
+
+
+def list_for_worker(user: User) -> list[Interview]:
+    """The worker's returns still to do, soonest deadline first (overdue at the top)."""
+    rows = db.session.scalars(
+        access.interviews_query(user)
+        .where(Interview.status.in_([InterviewStatus.ALLOCATED, InterviewStatus.SENT_BACK]))
+        .order_by(Interview.due_at)
+    ).all()
+    audit.record("list", "interview", None, detail=f"{len(rows)} returns")
+    db.session.commit()
+    return list(rows)
+
+
+def read_interview(user: User, interview_id: str) -> Interview:
+    interview = access.get_interview_or_404(user, interview_id)
+    audit.record("view", "interview", interview.id, child_id=interview.child_id)
+    db.session.commit()
+    return interview
+
+
+def answers(interview: Interview) -> dict:
+    """Every answer in one dict, decrypted. Callers must have passed the access checks."""
+    data = dict(sealed.unseal(interview.content_enc, "interview", interview.id, "content", {}))
+    intelligence = sealed.unseal(
+        interview.intelligence_enc, "interview", interview.id, "intelligence"
+    )
+    if intelligence:
+        data[INTELLIGENCE_FIELD] = intelligence
+    data["offered"] = interview.offered
+    data["outcome"] = interview.outcome
+    data["held_at"] = interview.held_at.isoformat() if interview.held_at else None
+    for name in _BOOL_FIELDS:
+        data[name] = _from_bool(getattr(interview, name))
+    return {k: v for k, v in data.items() if v not in (None, "", [])}
+
+
+def review_note(interview: Interview) -> str | None:
+    return sealed.unseal(interview.review_note_enc, "interview", interview.id, "review_note")
+
+
+def clock(interview: Interview, now: datetime | None = None) -> deadlines.RhiClock:
+    return deadlines.rhi_clock(interview.due_at, now or utcnow(), children.thresholds())
+
+
+# ---------------------------------------------------------------- progress
+
+
+def section_state(section: Section, data: dict) -> str:
+    filled = [n for n in section.names if data.get(n) not in (None, "", [])]
+    if not filled:
+        return "not_started"
+    problems = [p for p in completeness_problems(data) if p.section == section.slug]
+    return "in_progress" if problems else "completed"
+
+
+@dataclass(frozen=True)
+class Problem:
+    section: str
+    field: str
+    message: str
+
+
+def completeness_problems(data: dict) -> list[Problem]:
+    """What must be answered before a manager can authorise (Wigan appendix e, Kent)."""
+    out: list[Problem] = []
+
+    def need(section: str, field: str, message: str) -> None:
+        if data.get(field) in (None, "", []):
+            out.append(Problem(section, field, message))
+
+    need("arrangements", "offered", "Say whether an independent interview was offered")
+    offered = data.get("offered")
+    if offered == "Y":
+        need("arrangements", "outcome", "Say whether the child accepted or declined")
+    if data.get("outcome") == "declined" or offered == "N":
+        need("arrangements", "decline_reason", "Say why it was declined or not offered")
+        need("arrangements", "attempts", "Record the attempts to contact the child")
+    if data.get("outcome") == "accepted":
+        need("arrangements", "independent", "Say whether the interviewer is independent")
+        need("arrangements", "held_at", "Enter when the interview was held")
+        need("arrangements", "location", "Enter where the interview was held")
+        need("arrangements", "present", "Enter who was present")
+        need("concerns", "cp_referral", "Say whether a child protection referral was made")
+        need("concerns", "consent_to_share", "Say whether the child consented to sharing")
+        if data.get("consent_to_share") == "yes":
+            need("concerns", "share_with", "Say who the information was shared with")
+    return out
+
+
+# ---------------------------------------------------------------- changing
+
+
+def allocate(manager: User, interview: Interview, worker_id: str) -> Interview:
+    if not access.can_manage(manager):
+        raise NotAllowed("Only managers allocate")
+    if interview.status not in OPEN_STATUSES:
+        raise RuleError("worker_id", "This interview has already been submitted")
+    worker = db.session.get(User, worker_id) if worker_id else None
+    if (
+        worker is None
+        or worker.role != Role.WORKER
+        or not worker.active
+        or worker.authority_id != manager.authority_id
+    ):
+        raise RuleError("worker_id", "Choose a return interview worker from the list")
+    interview.allocated_to_id = worker.id
+    interview.team_id = worker.team_id
+    interview.allocated_by_id = manager.id
+    interview.allocated_at = utcnow()
+    if interview.status == InterviewStatus.AWAITING_ALLOCATION:
+        interview.status = InterviewStatus.ALLOCATED
+    audit.record("allocate", "interview", interview.id, child_id=interview.child_id)
+    db.session.commit()
+    return interview
+
+
+def workers_for(manager: User) -> list[User]:
+    workers = db.session.scalars(
+        select(User).where(User.role == Role.WORKER, User.active.is_(True)).order_by(User.name)
+    ).all()
+    return [w for w in workers if w.authority_id == manager.authority_id]
+
+
+def save_section(user: User, interview: Interview, section: Section, values: dict) -> Interview:
+    """Store the given answers of one section (only the names given; the rest stay as they are).
+
+    Autosave sends only the answers that passed validation, so a half-typed date never costs the
+    paragraph typed next to it.
+    """
+    if not access.can_edit_interview(user, interview):
+        raise NotAllowed("This interview cannot be changed now")
+    unknown = set(values) - section.names
+    if unknown:
+        raise RuleError(None, f"Unknown answers: {', '.join(sorted(unknown))}")
+    held_at = values.get("held_at")
+    if isinstance(held_at, datetime):
+        earliest = min((e.returned_at for e in interview.episodes if e.returned_at), default=None)
+        if earliest and held_at < earliest:
+            raise RuleError("held_at", "The interview cannot be before the child returned")
+        if held_at > utcnow():
+            raise RuleError("held_at", "The interview time must be in the past")
+
+    content = dict(sealed.unseal(interview.content_enc, "interview", interview.id, "content", {}))
+    for name, value in values.items():
+        if value in ("", []):
+            value = None
+        if name in ENVELOPE_FIELDS:
+            if name in _BOOL_FIELDS:
+                value = _to_bool(value)
+            setattr(interview, name, value)
+        elif name == INTELLIGENCE_FIELD:
+            interview.intelligence_enc = sealed.seal(
+                value, "interview", interview.id, "intelligence"
+            )
+        elif value is None:
+            content.pop(name, None)
+        else:
+            content[name] = value
+    interview.content_enc = sealed.seal(content, "interview", interview.id, "content")
+    interview.updated_at = utcnow()
+    audit.record(
+        "update", "interview", interview.id, child_id=interview.child_id, detail=section.slug
+    )
+    db.session.commit()
+    return interview
+
+
+def submit(user: User, interview: Interview) -> list[Problem]:
+    """Send the interview for authorisation, or say what is missing."""
+    if not access.can_edit_interview(user, interview):
+        raise NotAllowed("This interview cannot be submitted now")
+    problems = completeness_problems(answers(interview))
+    if problems:
+        return problems
+    interview.status = InterviewStatus.SUBMITTED
+    interview.completed_by_id = user.id
+    interview.submitted_at = utcnow()
+    audit.record("submit", "interview", interview.id, child_id=interview.child_id)
+    db.session.commit()
+    return []
+
+
+def authorise(manager: User, interview: Interview) -> Interview:
+    if not access.can_manage(manager):
+        raise NotAllowed("Only managers authorise")
+    if interview.status != InterviewStatus.SUBMITTED:
+        raise RuleError(None, "Only a submitted interview can be authorised")
+    interview.status = InterviewStatus.AUTHORISED
+    interview.authorised_by_id = manager.id
+    interview.authorised_at = utcnow()
+    audit.record("authorise", "interview", interview.id, child_id=interview.child_id)
+    db.session.commit()
+    return interview
+
+
+def send_back(manager: User, interview: Interview, note: str) -> Interview:
+    if not access.can_manage(manager):
+        raise NotAllowed("Only managers send interviews back")
+    if interview.status != InterviewStatus.SUBMITTED:
+        raise RuleError("note", "Only a submitted interview can be sent back")
+    if not note.strip():
+        raise RuleError("note", "Say what needs to change")
+    interview.status = InterviewStatus.SENT_BACK
+    interview.review_note_enc = sealed.seal(note.strip(), "interview", interview.id, "review_note")
+    audit.record("send_back", "interview", interview.id, child_id=interview.child_id)
+    db.session.commit()
+    return interview
+
+
+def record_forwarded(manager: User, interview: Interview, when: datetime) -> Interview:
+    if not access.can_manage(manager):
+        raise NotAllowed("Only managers record forwarding")
+    if interview.status != InterviewStatus.AUTHORISED:
+        raise RuleError("forwarded_at", "Authorise the interview before forwarding it")
+    if when > utcnow():
+        raise RuleError("forwarded_at", "The date forwarded must be in the past")
+    if interview.authorised_at and when < interview.authorised_at.replace(second=0, microsecond=0):
+        raise RuleError("forwarded_at", "The date forwarded cannot be before authorisation")
+    interview.forwarded_to_police_at = when
+    audit.record("forward_police", "interview", interview.id, child_id=interview.child_id)
+    db.session.commit()
+    return interview
+
+
+def sections_overview(interview: Interview) -> list[tuple[Section, str]]:
+    data = answers(interview)
+    return [(s, section_state(s, data)) for s in SECTIONS]
+
+

@@ -1,0 +1,210 @@
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from webapp import access
+from webapp.accounts.models import Role
+from webapp.db_types import utcnow
+from webapp.interviews import service
+from webapp.interviews.forms import (
+    AllocateForm,
+    ForwardForm,
+    ReviewForm,
+    form_data_from_answers,
+    section_form_class,
+    values_from,
+)
+from webapp.interviews.questions import SECTIONS, SECTIONS_BY_SLUG
+from webapp.rules import NotAllowed, RuleError
+from webapp.security import login_required, roles_required
+
+bp = Blueprint("interviews", __name__)
+
+
+@bp.route("/returns")
+@roles_required(Role.WORKER)
+def my_returns():
+    now = utcnow()
+    rows = [(i, service.clock(i, now)) for i in service.list_for_worker(current_user)]
+    return render_template("interviews/my_returns.html", rows=rows)
+
+
+def _allowed_content(interview):
+    if not access.can_read_interview_content(current_user, interview):
+        abort(404)
+
+
+@bp.route("/interviews/<interview_id>")
+@login_required
+def show(interview_id: str):
+    interview = service.read_interview(current_user, interview_id)
+    _allowed_content(interview)
+    return _render_show(interview)
+
+
+def _render_show(interview, *, problems=(), allocate_form=None, review_form=None,
+                 forward_form=None, status=200):
+    can_manage = access.can_manage(current_user)
+    if allocate_form is None and can_manage and interview.is_open:
+        allocate_form = AllocateForm(worker_id=interview.allocated_to_id)
+    if allocate_form is not None:
+        allocate_form.worker_id.choices = [("", "Choose a worker")] + [
+            (w.id, w.name) for w in service.workers_for(current_user)
+        ]
+    data = service.answers(interview)
+    return (
+        render_template(
+            "interviews/show.html",
+            interview=interview,
+            child=interview.child,
+            clock=service.clock(interview),
+            sections=[(s, service.section_state(s, data)) for s in SECTIONS],
+            answers=data,
+            review_note=service.review_note(interview),
+            can_edit=access.can_edit_interview(current_user, interview),
+            can_manage=can_manage,
+            problems=problems,
+            allocate_form=allocate_form,
+            review_form=review_form or ReviewForm(),
+            forward_form=forward_form or ForwardForm(),
+            SECTIONS=SECTIONS,
+        ),
+        status,
+    )
+
+
+@bp.route("/interviews/<interview_id>/sections/<slug>", methods=["GET", "POST"])
+@roles_required(Role.WORKER)
+def section(interview_id: str, slug: str):
+    section = SECTIONS_BY_SLUG.get(slug) or abort(404)
+    interview = service.read_interview(current_user, interview_id)
+    if not access.can_edit_interview(current_user, interview):
+        abort(404)
+    form_class = section_form_class(slug)
+    autosave = request.form.get("_autosave") == "1"
+    if request.method == "GET":
+        form = form_class(data=form_data_from_answers(section, service.answers(interview)))
+        return _render_section(interview, section, form)
+
+    form = form_class()
+    valid = form.validate()
+    if not form.csrf_token.errors:
+        try:
+            # Save every answer that is valid, even when another one is not: nothing typed is
+            # lost while the person fixes the one mistake.
+            service.save_section(
+                current_user, interview, section, values_from(form, section, only_valid=True)
+            )
+        except RuleError as err:
+            if err.field in form:
+                form[err.field].errors.append(err.message)
+            valid = False
+    saved_at = utcnow() if not form.csrf_token.errors else None
+    if autosave:
+        return render_template(
+            "interviews/_save_status.html", saved_at=saved_at, form=form, valid=valid
+        ), (200 if valid else 422)
+    if not valid:
+        return _render_section(interview, section, form, saved_at=saved_at, status=422)
+    following = _next_section(slug)
+    flash(f"{section.title}: saved.", "success")
+    if following:
+        return redirect(url_for("interviews.section", interview_id=interview.id, slug=following))
+    return redirect(url_for("interviews.show", interview_id=interview.id))
+
+
+def _next_section(slug: str) -> str | None:
+    slugs = [s.slug for s in SECTIONS]
+    i = slugs.index(slug)
+    return slugs[i + 1] if i + 1 < len(slugs) else None
+
+
+def _render_section(interview, section, form, saved_at=None, status=200):
+    template = "interviews/_section_form.html" if request.htmx else "interviews/section.html"
+    return (
+        render_template(
+            template,
+            interview=interview,
+            child=interview.child,
+            section=section,
+            form=form,
+            saved_at=saved_at,
+            clock=service.clock(interview),
+            next_slug=_next_section(section.slug),
+        ),
+        status,
+    )
+
+
+@bp.route("/interviews/<interview_id>/submit", methods=["POST"])
+@roles_required(Role.WORKER)
+def submit(interview_id: str):
+    interview = service.read_interview(current_user, interview_id)
+    problems = service.submit(current_user, interview)
+    if problems:
+        return _render_show(interview, problems=problems, status=422)
+    flash("Interview sent to your manager for authorisation.", "success")
+    return redirect(url_for("interviews.my_returns"))
+
+
+@bp.route("/interviews/<interview_id>/allocate", methods=["POST"])
+@roles_required(Role.MANAGER)
+def allocate(interview_id: str):
+    interview = service.read_interview(current_user, interview_id)
+    form = AllocateForm()
+    form.worker_id.choices = [(w.id, w.name) for w in service.workers_for(current_user)]
+    if form.validate_on_submit():
+        try:
+            service.allocate(current_user, interview, form.worker_id.data)
+        except RuleError as err:
+            form.worker_id.errors = [err.message]
+        else:
+            flash(f"Allocated to {interview.allocated_to.name}.", "success")
+            if request.form.get("back") == "dashboard":
+                return redirect(url_for("oversight.dashboard"))
+            return redirect(url_for("interviews.show", interview_id=interview.id))
+    elif form.worker_id.errors:
+        form.worker_id.errors = ["Choose a return interview worker from the list"]
+    return _render_show(interview, allocate_form=form, status=422)
+
+
+@bp.route("/interviews/<interview_id>/review", methods=["POST"])
+@roles_required(Role.MANAGER)
+def review(interview_id: str):
+    interview = service.read_interview(current_user, interview_id)
+    form = ReviewForm()
+    if not form.validate_on_submit():
+        return _render_show(interview, review_form=form, status=422)
+    try:
+        if request.form.get("decision") == "authorise":
+            service.authorise(current_user, interview)
+            flash("Interview authorised.", "success")
+        else:
+            service.send_back(current_user, interview, form.note.data or "")
+            flash("Interview sent back to the worker.", "success")
+    except RuleError as err:
+        form.note.errors.append(err.message)
+        return _render_show(interview, review_form=form, status=422)
+    return redirect(url_for("interviews.show", interview_id=interview.id))
+
+
+@bp.route("/interviews/<interview_id>/forwarded", methods=["POST"])
+@roles_required(Role.MANAGER)
+def forwarded(interview_id: str):
+    interview = service.read_interview(current_user, interview_id)
+    form = ForwardForm()
+    if form.validate_on_submit():
+        try:
+            service.record_forwarded(current_user, interview, form.forwarded_at.data)
+        except RuleError as err:
+            form.forwarded_at.errors.append(err.message)
+        else:
+            flash("Recorded as forwarded to the police.", "success")
+            return redirect(url_for("interviews.show", interview_id=interview.id))
+    return _render_show(interview, forward_form=form, status=422)
+
+
+@bp.errorhandler(NotAllowed)
+def not_allowed(_err):
+    abort(404)
+
+

@@ -1,0 +1,27 @@
+from flask import Blueprint, redirect, url_for
+from flask_login import current_user
+
+from webapp.accounts.models import Role
+from webapp.security import public
+
+bp = Blueprint("main", __name__)
+
+HOME_BY_ROLE = {
+    Role.WORKER: "interviews.my_returns",
+    Role.MANAGER: "oversight.dashboard",
+    Role.ADMIN: "accounts.account",
+}
+
+
+@bp.route("/")
+@public
+def home():
+    if not current_user.is_authenticated:
+        return redirect(url_for("accounts.login"))
+    return redirect(url_for(HOME_BY_ROLE.get(current_user.role, "children.index")))
+
+
+@bp.route("/healthz")
+@public
+def healthz():
+    return {"status": "ok"}

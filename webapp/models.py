@@ -1,0 +1,7 @@
+"""Import every model so Alembic and SQLAlchemy see the whole schema."""
+
+from webapp.accounts.models import LoginAttempt, Organisation, User  # noqa: F401
+from webapp.audit import AuditEvent  # noqa: F401
+from webapp.children.models import Child  # noqa: F401
+from webapp.episodes.models import Episode  # noqa: F401
+from webapp.interviews.models import Interview, interview_episodes  # noqa: F401

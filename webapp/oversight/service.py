@@ -1,0 +1,87 @@
+"""What a manager must act on now: allocation, the 72-hour clock, authorisation, escalations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_
+from sqlalchemy.orm import selectinload
+
+from webapp import access, audit, deadlines
+from webapp.accounts.models import User
+from webapp.children import service as children
+from webapp.episodes.models import Episode, EpisodeStatus
+from webapp.extensions import db
+from webapp.interviews.models import OPEN_STATUSES, Interview, InterviewStatus
+
+# Escalations are shown for episodes that are open or ended recently; older ones are history.
+ESCALATION_LOOKBACK = timedelta(days=30)
+
+
+@dataclass
+class Dashboard:
+    awaiting_allocation: list[tuple[Interview, deadlines.RhiClock]]
+    at_risk: list[tuple[Interview, deadlines.RhiClock]]  # overdue or due soon, allocated
+    awaiting_authorisation: list[Interview]
+    authorised_not_forwarded: list[Interview]
+    missing_now: list[Episode]
+    escalations: list[tuple[Episode, deadlines.Escalation]]
+
+
+def dashboard(manager: User, now: datetime) -> Dashboard:
+    t = children.thresholds()
+    q = access.interviews_query(manager).options(selectinload(Interview.child))
+    open_rows = db.session.scalars(
+        q.where(Interview.status.in_(OPEN_STATUSES)).order_by(Interview.due_at)
+    ).all()
+    clocks = [(i, deadlines.rhi_clock(i.due_at, now, t)) for i in open_rows]
+    awaiting = [(i, c) for i, c in clocks if i.status == InterviewStatus.AWAITING_ALLOCATION]
+    at_risk = [
+        (i, c)
+        for i, c in clocks
+        if i.status != InterviewStatus.AWAITING_ALLOCATION and c.state != "on_track"
+    ]
+    submitted = db.session.scalars(
+        q.where(Interview.status == InterviewStatus.SUBMITTED).order_by(Interview.submitted_at)
+    ).all()
+    not_forwarded = db.session.scalars(
+        q.where(
+            Interview.status == InterviewStatus.AUTHORISED,
+            Interview.forwarded_to_police_at.is_(None),
+        ).order_by(Interview.authorised_at)
+    ).all()
+
+    recent = db.session.scalars(
+        access.episodes_query(manager)
+        .options(selectinload(Episode.child))
+        .where(
+            or_(
+                Episode.status == EpisodeStatus.MISSING,
+                Episode.returned_at >= now - ESCALATION_LOOKBACK,
+            )
+        )
+        .order_by(Episode.last_seen_at)
+    ).all()
+    escalations = []
+    for episode in recent:
+        history = children.history(episode.child)
+        for esc in deadlines.episode_escalations(
+            children.facts(episode), history, now, t
+        ):
+            if esc.state == "due" or episode.status == EpisodeStatus.MISSING:
+                escalations.append((episode, esc))
+    escalations.sort(key=lambda pair: pair[1].due_at)
+    audit.record("view", "dashboard", None, detail="manager dashboard")
+    db.session.commit()
+    return Dashboard(
+        awaiting_allocation=awaiting,
+        at_risk=at_risk,
+        awaiting_authorisation=list(submitted),
+        authorised_not_forwarded=list(not_forwarded),
+        missing_now=[e for e in recent if e.status == EpisodeStatus.MISSING],
+        escalations=escalations,
+    )
+
+
+__all__ = ["Dashboard", "dashboard"]

@@ -1,0 +1,58 @@
+"""Template globals and filters: UK local times, the navigation for each role."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask import Flask, request, url_for
+from flask_login import current_user
+
+from webapp import deadlines
+from webapp.accounts.models import Role
+
+
+def local_time(value: datetime | None, fmt: str = "%a %-d %b %Y, %H:%M") -> str:
+    if value is None:
+        return ""
+    return deadlines.to_local(value).strftime(fmt)
+
+
+def local_date(value: date | datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = deadlines.to_local(value)
+    return value.strftime("%-d %B %Y")
+
+
+def iso(value: datetime | None) -> str:
+    return deadlines.to_local(value).isoformat() if value else ""
+
+
+def _nav_items() -> list[dict]:
+    if not current_user.is_authenticated:
+        return []
+    role = current_user.role
+    items: list[tuple[str, str]] = []
+    if role == Role.WORKER:
+        items.append(("interviews.my_returns", "My returns"))
+    if role == Role.MANAGER:
+        items.append(("oversight.dashboard", "Returns and escalations"))
+    if role in (Role.MANAGER, Role.WORKER, Role.SOCIAL_WORKER, Role.DSL, Role.CARER):
+        items.append(("children.index", "Children"))
+    items.append(("accounts.account", "Your account"))
+    return [
+        {"href": url_for(ep), "text": text, "active": request.endpoint == ep}
+        for ep, text in items
+    ]
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(local_time, "local_time")
+    app.add_template_filter(local_date, "local_date")
+    app.add_template_filter(iso, "iso")
+    app.add_template_filter(datetime.fromisoformat, "fromiso")
+
+    @app.context_processor
+    def globals_():
+        return {"nav_items": _nav_items(), "Role": Role}
