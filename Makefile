@@ -1,0 +1,57 @@
+# Homeward: `make run` and `make test` set up everything they need on a fresh machine.
+# Stamps make the second run fast: Python deps reinstall when pyproject.toml changes, npm deps
+# when the lock changes, assets when their sources change.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export HOMEWARD_INSTANCE_PATH ?= $(CURDIR)/instance
+PYTEST_ARGS ?=
+
+.PHONY: run test test-unit test-integration test-e2e lint assets setup bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+static/dist/.built: node_modules/.installed scripts/build-assets.mjs $(wildcard static/scss/*.scss)
+	npm run --silent build
+	touch $@
+
+assets: static/dist/.built
+
+setup: $(VENV)/.installed assets
+
+run: setup
+	$(BIN)/homeward init-db
+	$(BIN)/homeward demo-data
+	$(BIN)/homeward serve
+
+# Every test: unit, integration (SQLite and PostgreSQL) and end-to-end in Chromium.
+test: setup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+test-unit: setup
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: setup
+	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+
+test-e2e: setup
+	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) node_modules static/dist

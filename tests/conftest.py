@@ -1,0 +1,195 @@
+"""Shared fixtures.
+
+Integration tests run twice, on SQLite and on the local PostgreSQL (the production database).
+Each backend gets one template database per test session, built by running the Alembic
+migrations and loading the demo data; every test then gets its own fresh copy (a file copy for
+SQLite, CREATE DATABASE ... TEMPLATE for PostgreSQL), so tests can commit freely and never see each
+other's rows.
+
+CSRF protection stays on in tests: the Browser helper reads the token from the page like htmx does.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+
+PG_ADMIN_URL = os.environ.get(
+    "HOMEWARD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+DEMO_PASSWORD = "homeward-demo"
+
+
+def _pg_available() -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(_libpq(PG_ADMIN_URL), connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def _pg_exec(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_libpq(PG_ADMIN_URL), autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def _pg_url(name: str) -> str:
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    return f"{base}/{name}"
+
+
+def _make_app(url: str, instance: Path):
+    from webapp import create_app
+
+    return create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "INSTANCE_PATH": str(instance),
+            "HOMEWARD_ENV": "testing",
+            "TESTING": True,
+        },
+        environ={"HOMEWARD_INSTANCE_PATH": str(instance)},
+    )
+
+
+def _build_template(url: str, instance: Path) -> dict:
+    from flask_migrate import upgrade
+
+    from webapp import demo
+    from webapp.extensions import db
+
+    app = _make_app(url, instance)
+    with app.app_context():
+        upgrade(directory=app.extensions["migrate"].directory)
+        objs = demo.load(DEMO_PASSWORD)
+        ids = {name: obj.id for name, obj in objs.items()}
+        db.session.remove()
+        db.engine.dispose()
+    return ids
+
+
+@pytest.fixture(scope="session")
+def instance_dir(tmp_path_factory) -> Path:
+    # One instance folder (secret key, data key) per session: the template's sealed values
+    # must stay readable by every test's app.
+    return tmp_path_factory.mktemp("instance")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory, instance_dir):
+    path = tmp_path_factory.mktemp("sqlite") / "template.sqlite3"
+    ids = _build_template(f"sqlite:///{path}", instance_dir)
+    return path, ids
+
+
+@pytest.fixture(scope="session")
+def pg_template(instance_dir):
+    if not _pg_available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not reachable at " + PG_ADMIN_URL + " (CI must test it)")
+        pytest.skip("PostgreSQL is not running on this machine")
+    name = f"hw_tpl_{uuid.uuid4().hex[:10]}"
+    _pg_exec(f'CREATE DATABASE "{name}"')
+    ids = _build_template(_pg_url(name), instance_dir)
+    yield name, ids
+    _pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def database(request, backend, tmp_path):
+    """(url, ids) of a fresh database holding the demo data."""
+    if backend == "sqlite":
+        template, ids = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "test.sqlite3"
+        shutil.copy(template, path)
+        yield f"sqlite:///{path}", ids
+        return
+    template, ids = request.getfixturevalue("pg_template")
+    name = f"hw_t_{uuid.uuid4().hex[:12]}"
+    _pg_exec(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    yield _pg_url(name), ids
+    _pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def app(database, instance_dir):
+    url, _ = database
+    app = _make_app(url, instance_dir)
+    with app.app_context():
+        yield app
+        from webapp.extensions import db
+
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def ids(database) -> dict:
+    return database[1]
+
+
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+class Browser:
+    """A signed-in person, through the real HTTP stack of the Flask test client."""
+
+    def __init__(self, client):
+        self.client = client
+        self.csrf = None
+
+    def _remember_token(self, response):
+        match = CSRF_META.search(response.get_data(as_text=True))
+        if match:
+            self.csrf = match.group(1)
+        return response
+
+    def get(self, url, **kw):
+        return self._remember_token(self.client.get(url, **kw))
+
+    def post(self, url, data=None, **kw):
+        if self.csrf is None:
+            self.get("/sign-in")
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.csrf)
+        return self._remember_token(self.client.post(url, data=data, **kw))
+
+    def login(self, email, password=DEMO_PASSWORD):
+        self.get("/sign-in")
+        response = self.post("/sign-in", {"email": email, "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        self.get("/")
+        return self
+
+
+@pytest.fixture
+def browser(app):
+    return Browser(app.test_client())
+
+
+@pytest.fixture
+def as_user(app):
+    """as_user("worker@demo.test") -> a signed-in Browser."""
+
+    def make(email):
+        return Browser(app.test_client()).login(email)
+
+    return make

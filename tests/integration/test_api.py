@@ -1,0 +1,35 @@
+from datetime import datetime, timedelta
+
+from tests.integration.helpers import episodes_of
+
+
+def test_episode_json_has_times_with_offsets_and_escalations(as_user, ids):
+    manager = as_user("manager@demo.test")
+    episode = episodes_of(ids["kai"])[0]
+    r = manager.get(f"/api/v1/episodes/{episode.id}")
+    assert r.status_code == 200
+    assert r.headers["Cache-Control"] == "no-store"
+    data = r.json
+    returned = datetime.fromisoformat(data["returned_at"])
+    due = datetime.fromisoformat(data["rhi_due_at"])
+    assert returned.utcoffset() is not None and due.utcoffset() is not None
+    assert due - returned == timedelta(hours=72)
+    assert data["last_seen_at"][-6:] in ("+00:00", "+01:00")
+    # Kai was missing 20 hours, once: no escalation about time missing or repeats.
+    assert {e["code"] for e in data["escalations"]} == set()
+
+
+def test_third_episode_in_30_days_calls_an_intervention_meeting(as_user, ids):
+    latest = episodes_of(ids["mia"])[-1]
+    data = as_user("manager@demo.test").get(f"/api/v1/episodes/{latest.id}").json
+    codes = {e["code"] for e in data["escalations"]}
+    assert {"intervention_meeting", "repeat_episodes", "lac_visit"} <= codes
+    for esc in data["escalations"]:
+        assert datetime.fromisoformat(esc["due_at"]).utcoffset() is not None
+
+
+def test_open_episode_has_no_rhi_due_yet(as_user, ids):
+    episode = episodes_of(ids["leah"])[0]
+    data = as_user("manager@demo.test").get(f"/api/v1/episodes/{episode.id}").json
+    assert data["returned_at"] is None and data["rhi_due_at"] is None
+    assert "need_to_know" in {e["code"] for e in data["escalations"]}

@@ -1,0 +1,152 @@
+"""Bad input is refused with a clear message beside the field, and nothing typed is lost."""
+
+from datetime import UTC, datetime, timedelta
+
+from tests.integration.helpers import episodes_of, fresh, interview_of
+from webapp import deadlines, sealed
+
+
+def local(dt):
+    return deadlines.to_local(dt).strftime("%Y-%m-%dT%H:%M")
+
+
+def test_child_form_keeps_what_was_typed(as_user):
+    manager = as_user("manager@demo.test")
+    r = manager.post(
+        "/children/new",
+        {
+            "first_name": "Zephyrine",
+            "last_name": "",
+            "date_of_birth": ["31", "2", "2011"],
+            "sex": "female",
+            "legal_status": "none",
+            "school_id": "",
+            "social_worker_id": "",
+            "carer_id": "",
+        },
+    )
+    body = r.get_data(as_text=True)
+    assert r.status_code == 422
+    assert "There is a problem" in body
+    assert "Enter the child&#39;s last name" in body or "Enter the child's last name" in body
+    assert 'value="Zephyrine"' in body
+    assert 'value="31"' in body  # the impossible date is shown back, not blanked
+
+
+def test_episode_in_the_future_is_refused_and_kept(as_user, ids):
+    manager = as_user("manager@demo.test")
+    future = local(datetime.now(UTC) + timedelta(days=2))
+    r = manager.post(
+        f"/children/{ids['noah']}/episodes/new",
+        {
+            "reported_type": "missing",
+            "missing_from": "home",
+            "last_seen_at": future,
+            "circumstances": "Kept text 4471",
+            "police_category": "",
+        },
+    )
+    body = r.get_data(as_text=True)
+    assert r.status_code == 422
+    assert "The time last seen must be in the past" in body
+    assert future in body and "Kept text 4471" in body
+
+
+def test_clock_change_gap_time_is_explained(as_user, ids):
+    manager = as_user("manager@demo.test")
+    r = manager.post(
+        f"/children/{ids['noah']}/episodes/new",
+        {
+            "reported_type": "missing",
+            "missing_from": "home",
+            "last_seen_at": "2026-03-29T01:30",
+            "police_category": "",
+        },
+    )
+    assert r.status_code == 422
+    assert "clocks" in r.get_data(as_text=True).lower()
+
+
+def test_second_open_episode_is_refused(as_user, ids):
+    manager = as_user("manager@demo.test")
+    r = manager.post(
+        f"/children/{ids['leah']}/episodes/new",
+        {
+            "reported_type": "missing",
+            "missing_from": "home",
+            "last_seen_at": local(datetime.now(UTC) - timedelta(hours=1)),
+            "police_category": "",
+        },
+    )
+    assert r.status_code == 422
+    assert "already has an open episode" in r.get_data(as_text=True)
+
+
+def test_return_before_last_seen_is_refused(as_user, ids):
+    manager = as_user("manager@demo.test")
+    episode = episodes_of(ids["leah"])[0]
+    before = local(episode.last_seen_at - timedelta(hours=1))
+    r = manager.post(
+        f"/episodes/{episode.id}/return", {"returned_at": before, "how_returned": "own_accord"}
+    )
+    body = r.get_data(as_text=True)
+    assert r.status_code == 422
+    assert "The return must be after the time last seen" in body
+    assert before in body
+    assert fresh(episode).returned_at is None
+
+
+def test_section_saves_valid_answers_and_keeps_the_invalid_one(as_user, ids):
+    worker = as_user("worker@demo.test")
+    kai = interview_of(ids["kai"])
+    r = worker.post(
+        f"/interviews/{kai.id}/sections/arrangements",
+        {
+            "offered": "Y",
+            "held_at": "not a date",
+            "location": "x" * 201,
+            "overview": "Overview text 9912",
+        },
+    )
+    body = r.get_data(as_text=True)
+    assert r.status_code == 422
+    assert "not a date" in body  # typed value shown back
+    assert "200 characters or fewer" in body
+    assert "Overview text 9912" in body
+    kai = fresh(kai)
+    assert kai.offered == "Y"  # the valid answers were saved anyway
+    content = sealed.unseal(kai.content_enc, "interview", kai.id, "content")
+    assert content["overview"] == "Overview text 9912"
+    assert "location" not in content
+
+
+def test_autosave_returns_a_status_line(as_user, ids):
+    worker = as_user("worker@demo.test")
+    kai = interview_of(ids["kai"])
+    r = worker.post(
+        f"/interviews/{kai.id}/sections/why",
+        {"why_details": "autosaved words", "_autosave": "1"},
+        headers={"HX-Request": "true"},
+    )
+    assert r.status_code == 200
+    assert "Saved at" in r.get_data(as_text=True)
+    assert "<html" not in r.get_data(as_text=True)
+
+
+def test_interview_before_return_is_refused(as_user, ids):
+    worker = as_user("worker@demo.test")
+    kai = interview_of(ids["kai"])
+    before = local(kai.episodes[0].returned_at - timedelta(hours=3))
+    r = worker.post(f"/interviews/{kai.id}/sections/arrangements", {"held_at": before})
+    assert r.status_code == 422
+    assert "cannot be before the child returned" in r.get_data(as_text=True)
+
+
+def test_unknown_worker_allocation_is_refused(as_user, ids):
+    manager = as_user("manager@demo.test")
+    tyler = interview_of(ids["tyler"])
+    for bad in ("", ids["sw"], "nonsense"):
+        r = manager.post(f"/interviews/{tyler.id}/allocate", {"worker_id": bad})
+        assert r.status_code == 422
+        assert "Choose a return interview worker" in r.get_data(as_text=True)
+    assert fresh(tyler).allocated_to_id is None
