@@ -162,21 +162,35 @@ class Browser:
             self.csrf = match.group(1)
         return response
 
+    def _fresh_context(self):
+        # The test holds an app context open (for db.session); without a fresh one per request
+        # Flask would reuse it and `g` (Flask-Login's user, Flask-WTF's token) would leak
+        # between requests in a way no real browser sees.
+        return self.client.application.app_context()
+
     def get(self, url, **kw):
-        return self._remember_token(self.client.get(url, **kw))
+        with self._fresh_context():
+            return self._remember_token(self.client.get(url, **kw))
 
     def post(self, url, data=None, **kw):
         if self.csrf is None:
             self.get("/sign-in")
         data = dict(data or {})
         data.setdefault("csrf_token", self.csrf)
-        return self._remember_token(self.client.post(url, data=data, **kw))
+        with self._fresh_context():
+            return self._remember_token(self.client.post(url, data=data, **kw))
+
+    def raw_post(self, url, **kw):
+        """A POST exactly as given: no CSRF token added."""
+        with self._fresh_context():
+            return self.client.post(url, **kw)
 
     def login(self, email, password=DEMO_PASSWORD):
         self.get("/sign-in")
         response = self.post("/sign-in", {"email": email, "password": password})
         assert response.status_code == 302, response.get_data(as_text=True)[:500]
-        self.get("/")
+        # Sign-in starts a new session, so read the new CSRF token from the landing page.
+        self.get("/", follow_redirects=True)
         return self
 
 

@@ -65,9 +65,9 @@ def test_sign_out(as_user):
 
 def test_post_without_csrf_token_is_refused(as_user, ids):
     worker = as_user("worker@demo.test")
-    r = worker.client.post("/sign-out", data={})
+    r = worker.raw_post("/sign-out", data={})
     assert r.status_code == 400
-    r = worker.client.post("/account/sign-out-everywhere", data={"csrf_token": "forged"})
+    r = worker.raw_post("/account/sign-out-everywhere", data={"csrf_token": "forged"})
     assert r.status_code == 400
 
 
@@ -76,7 +76,7 @@ def test_csrf_header_is_accepted_for_htmx(as_user, ids):
 
     worker = as_user("worker@demo.test")
     kai = interview_of(ids["kai"])
-    r = worker.client.post(
+    r = worker.raw_post(
         f"/interviews/{kai.id}/sections/why",
         data={"why_details": "hdr"},
         headers={"X-CSRFToken": worker.csrf, "HX-Request": "true"},
