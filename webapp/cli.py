@@ -32,8 +32,9 @@ def init_db() -> None:
 
 
 @main.command("demo-data", help="Load fictional demo data into an empty database.")
-@click.option("--password", default="homeward-demo", show_default=True,
-              help="Password for every demo user.")
+@click.option(
+    "--password", default="homeward-demo", show_default=True, help="Password for every demo user."
+)
 def demo_data(password: str) -> None:
     from webapp import demo
     from webapp.accounts.models import User
@@ -46,7 +47,7 @@ def demo_data(password: str) -> None:
         else:
             demo.load(password)
             click.echo("Demo data loaded.")
-        click.echo("Demo sign-ins (password: %s):" % password)
+        click.echo(f"Demo sign-ins (password: {password}):")
         for email, role in demo.USERS_SUMMARY:
             click.echo(f"  {email:<22} {role}")
 
@@ -54,10 +55,16 @@ def demo_data(password: str) -> None:
 @main.command("create-user", help="Create a user account.")
 @click.option("--email", required=True)
 @click.option("--name", required=True)
-@click.option("--role", required=True,
-              type=click.Choice(["worker", "social_worker", "manager", "dsl", "carer", "admin"]))
-@click.option("--organisation", required=True,
-              help="Organisation id, name, ONS code (authority) or URN (school).")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["worker", "social_worker", "manager", "dsl", "carer", "admin"]),
+)
+@click.option(
+    "--organisation",
+    required=True,
+    help="Organisation id, name, ONS code (authority) or URN (school).",
+)
 @click.option("--team", default=None, help="Team id or name (staff only).")
 @click.option("--password", default=None, help="Omit to be asked (not echoed).")
 def create_user(email, name, role, organisation, team, password) -> None:
@@ -115,11 +122,18 @@ def keys_generate() -> None:
 
 
 @main.command(help="Serve the app with a production WSGI server (gunicorn).")
-@click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="127.0.0.1")
-@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "5000")),
-              show_default="5000 or $PORT")
-@click.option("--workers", type=int, default=1, show_default=True,
-              help="Processes. Keep 1 on SQLite.")
+@click.option(
+    "--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="127.0.0.1"
+)
+@click.option(
+    "--port",
+    type=int,
+    default=lambda: int(os.environ.get("PORT", "5000")),
+    show_default="5000 or $PORT",
+)
+@click.option(
+    "--workers", type=int, default=1, show_default=True, help="Processes. Keep 1 on SQLite."
+)
 @click.option("--threads", type=int, default=8, show_default=True)
 def serve(host: str, port: int, workers: int, threads: int) -> None:
     from gunicorn.app.base import BaseApplication

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from webapp import deadlines, sealed
-from webapp.accounts.models import OrgKind, Organisation, Role
+from webapp.accounts.models import Organisation, OrgKind, Role
 from webapp.accounts.service import create_user
 from webapp.children.models import Child, LegalStatus
 from webapp.db_types import utcnow
@@ -30,7 +30,9 @@ USERS_SUMMARY = [
 
 def load(password: str) -> dict:
     now = utcnow()
-    la = Organisation(kind=OrgKind.LOCAL_AUTHORITY, name="Northbridge Council", ons_code="E06009901")
+    la = Organisation(
+        kind=OrgKind.LOCAL_AUTHORITY, name="Northbridge Council", ons_code="E06009901"
+    )
     other_la = Organisation(
         kind=OrgKind.LOCAL_AUTHORITY, name="Southvale County Council", ons_code="E10009902"
     )
@@ -110,55 +112,100 @@ def load(password: str) -> dict:
         return i
 
     # Missing now for 30 hours: Need to Know is due, an urgent strategy meeting is coming.
-    leah = child("Leah", "Marsh", date(2011, 5, 14), "female", LegalStatus.LOOKED_AFTER,
-                 placement_provider_id=home.id, social_worker_id=sw.id, flag_cse=True)
+    leah = child(
+        "Leah",
+        "Marsh",
+        date(2011, 5, 14),
+        "female",
+        LegalStatus.LOOKED_AFTER,
+        placement_provider_id=home.id,
+        social_worker_id=sw.id,
+        flag_cse=True,
+    )
     episode(leah, 30, missing_from="placement", log="NB-2611-0412")
 
     # Back 10 hours ago, nobody allocated yet.
-    tyler = child("Tyler", "Grant", date(2009, 9, 2), "male", LegalStatus.CHILD_IN_NEED,
-                  school_id=school.id)
+    tyler = child(
+        "Tyler", "Grant", date(2009, 9, 2), "male", LegalStatus.CHILD_IN_NEED, school_id=school.id
+    )
     t_ep = episode(tyler, 28, 18, log="NB-2611-0398")
     interview(tyler, [t_ep], InterviewStatus.AWAITING_ALLOCATION)
 
     # Back 60 hours ago: due soon, allocated to the demo worker. Three episodes in 30 days.
-    mia = child("Mia", "Cole", date(2010, 1, 21), "female", LegalStatus.LOOKED_AFTER,
-                carer_id=carer.id, placement_provider_id=fostering.id, school_id=school.id,
-                social_worker_id=sw.id, flag_mental_health=True)
+    mia = child(
+        "Mia",
+        "Cole",
+        date(2010, 1, 21),
+        "female",
+        LegalStatus.LOOKED_AFTER,
+        carer_id=carer.id,
+        placement_provider_id=fostering.id,
+        school_id=school.id,
+        social_worker_id=sw.id,
+        flag_mental_health=True,
+    )
     episode(mia, 24 * 20, 10)
     episode(mia, 24 * 9, 6)
     m_ep = episode(mia, 70, 10, log="NB-2611-0355")
-    interview(mia, [m_ep], InterviewStatus.ALLOCATED, worker,
-              answers={"overview": "Demo: went to a friend's flat in town."})
+    interview(
+        mia,
+        [m_ep],
+        InterviewStatus.ALLOCATED,
+        worker,
+        answers={"overview": "Demo: went to a friend's flat in town."},
+    )
 
     # Back 80 hours ago: overdue.
-    kai = child("Kai", "Turner", date(2008, 11, 3), "male", LegalStatus.CP_PLAN,
-                flag_trafficking=True)
+    kai = child(
+        "Kai", "Turner", date(2008, 11, 3), "male", LegalStatus.CP_PLAN, flag_trafficking=True
+    )
     k_ep = episode(kai, 100, 20, log="NB-2611-0301")
     interview(kai, [k_ep], InterviewStatus.ALLOCATED, worker)
 
     # Submitted, awaiting the manager.
-    ruby = child("Ruby", "Ellis", date(2012, 2, 29), "female", LegalStatus.EARLY_HELP,
-                 school_id=school.id)
+    ruby = child(
+        "Ruby", "Ellis", date(2012, 2, 29), "female", LegalStatus.EARLY_HELP, school_id=school.id
+    )
     r_ep = episode(ruby, 50, 8, reported_type="absent", police_category="absent")
     interview(
-        ruby, [r_ep], InterviewStatus.SUBMITTED, worker,
-        answers={"location": "Riverside Academy", "present": "Ruby and the interviewer",
-                 "why_details": "Demo: argued at home and went to clear her head."},
-        offered="Y", outcome="accepted", independent=True, cp_referral=False,
-        consent_to_share=False, held_at=r_ep.returned_at + timedelta(hours=20),
-        completed_by_id=worker.id, submitted_at=now - timedelta(hours=4),
+        ruby,
+        [r_ep],
+        InterviewStatus.SUBMITTED,
+        worker,
+        answers={
+            "location": "Riverside Academy",
+            "present": "Ruby and the interviewer",
+            "why_details": "Demo: argued at home and went to clear her head.",
+        },
+        offered="Y",
+        outcome="accepted",
+        independent=True,
+        cp_referral=False,
+        consent_to_share=False,
+        held_at=r_ep.returned_at + timedelta(hours=20),
+        completed_by_id=worker.id,
+        submitted_at=now - timedelta(hours=4),
     )
 
     # Authorised and forwarded to the police last week.
     noah = child("Noah", "Hughes", date(2009, 6, 30), "male", LegalStatus.NONE)
     n_ep = episode(noah, 24 * 8, 30)
     interview(
-        noah, [n_ep], InterviewStatus.AUTHORISED, worker,
+        noah,
+        [n_ep],
+        InterviewStatus.AUTHORISED,
+        worker,
         answers={"location": "Family home", "present": "Noah and his mother"},
-        offered="Y", outcome="accepted", independent=True, cp_referral=False,
-        consent_to_share=True, held_at=n_ep.returned_at + timedelta(hours=30),
-        completed_by_id=worker.id, submitted_at=now - timedelta(days=5),
-        authorised_by_id=manager.id, authorised_at=now - timedelta(days=4),
+        offered="Y",
+        outcome="accepted",
+        independent=True,
+        cp_referral=False,
+        consent_to_share=True,
+        held_at=n_ep.returned_at + timedelta(hours=30),
+        completed_by_id=worker.id,
+        submitted_at=now - timedelta(days=5),
+        authorised_by_id=manager.id,
+        authorised_at=now - timedelta(days=4),
         forwarded_to_police_at=now - timedelta(days=4),
     )
 
@@ -168,14 +215,24 @@ def load(password: str) -> dict:
     interview(ella, [e_ep], InterviewStatus.ALLOCATED, worker2)
 
     # Another authority's child: no Northbridge user may see it.
-    finn = child("Finn", "Walsh", date(2011, 3, 9), "male", LegalStatus.NONE,
-                 authority=other_la)
+    finn = child("Finn", "Walsh", date(2011, 3, 9), "male", LegalStatus.NONE, authority=other_la)
     f_ep = episode(finn, 20, 5)
     interview(finn, [f_ep], InterviewStatus.AWAITING_ALLOCATION)
 
     db.session.commit()
     return {
-        "manager": manager, "worker": worker, "worker2": worker2, "sw": sw,
-        "other_manager": other_manager, "leah": leah, "tyler": tyler, "mia": mia, "kai": kai,
-        "ruby": ruby, "noah": noah, "ella": ella, "finn": finn, "school": school,
+        "manager": manager,
+        "worker": worker,
+        "worker2": worker2,
+        "sw": sw,
+        "other_manager": other_manager,
+        "leah": leah,
+        "tyler": tyler,
+        "mia": mia,
+        "kai": kai,
+        "ruby": ruby,
+        "noah": noah,
+        "ella": ella,
+        "finn": finn,
+        "school": school,
     }

@@ -42,8 +42,7 @@ def _nav_items() -> list[dict]:
         items.append(("children.index", "Children"))
     items.append(("accounts.account", "Your account"))
     return [
-        {"href": url_for(ep), "text": text, "active": request.endpoint == ep}
-        for ep, text in items
+        {"href": url_for(ep), "text": text, "active": request.endpoint == ep} for ep, text in items
     ]
 
 

@@ -3,9 +3,8 @@
 import re
 from datetime import UTC, datetime, timedelta
 
-from webapp import deadlines
-
 from tests.e2e.conftest import axe_violations, sign_in
+from webapp import deadlines
 
 
 def local_input(dt: datetime) -> str:
@@ -29,9 +28,7 @@ def test_return_allocate_interview_authorise(chromium, server):
         manager.get_by_role("link", name="Leah Marsh").first.click()
         assert manager.get_by_text("Need to Know notification").first.is_visible()
         returned = datetime.now(UTC) - timedelta(hours=1)
-        manager.get_by_label("When did the child return or was found?").fill(
-            local_input(returned)
-        )
+        manager.get_by_label("When did the child return or was found?").fill(local_input(returned))
         manager.get_by_label("Found by police").check()
         manager.get_by_role("button", name="Record return").click()
         assert manager.get_by_text("The 72-hour return interview clock has started").is_visible()

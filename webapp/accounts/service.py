@@ -10,7 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 
 from webapp import audit
-from webapp.accounts.models import LoginAttempt, OrgKind, Organisation, Role, User
+from webapp.accounts.models import LoginAttempt, Organisation, OrgKind, Role, User
 from webapp.db_types import utcnow
 from webapp.extensions import db
 
@@ -56,7 +56,9 @@ def _check_throttle(email: str, ip: str, throttle: Throttle, now: datetime) -> N
     start = max(since, last_success) if last_success and last_success > since else since
     failures = db.session.scalars(
         select(LoginAttempt.at)
-        .where(LoginAttempt.email == email, LoginAttempt.success.is_(False), LoginAttempt.at > start)
+        .where(
+            LoginAttempt.email == email, LoginAttempt.success.is_(False), LoginAttempt.at > start
+        )
         .order_by(LoginAttempt.at)
     ).all()
     if len(failures) >= throttle.max_failures:

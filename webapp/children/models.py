@@ -51,9 +51,13 @@ class Child(db.Model):
     sex: Mapped[str] = mapped_column(String(10))
     legal_status: Mapped[str] = mapped_column(String(20), default=LegalStatus.NONE)
     looked_after: Mapped[bool] = mapped_column(default=False)
-    responsible_authority_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    responsible_authority_id: Mapped[str] = mapped_column(
+        ForeignKey("organisations.id"), index=True
+    )
     # An out-of-area placement: the host authority must know about episodes too.
-    host_authority_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id"), index=True)
+    host_authority_id: Mapped[str | None] = mapped_column(
+        ForeignKey("organisations.id"), index=True
+    )
     placement_provider_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id"))
     carer_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
     school_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id"), index=True)

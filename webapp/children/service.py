@@ -8,7 +8,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from webapp import access, audit, deadlines
-from webapp.accounts.models import OrgKind, Organisation, Role, User
+from webapp.accounts.models import Organisation, OrgKind, Role, User
 from webapp.children.models import Child, LegalStatus
 from webapp.db_types import utcnow
 from webapp.episodes.models import Episode
@@ -109,13 +109,13 @@ def choices_for(user: User) -> dict[str, list[tuple[str, str]]]:
         .where(Organisation.kind == OrgKind.SCHOOL, Organisation.parent_id == la)
         .order_by(Organisation.name)
     ).all()
-    people = db.session.scalars(
-        select(User).where(User.active.is_(True)).order_by(User.name)
-    ).all()
+    people = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name)).all()
     return {
         "school_id": [(s.id, s.name) for s in schools],
         "social_worker_id": [
             (p.id, p.name) for p in people if p.role == Role.SOCIAL_WORKER and p.authority_id == la
         ],
-        "carer_id": [(p.id, p.name) for p in people if p.role == Role.CARER and p.authority_id == la],
+        "carer_id": [
+            (p.id, p.name) for p in people if p.role == Role.CARER and p.authority_id == la
+        ],
     }

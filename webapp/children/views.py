@@ -53,8 +53,9 @@ def show(child_id: str):
     episode_rows = [
         (e, episodes.escalations(e, now))
         for e in sorted(
-            db.session.scalars(access.episodes_query(current_user).where(
-                access.Episode.child_id == child.id)).all(),
+            db.session.scalars(
+                access.episodes_query(current_user).where(access.Episode.child_id == child.id)
+            ).all(),
             key=lambda e: e.last_seen_at,
             reverse=True,
         )

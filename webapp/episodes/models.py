@@ -26,7 +26,11 @@ REPORTED_TYPE_LABELS = {
     ReportedType.AWAY: "Away from placement without authorisation",
 }
 
-POLICE_CATEGORY_LABELS = {"missing": "Missing", "absent": "Absent", "no_apparent_risk": "No apparent risk"}
+POLICE_CATEGORY_LABELS = {
+    "missing": "Missing",
+    "absent": "Absent",
+    "no_apparent_risk": "No apparent risk",
+}
 
 MISSING_FROM_LABELS = {"home": "Home", "placement": "Placement", "school": "School"}
 

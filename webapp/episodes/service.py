@@ -70,9 +70,7 @@ def report_missing(user: User, child: Child, data: dict) -> Episode:
 def _no_overlap(child: Child, last_seen_at: datetime) -> None:
     """A child cannot go missing again while still missing (SSDA903 rule 574)."""
     open_episode = db.session.scalar(
-        select(Episode).where(
-            Episode.child_id == child.id, Episode.status == EpisodeStatus.MISSING
-        )
+        select(Episode).where(Episode.child_id == child.id, Episode.status == EpisodeStatus.MISSING)
     )
     if open_episode is not None:
         raise RuleError(

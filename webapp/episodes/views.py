@@ -67,8 +67,9 @@ def _render_show(episode, police_form=None, return_form=None, status=200):
 def police(episode_id: str):
     episode = service.read_episode(current_user, episode_id)
     form = PoliceForm()
-    if form.validate_on_submit() and _apply(form, service.update_police, current_user, episode,
-                                             form.data):
+    if form.validate_on_submit() and _apply(
+        form, service.update_police, current_user, episode, form.data
+    ):
         flash("Police details saved.", "success")
         return redirect(url_for("episodes.show", episode_id=episode.id))
     return _render_show(episode, police_form=form, status=422)

@@ -69,7 +69,9 @@ def values_from(form: FlaskForm, section: Section, *, only_valid: bool) -> dict:
         elif q.kind == "checkboxes":
             out[q.name] = list(value or [])
         else:
-            out[q.name] = (value or "").strip() if isinstance(value, str) or value is None else value
+            out[q.name] = (
+                (value or "").strip() if isinstance(value, str) or value is None else value
+            )
     return out
 
 

@@ -123,8 +123,13 @@ SECTIONS: tuple[Section, ...] = (
         "why",
         "Why did you go?",
         (
-            Question("reasons", "Reasons the child gave", "checkboxes", choices=WHY_REASONS,
-                     hint="Select all that apply."),
+            Question(
+                "reasons",
+                "Reasons the child gave",
+                "checkboxes",
+                choices=WHY_REASONS,
+                hint="Select all that apply.",
+            ),
             Question("why_details", "In the child's words", "text"),
         ),
     ),
@@ -132,25 +137,46 @@ SECTIONS: tuple[Section, ...] = (
         "away",
         "While away",
         (
-            Question("scared_to_return", "Were they scared to return?", "radios",
-                     choices=YES_NO_UNSURE),
-            Question("wanted_to_return", "Did they want to return?", "radios",
-                     choices=YES_NO_UNSURE),
-            Question("harm", "Did anything bad happen to them?", "checkboxes", choices=HARM,
-                     hint="Select all that apply."),
-            Question("held_captive", "Were they held against their will?", "radios",
-                     choices=YES_NO_UNSURE),
-            Question("offered_substances", "Were they offered drink or drugs?", "radios",
-                     choices=YES_NO_UNSURE),
+            Question(
+                "scared_to_return", "Were they scared to return?", "radios", choices=YES_NO_UNSURE
+            ),
+            Question(
+                "wanted_to_return", "Did they want to return?", "radios", choices=YES_NO_UNSURE
+            ),
+            Question(
+                "harm",
+                "Did anything bad happen to them?",
+                "checkboxes",
+                choices=HARM,
+                hint="Select all that apply.",
+            ),
+            Question(
+                "held_captive",
+                "Were they held against their will?",
+                "radios",
+                choices=YES_NO_UNSURE,
+            ),
+            Question(
+                "offered_substances",
+                "Were they offered drink or drugs?",
+                "radios",
+                choices=YES_NO_UNSURE,
+            ),
             Question("where_stayed", "Where did they stay?", "text"),
             Question("basics", "How did they get food, money and clothes?", "text"),
             Question("contacts", "Who were they in contact with?", "text"),
-            Question("police_involved", "Were the police involved?", "radios",
-                     choices=YES_NO_UNSURE),
-            Question("crime", "Was a crime committed by or against them?", "radios",
-                     choices=YES_NO_UNSURE),
-            Question("ran_from_police", "Did they run from the police?", "radios",
-                     choices=YES_NO_UNSURE),
+            Question(
+                "police_involved", "Were the police involved?", "radios", choices=YES_NO_UNSURE
+            ),
+            Question(
+                "crime",
+                "Was a crime committed by or against them?",
+                "radios",
+                choices=YES_NO_UNSURE,
+            ),
+            Question(
+                "ran_from_police", "Did they run from the police?", "radios", choices=YES_NO_UNSURE
+            ),
             Question("away_details", "Anything else about their time away", "text"),
         ),
     ),
@@ -171,8 +197,12 @@ SECTIONS: tuple[Section, ...] = (
             ),
             Question("returned_by", "Who returned them, if someone did?", "short"),
             Question("asked_pickup", "Did they ask to be picked up?", "radios", choices=YES_NO),
-            Question("scared_to_come_back", "Were they scared to come back?", "radios",
-                     choices=YES_NO_UNSURE),
+            Question(
+                "scared_to_come_back",
+                "Were they scared to come back?",
+                "radios",
+                choices=YES_NO_UNSURE,
+            ),
             Question("feel_now", "How do they feel now?", "text"),
             Question("treated_since", "How have they been treated since coming back?", "text"),
             Question("needs", "What do they need?", "text"),

@@ -21,7 +21,6 @@ from webapp.interviews.models import OPEN_STATUSES, Interview, InterviewStatus
 from webapp.interviews.questions import (
     ENVELOPE_FIELDS,
     INTELLIGENCE_FIELD,
-    QUESTIONS,
     SECTIONS,
     Section,
 )
@@ -267,5 +266,3 @@ def record_forwarded(manager: User, interview: Interview, when: datetime) -> Int
 def sections_overview(interview: Interview) -> list[tuple[Section, str]]:
     data = answers(interview)
     return [(s, section_state(s, data)) for s in SECTIONS]
-
-

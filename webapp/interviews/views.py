@@ -41,8 +41,9 @@ def show(interview_id: str):
     return _render_show(interview)
 
 
-def _render_show(interview, *, problems=(), allocate_form=None, review_form=None,
-                 forward_form=None, status=200):
+def _render_show(
+    interview, *, problems=(), allocate_form=None, review_form=None, forward_form=None, status=200
+):
     can_manage = access.can_manage(current_user)
     if allocate_form is None and can_manage and interview.is_open:
         allocate_form = AllocateForm(worker_id=interview.allocated_to_id)
@@ -206,5 +207,3 @@ def forwarded(interview_id: str):
 @bp.errorhandler(NotAllowed)
 def not_allowed(_err):
     abort(404)
-
-

@@ -66,9 +66,7 @@ def dashboard(manager: User, now: datetime) -> Dashboard:
     escalations = []
     for episode in recent:
         history = children.history(episode.child)
-        for esc in deadlines.episode_escalations(
-            children.facts(episode), history, now, t
-        ):
+        for esc in deadlines.episode_escalations(children.facts(episode), history, now, t):
             if esc.state == "due" or episode.status == EpisodeStatus.MISSING:
                 escalations.append((episode, esc))
     escalations.sort(key=lambda pair: pair[1].due_at)
