@@ -1,4 +1,13 @@
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 
 from webapp import access
@@ -109,8 +118,13 @@ def section(interview_id: str, slug: str):
     following = _next_section(slug)
     flash(f"{section.title}: saved.", "success")
     if following:
-        return redirect(url_for("interviews.section", interview_id=interview.id, slug=following))
-    return redirect(url_for("interviews.show", interview_id=interview.id))
+        target = url_for("interviews.section", interview_id=interview.id, slug=following)
+    else:
+        target = url_for("interviews.show", interview_id=interview.id)
+    if request.htmx:
+        # A plain 302 would be followed inside the fetch and the next page swapped into this form.
+        return make_response("", 200, {"HX-Redirect": target})
+    return redirect(target)
 
 
 def _next_section(slug: str) -> str | None:

@@ -1,0 +1,121 @@
+// Homeward page entry (an ES module, loaded after htmx's classic script).
+//
+// Our Content-Security-Policy allows no inline script, so everything GOV.UK's
+// page template would normally do inline happens here. Behaviours are switched
+// on by data-module="hw-..." attributes and are handled by delegated listeners
+// on document, so content that htmx swaps in later works without re-binding.
+
+import { initAll } from "/static/dist/govuk-frontend.min.js";
+
+// GOV.UK Frontend's CSS and JS only enhance components when these classes are
+// present; a browser that runs ES modules supports GOV.UK Frontend.
+document.body.classList.add("js-enabled", "govuk-frontend-supported");
+
+// Re-initialising a scope meets components that are already set up; GOV.UK
+// Frontend reports those as InitError, which is expected and not worth logging.
+function onGovukError(error) {
+  if (error && error.name === "InitError") return;
+  console.error(error);
+}
+
+initAll({ onError: onGovukError });
+
+const htmx = window.htmx;
+
+if (htmx) {
+  // Flask-WTF rejects unsafe requests without the token; htmx requests carry it
+  // as a header. Read the meta tag each time in case a swap refreshed it.
+  document.body.addEventListener("htmx:configRequest", (event) => {
+    if (event.detail.verb === "get") return;
+    const meta = document.querySelector('meta[name="csrf-token"]');
+    if (meta) event.detail.headers["X-CSRFToken"] = meta.content;
+  });
+
+  document.body.addEventListener("htmx:afterSettle", (event) => {
+    const swapped = event.target;
+    if (!(swapped instanceof Element) || !swapped.isConnected) return;
+
+    // querySelectorAll never matches the scope itself, so scope to the parent
+    // to include a swapped element that is itself a component. Error summary
+    // auto-focus is off here because focus is decided just below.
+    initAll({
+      scope: swapped.parentElement || swapped,
+      onError: onGovukError,
+      errorSummary: { disableAutoFocus: true },
+    });
+
+    // An autosave runs while someone is typing: never pull focus away from them.
+    const trigger = event.detail.requestConfig && event.detail.requestConfig.triggeringEvent;
+    if (trigger && trigger.type === "hw:autosave") return;
+
+    // A swapped-in error summary must be announced (moving focus makes screen
+    // readers read it), whether or not it carries data-module.
+    const summary = swapped.matches(".govuk-error-summary")
+      ? swapped
+      : swapped.querySelector(".govuk-error-summary");
+    if (summary && !summary.contains(document.activeElement)) {
+      if (!summary.hasAttribute("tabindex")) summary.setAttribute("tabindex", "-1");
+      summary.focus();
+    }
+  });
+}
+
+// hw-autosave: ask the server to save a draft once the user pauses typing, or
+// straight away when a field is committed (change). The form's own
+// hx-trigger="hw:autosave, submit" decides what that request is.
+const AUTOSAVE_DELAY_MS = 2000;
+const autosaveTimers = new WeakMap();
+
+function autosaveForm(target) {
+  return target instanceof Element ? target.closest('form[data-module~="hw-autosave"]') : null;
+}
+
+function requestAutosave(form) {
+  clearTimeout(autosaveTimers.get(form));
+  autosaveTimers.delete(form);
+  // A form swapped out while its timer ran has nothing left to save.
+  if (form.isConnected && htmx) htmx.trigger(form, "hw:autosave");
+}
+
+document.addEventListener("input", (event) => {
+  const form = autosaveForm(event.target);
+  if (!form) return;
+  clearTimeout(autosaveTimers.get(form));
+  autosaveTimers.set(form, setTimeout(() => requestAutosave(form), AUTOSAVE_DELAY_MS));
+});
+
+document.addEventListener("change", (event) => {
+  const form = autosaveForm(event.target);
+  if (form) requestAutosave(form);
+});
+
+// hw-confirm: a destructive button asks first. Listening in the capture phase
+// on document runs before htmx's own listeners on the button or form, so a
+// "Cancel" stops both the normal submit and any htmx request.
+document.addEventListener(
+  "click",
+  (event) => {
+    const button = event.target instanceof Element
+      ? event.target.closest('[data-module~="hw-confirm"]')
+      : null;
+    if (!button) return;
+    const message = button.getAttribute("data-confirm") || "Are you sure?";
+    if (!window.confirm(message)) {
+      event.preventDefault();
+      event.stopPropagation();
+    }
+  },
+  true,
+);
+
+// Offline banner. navigator.onLine is only a hint (true can mean "on a network
+// without internet"), so the banner just tells people; saving never depends on it.
+const offlineBanner = document.getElementById("hw-offline-banner");
+
+function showConnectionState() {
+  if (offlineBanner) offlineBanner.hidden = navigator.onLine;
+}
+
+window.addEventListener("online", showConnectionState);
+window.addEventListener("offline", showConnectionState);
+showConnectionState();
