@@ -1,0 +1,68 @@
+"""Homeward's sync engine and the reference for its protocol (version 1).
+
+Framework-free: standard library and pydantic only, never flask, sqlalchemy or webapp.
+
+    protocol.py   message schemas, limits, error codes, the OpenAPI document
+    engine.py     apply_batch (push), pull, cursors, mutation fingerprints
+    store.py      the Store / RecordHandler protocols the webapp implements over its database
+    memory.py     an in-memory Store for tests
+
+Push (POST /sync/push)
+    A device queues every change offline as a Mutation in its outbox and sends up to 100 at a
+    time. Each gets a MutationResult, in order, and the device does what `client_action` says:
+
+    applied / replayed       200      delete_local    acknowledged: drop it from the outbox
+    conflict                 409      keep_and_show   show both copies (server_payload is the
+                                                      server's); the server keeps the losing
+                                                      copy too, under conflict_id
+    rejected, 4xx            403/404/ keep_and_show   "needs attention": kept and shown, never
+                             409/422                  dropped, and never blocks the rest
+    rejected, 5xx / no reply          retry           send the same batch again
+
+    The whole batch is one database transaction. If the server fails part-way, nothing is kept
+    and the device (which deleted nothing) resends the batch unchanged.
+
+Idempotency
+    The device generates `mutation_id` once per change and keeps it across retries. The server
+    remembers every answer under that id with a fingerprint (sha256 of the canonical JSON of
+    record_type, record_id, op, base_version and payload; not client_time). Sent again with the
+    same content, the same answer comes back (an "applied" one as "replayed") and nothing is
+    applied or logged twice. Sent again with different content, or by another user: rejected
+    409 mutation_id_reused, and the first answer stays on record.
+
+Versions and conflicts
+    Every record has a server version, 1 when created, one higher after each change. A mutation
+    says which version it was made on (`base_version`; null means "I am creating this id").
+
+    upsert, record absent, base null         create (if allowed) -> version 1
+    upsert or delete, base matches           apply if the user may write (else 403
+                                             forbidden_operation) -> version + 1
+    base does not match, or base null for
+    an existing record, or record deleted    conflict: nothing changes, the losing copy is
+                                             saved, the answer carries the server's copy
+    record absent or not visible             404 not_found (one code: existence never leaks)
+    delete of an already deleted record      applied (nothing new is logged)
+
+    Before any of that: an unknown record_type, a payload over 256 KiB of canonical JSON, or a
+    payload the record type refuses is rejected 422 (the error names the field). Mutations run
+    in order, so a second mutation of the same record in a batch sees the first's effect.
+
+Pull (GET /sync/pull?cursor=...&limit=...)
+    Answers the current state of each record the user may see that changed since the cursor,
+    oldest change first, and a tombstone (deleted: true, payload: null) for one that was deleted
+    or is no longer visible to them. Without a cursor it is a full pull and says `reset: true`:
+    the device drops every server-derived record (never its outbox) and applies the pages.
+    While `has_more` is true, pull again at once with the new cursor.
+
+Cursors
+    Opaque and URL-safe: "v1" and a change log sequence number, signed with HMAC-SHA256 (16
+    bytes). A cursor covers every log entry scanned, including ones the user may not see, so it
+    only ever moves forward. A cursor that is malformed, altered, of another format, signed by
+    another key or ahead of the server's log is refused (400 bad_cursor): the device pulls
+    again without one; its unsent work is unaffected.
+
+Whole-request errors (ProblemResponse)
+    400 protocol_version, 400 invalid JSON, 413 batch_too_large (over 100 mutations or 4 MiB),
+    422 invalid_payload (the batch does not match the schema; nothing applied), 400 bad_cursor,
+    500 server_error (nothing applied; retry).
+"""

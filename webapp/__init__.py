@@ -62,14 +62,27 @@ def create_app(config: dict | None = None, environ: dict | None = None) -> Flask
 
     from webapp import models  # noqa: F401  (register every table with the metadata)
     from webapp.accounts.views import bp as accounts_bp
+    from webapp.api import sync_views  # noqa: F401  (adds the sync routes to the API)
     from webapp.api.views import bp as api_bp
     from webapp.children.views import bp as children_bp
+    from webapp.devices.views import bp as devices_bp
     from webapp.episodes.views import bp as episodes_bp
+    from webapp.field.views import bp as field_bp
+    from webapp.fieldsync import changes  # noqa: F401  (the change log listener)
     from webapp.interviews.views import bp as interviews_bp
     from webapp.main.views import bp as main_bp
     from webapp.oversight.views import bp as oversight_bp
 
-    for bp in (main_bp, accounts_bp, children_bp, episodes_bp, interviews_bp, oversight_bp):
+    for bp in (
+        main_bp,
+        accounts_bp,
+        children_bp,
+        episodes_bp,
+        interviews_bp,
+        oversight_bp,
+        field_bp,
+        devices_bp,
+    ):
         app.register_blueprint(bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 

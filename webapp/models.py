@@ -3,5 +3,7 @@
 from webapp.accounts.models import LoginAttempt, Organisation, User  # noqa: F401
 from webapp.audit import AuditEvent  # noqa: F401
 from webapp.children.models import Child  # noqa: F401
+from webapp.devices.models import Device  # noqa: F401
 from webapp.episodes.models import Episode  # noqa: F401
+from webapp.fieldsync.models import ChangeLog, SyncConflict, SyncDelivery, SyncMutation  # noqa: F401
 from webapp.interviews.models import Interview, interview_episodes  # noqa: F401

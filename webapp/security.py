@@ -114,7 +114,9 @@ def init_app(app: Flask) -> None:
         if app.config["HOMEWARD_ENV"] == "production":
             h["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
         if request.endpoint != "static":
-            h["Cache-Control"] = "no-store"
+            # Only the generic field-mode shell opts out (g.cache_control); everything else may
+            # hold personal data and must never be stored by a browser or proxy.
+            h["Cache-Control"] = g.get("cache_control", "no-store")
             h.add("Vary", "HX-Request")
         if g.get("new_device"):
             response.set_cookie(

@@ -40,6 +40,10 @@ def _nav_items() -> list[dict]:
         items.append(("oversight.dashboard", "Returns and escalations"))
     if role in (Role.MANAGER, Role.WORKER, Role.SOCIAL_WORKER, Role.DSL, Role.CARER):
         items.append(("children.index", "Children"))
+    if role == Role.WORKER:
+        items.append(("field.shell", "Field mode"))
+    if role in (Role.MANAGER, Role.ADMIN):
+        items.append(("devices.index", "Devices"))
     items.append(("accounts.account", "Your account"))
     return [
         {"href": url_for(ep), "text": text, "active": request.endpoint == ep} for ep, text in items

@@ -23,4 +23,5 @@ def episodes_of(child_id: str) -> list[Episode]:
 
 def fresh(obj):
     db.session.expire_all()
-    return db.session.get(type(obj), obj.id)
+    identity = db.inspect(obj).identity  # composite keys (devices) as well as single ids
+    return db.session.get(type(obj), identity if len(identity) > 1 else identity[0])

@@ -7,7 +7,7 @@ from datetime import date
 from flask import current_app
 from sqlalchemy import select
 
-from webapp import access, audit, deadlines
+from webapp import access, audit, deadlines, uow
 from webapp.accounts.models import Organisation, OrgKind, Role, User
 from webapp.children.models import Child, LegalStatus
 from webapp.db_types import utcnow
@@ -21,14 +21,14 @@ def list_children(user: User) -> list[Child]:
         access.children_query(user).order_by(Child.last_name, Child.first_name)
     ).all()
     audit.record("list", "child", None, detail=f"{len(children)} children")
-    db.session.commit()
+    uow.commit()
     return list(children)
 
 
 def read_child(user: User, child_id: str) -> Child:
     child = access.get_child_or_404(user, child_id)
     audit.record("view", "child", child.id, child_id=child.id)
-    db.session.commit()
+    uow.commit()
     return child
 
 
@@ -83,7 +83,7 @@ def create_child(user: User, data: dict) -> Child:
     db.session.add(child)
     db.session.flush()
     audit.record("create", "child", child.id, child_id=child.id)
-    db.session.commit()
+    uow.commit()
     return child
 
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from webapp import access, audit, deadlines, sealed
+from webapp import access, audit, deadlines, sealed, uow
 from webapp.accounts.models import User
 from webapp.children import service as children
 from webapp.children.models import Child
@@ -63,7 +63,7 @@ def report_missing(user: User, child: Child, data: dict) -> Episode:
             data["circumstances"], "episode", episode.id, "circumstances"
         )
     audit.record("create", "episode", episode.id, child_id=child.id)
-    db.session.commit()
+    uow.commit()
     return episode
 
 
@@ -104,7 +104,7 @@ def update_police(user: User, episode: Episode, data: dict) -> Episode:
     episode.police_log_number = (data.get("police_log_number") or "").strip() or None
     episode.reported_to_police_at = reported
     audit.record("update", "episode", episode.id, child_id=episode.child_id, detail="police")
-    db.session.commit()
+    uow.commit()
     return episode
 
 
@@ -151,7 +151,7 @@ def record_return(user: User, episode: Episode, returned_at: datetime, how: str)
         interview.due_at = min(interview.due_at, due)
     interview.episodes.append(episode)
     audit.record("return", "episode", episode.id, child_id=episode.child_id)
-    db.session.commit()
+    uow.commit()
     return interview
 
 
@@ -172,5 +172,5 @@ def escalations(episode: Episode, now: datetime | None = None) -> list[deadlines
 def read_episode(user: User, episode_id: str) -> Episode:
     episode = access.get_episode_or_404(user, episode_id)
     audit.record("view", "episode", episode.id, child_id=episode.child_id)
-    db.session.commit()
+    uow.commit()
     return episode

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from webapp import access, audit, deadlines, sealed
+from webapp import access, audit, deadlines, sealed, uow
 from webapp.accounts.models import Role, User
 from webapp.children import service as children
 from webapp.db_types import utcnow
@@ -21,6 +21,7 @@ from webapp.interviews.models import OPEN_STATUSES, Interview, InterviewStatus
 from webapp.interviews.questions import (
     ENVELOPE_FIELDS,
     INTELLIGENCE_FIELD,
+    QUESTIONS,
     SECTIONS,
     Section,
 )
@@ -48,14 +49,14 @@ def list_for_worker(user: User) -> list[Interview]:
         .order_by(Interview.due_at)
     ).all()
     audit.record("list", "interview", None, detail=f"{len(rows)} returns")
-    db.session.commit()
+    uow.commit()
     return list(rows)
 
 
 def read_interview(user: User, interview_id: str) -> Interview:
     interview = access.get_interview_or_404(user, interview_id)
     audit.record("view", "interview", interview.id, child_id=interview.child_id)
-    db.session.commit()
+    uow.commit()
     return interview
 
 
@@ -151,7 +152,7 @@ def allocate(manager: User, interview: Interview, worker_id: str) -> Interview:
     if interview.status == InterviewStatus.AWAITING_ALLOCATION:
         interview.status = InterviewStatus.ALLOCATED
     audit.record("allocate", "interview", interview.id, child_id=interview.child_id)
-    db.session.commit()
+    uow.commit()
     return interview
 
 
@@ -173,15 +174,47 @@ def save_section(user: User, interview: Interview, section: Section, values: dic
     unknown = set(values) - section.names
     if unknown:
         raise RuleError(None, f"Unknown answers: {', '.join(sorted(unknown))}")
+    _store_answers(interview, values, replace=False)
+    audit.record(
+        "update", "interview", interview.id, child_id=interview.child_id, detail=section.slug
+    )
+    uow.commit()
+    return interview
+
+
+def replace_answers(user: User, interview: Interview, values: dict, *, source: str) -> Interview:
+    """Replace every answer at once (a device sends its whole copy of the interview)."""
+    if not access.can_edit_interview(user, interview):
+        raise NotAllowed("This interview cannot be changed now")
+    unknown = set(values) - set(QUESTIONS)
+    if unknown:
+        raise RuleError(None, f"Unknown answers: {', '.join(sorted(unknown))}")
+    _store_answers(interview, {name: values.get(name) for name in QUESTIONS}, replace=True)
+    audit.record("update", "interview", interview.id, child_id=interview.child_id, detail=source)
+    uow.commit()
+    return interview
+
+
+def _check_held_at(interview: Interview, held_at: datetime | None) -> None:
+    if held_at is None:
+        return
+    earliest = min((e.returned_at for e in interview.episodes if e.returned_at), default=None)
+    if earliest and held_at < earliest:
+        raise RuleError("held_at", "The interview cannot be before the child returned")
+    if held_at > utcnow():
+        raise RuleError("held_at", "The interview time must be in the past")
+
+
+def _store_answers(interview: Interview, values: dict, *, replace: bool) -> None:
     held_at = values.get("held_at")
     if isinstance(held_at, datetime):
-        earliest = min((e.returned_at for e in interview.episodes if e.returned_at), default=None)
-        if earliest and held_at < earliest:
-            raise RuleError("held_at", "The interview cannot be before the child returned")
-        if held_at > utcnow():
-            raise RuleError("held_at", "The interview time must be in the past")
-
-    content = dict(sealed.unseal(interview.content_enc, "interview", interview.id, "content", {}))
+        _check_held_at(interview, held_at)
+    if replace:
+        content: dict = {}
+    else:
+        content = dict(
+            sealed.unseal(interview.content_enc, "interview", interview.id, "content", {})
+        )
     for name, value in values.items():
         if value in ("", []):
             value = None
@@ -199,11 +232,6 @@ def save_section(user: User, interview: Interview, section: Section, values: dic
             content[name] = value
     interview.content_enc = sealed.seal(content, "interview", interview.id, "content")
     interview.updated_at = utcnow()
-    audit.record(
-        "update", "interview", interview.id, child_id=interview.child_id, detail=section.slug
-    )
-    db.session.commit()
-    return interview
 
 
 def submit(user: User, interview: Interview) -> list[Problem]:
@@ -217,7 +245,7 @@ def submit(user: User, interview: Interview) -> list[Problem]:
     interview.completed_by_id = user.id
     interview.submitted_at = utcnow()
     audit.record("submit", "interview", interview.id, child_id=interview.child_id)
-    db.session.commit()
+    uow.commit()
     return []
 
 
@@ -230,7 +258,7 @@ def authorise(manager: User, interview: Interview) -> Interview:
     interview.authorised_by_id = manager.id
     interview.authorised_at = utcnow()
     audit.record("authorise", "interview", interview.id, child_id=interview.child_id)
-    db.session.commit()
+    uow.commit()
     return interview
 
 
@@ -244,7 +272,7 @@ def send_back(manager: User, interview: Interview, note: str) -> Interview:
     interview.status = InterviewStatus.SENT_BACK
     interview.review_note_enc = sealed.seal(note.strip(), "interview", interview.id, "review_note")
     audit.record("send_back", "interview", interview.id, child_id=interview.child_id)
-    db.session.commit()
+    uow.commit()
     return interview
 
 
@@ -259,7 +287,7 @@ def record_forwarded(manager: User, interview: Interview, when: datetime) -> Int
         raise RuleError("forwarded_at", "The date forwarded cannot be before authorisation")
     interview.forwarded_to_police_at = when
     audit.record("forward_police", "interview", interview.id, child_id=interview.child_id)
-    db.session.commit()
+    uow.commit()
     return interview
 
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_
 from sqlalchemy.orm import selectinload
 
-from webapp import access, audit, deadlines
+from webapp import access, audit, deadlines, uow
 from webapp.accounts.models import User
 from webapp.children import service as children
 from webapp.episodes.models import Episode, EpisodeStatus
@@ -71,7 +71,7 @@ def dashboard(manager: User, now: datetime) -> Dashboard:
                 escalations.append((episode, esc))
     escalations.sort(key=lambda pair: pair[1].due_at)
     audit.record("view", "dashboard", None, detail="manager dashboard")
-    db.session.commit()
+    uow.commit()
     return Dashboard(
         awaiting_allocation=awaiting,
         at_risk=at_risk,

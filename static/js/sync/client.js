@@ -1,0 +1,301 @@
+// The only code that talks to /api/v1/sync. It moves mutations from the encrypted outbox to the
+// server and server changes into the encrypted store, and deletes a local mutation only when the
+// server has acknowledged it.
+
+const PUSH_BATCH = 50;
+const REQUEST_TIMEOUT_MS = 15000;
+const BACKOFF_BASE_MS = 5000;
+const BACKOFF_MAX_MS = 5 * 60 * 1000;
+export const PROTOCOL = 1;
+
+function uuid() {
+  return crypto.randomUUID();
+}
+
+async function fetchJSON(url, { method = "GET", body, csrf } = {}) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
+  try {
+    const headers = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (csrf) headers["X-CSRFToken"] = csrf;
+    const response = await fetch(url, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
+      cache: "no-store",
+      signal: controller.signal,
+    });
+    let data = null;
+    try {
+      data = await response.json();
+    } catch (_) {
+      data = null;
+    }
+    return { status: response.status, data };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export class SyncClient {
+  /**
+   * @param {object} options
+   * @param {import("../store/db.js").DeviceStore} options.store
+   * @param {(status: object) => void} options.onStatus  UI callback
+   * @param {() => void} options.onWipe  called when the server says this device was revoked
+   * @param {() => void} options.onChanges  called after server changes were stored
+   */
+  constructor({ store, onStatus, onWipe, onChanges }) {
+    this.store = store;
+    this.onStatus = onStatus || (() => {});
+    this.onWipe = onWipe || (() => {});
+    this.onChanges = onChanges || (() => {});
+    this.csrf = null;
+    this.failures = 0;
+    this.timer = null;
+    this.running = null;
+    this.state = { phase: "idle", sent: 0, total: 0, signedIn: null, lastError: null };
+  }
+
+  _status(patch) {
+    Object.assign(this.state, patch);
+    this.onStatus({ ...this.state });
+  }
+
+  /** Ask the server who we are (and for a CSRF token). Null when offline or signed out. */
+  async session() {
+    try {
+      const { status, data } = await fetchJSON("/api/v1/session");
+      if (status === 200 && data) {
+        this.csrf = data.csrf_token;
+        this._status({ signedIn: true });
+        return data;
+      }
+      if (status === 401) this._status({ signedIn: false });
+    } catch (_) {
+      // offline: navigator.onLine is only a hint, so a failed request is the real answer
+    }
+    return null;
+  }
+
+  /** One sync run at a time; calls during a run are folded into it. */
+  sync(reason = "") {
+    if (this.running) return this.running;
+    this.running = this._run(reason).finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  async _run(_reason) {
+    if (!this.store.isUnlocked) return;
+    clearTimeout(this.timer);
+    try {
+      if (!this.csrf) {
+        const session = await this.session();
+        if (!session) return this._retryLater("offline");
+        if (session.device && session.device.revoked) {
+          await this._push(); // upload first while the user is still authorised
+          return this.onWipe();
+        }
+      }
+      const pushed = await this._push();
+      if (pushed === "retry") return this._retryLater("push");
+      const pulled = await this._pull();
+      if (pulled === "retry") return this._retryLater("pull");
+      this.failures = 0;
+      await this.store.setMeta("lastSync", Date.now());
+      this._status({ phase: "idle", lastError: null, lastSync: Date.now() });
+    } catch (err) {
+      this._retryLater(String(err && err.name === "AbortError" ? "timeout" : "network"));
+    }
+  }
+
+  _retryLater(why) {
+    this.failures += 1;
+    const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (this.failures - 1));
+    // Full jitter: fifty phones coming back into signal at once must not retry in lock-step.
+    const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.sync("timer"), delay);
+    this._status({ phase: "waiting", lastError: why, retryInMs: delay });
+    return "retry";
+  }
+
+  async _push() {
+    const all = await this.store.pendingMutations();
+    const now = Date.now();
+    const due = all.filter(
+      (m) => m.status !== "attention" && (!m.nextAttemptAt || m.nextAttemptAt <= now),
+    );
+    if (!due.length) return "done";
+    this._status({ phase: "sending", sent: 0, total: due.length });
+    let sent = 0;
+    for (let i = 0; i < due.length; i += PUSH_BATCH) {
+      const batch = due.slice(i, i + PUSH_BATCH);
+      await this.store.markSending(batch.map((m) => m.mutationId));
+      const body = {
+        protocol: PROTOCOL,
+        device_id: await this._deviceId(),
+        mutations: batch.map((m) => ({
+          mutation_id: m.mutationId,
+          record_type: m.recordType,
+          record_id: m.recordId,
+          op: m.op,
+          base_version: m.baseVersion,
+          payload: m.payload,
+        })),
+      };
+      const { status, data } = await fetchJSON("/api/v1/sync/push", {
+        method: "POST",
+        body,
+        csrf: this.csrf,
+      });
+      if (status === 401 || (status === 400 && data && data.error === "csrf_failed")) {
+        this.csrf = null;
+        this._status({ signedIn: false });
+        await this._unsend(batch);
+        return "retry";
+      }
+      if (status === 410) {
+        await this._unsend(batch);
+        this.onWipe();
+        return "wipe";
+      }
+      if (status !== 200 || !data) {
+        // 5xx or a proxy page: the server rolled the batch back; send it all again later.
+        await this._unsend(batch);
+        return "retry";
+      }
+      for (const result of data.results) {
+        sent += 1;
+        await this._apply(result, batch.find((m) => m.mutationId === result.mutation_id));
+      }
+      this._status({ phase: "sending", sent, total: due.length });
+    }
+    return "done";
+  }
+
+  // The server took our change as version V: our copy is now V, and any edit made on this device
+  // while it was in flight (same base) continues from V instead of clashing with ourselves.
+  async _applied(local, version) {
+    const record = await this.store.getRecord(local.recordType, local.recordId);
+    if (record && local.payload && local.payload.answers) {
+      const value = { ...record.value, answers: local.payload.answers };
+      if (local.payload.submit) {
+        value.status = "submitted";
+        value.status_label = "Awaiting authorisation";
+        value.editable = false;
+      }
+      await this.store.putRecord(local.recordType, local.recordId, version, value);
+    }
+    await this.store.rebase(local.recordType, local.recordId, local.baseVersion, version);
+  }
+
+  async _unsend(batch) {
+    for (const m of batch) await this.store.markRetry(m.mutationId, 0);
+  }
+
+  async _apply(result, local) {
+    if (result.client_action === "delete_local") {
+      await this.store.ack(result.mutation_id);
+      if (local && result.version) await this._applied(local, result.version);
+    } else if (result.status === "conflict") {
+      // Both versions are kept: the device's copy and the server's, for the person to choose.
+      await this.store.putConflict({
+        conflictId: result.conflict_id || uuid(),
+        recordType: result.record_type,
+        recordId: result.record_id,
+        serverVersion: result.version,
+        local: local ? local.payload : null,
+        server: result.server_payload,
+        at: Date.now(),
+      });
+      await this.store.ack(result.mutation_id);
+    } else if (result.client_action === "retry") {
+      await this.store.markRetry(result.mutation_id, Date.now() + BACKOFF_BASE_MS);
+    } else {
+      const error = result.error || {};
+      await this.store.markAttention(result.mutation_id, {
+        code: error.code || "rejected",
+        message: error.message || "The server could not accept this change.",
+        field: error.field || null,
+      });
+    }
+  }
+
+  async _pull() {
+    let cursor = await this.store.getMeta("cursor");
+    const full = {};
+    let reset = false;
+    for (let page = 0; page < 1000; page += 1) {
+      const query = new URLSearchParams({ limit: "200" });
+      if (cursor) query.set("cursor", cursor);
+      const { status, data } = await fetchJSON(`/api/v1/sync/pull?${query}`);
+      if (status === 410) {
+        this.onWipe();
+        return "wipe";
+      }
+      if (status === 400 && data && data.error === "bad_cursor") {
+        // Start again from a full copy. Only server-derived data is replaced: the outbox stays.
+        cursor = null;
+        await this.store.setMeta("cursor", null);
+        continue;
+      }
+      if (status === 401) {
+        this.csrf = null;
+        this._status({ signedIn: false });
+        return "retry";
+      }
+      if (status !== 200 || !data) return "retry";
+      reset = reset || data.reset;
+      for (const change of data.changes) {
+        if (reset) {
+          (full[change.record_type] ||= []).push(change);
+        } else if (change.deleted) {
+          await this.store.deleteRecord(change.record_type, change.record_id);
+        } else {
+          await this.store.putRecord(change.record_type, change.record_id, change.version,
+            change.payload);
+        }
+      }
+      cursor = data.cursor;
+      if (!data.has_more) break;
+    }
+    if (reset) {
+      for (const type of new Set(["interview", ...Object.keys(full)])) {
+        const items = (full[type] || [])
+          .filter((c) => !c.deleted)
+          .map((c) => ({ id: c.record_id, version: c.version, value: c.payload }));
+        await this.store.replaceAll(type, items);
+      }
+    }
+    await this.store.setMeta("cursor", cursor);
+    this.onChanges();
+    return "done";
+  }
+
+  async _deviceId() {
+    // Only for the protocol envelope; the server trusts its own HttpOnly device cookie.
+    let id = await this.store.getMeta("deviceId");
+    if (!id) {
+      id = uuid();
+      await this.store.setMeta("deviceId", id);
+    }
+    return id;
+  }
+
+  /** Queue a change and try to send it straight away. */
+  async save({ recordType, recordId, baseVersion, payload, op = "upsert" }) {
+    await this.store.enqueue({ mutationId: uuid(), recordType, recordId, baseVersion, op, payload });
+    // Background Sync (Chromium) wakes us to send even if the tab is closed and reopened later.
+    if ("serviceWorker" in navigator) {
+      navigator.serviceWorker.ready
+        .then((reg) => reg.sync && reg.sync.register("homeward-outbox"))
+        .catch(() => {});
+    }
+    this.sync("save");
+  }
+}

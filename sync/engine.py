@@ -1,0 +1,409 @@
+"""Apply pushed mutations idempotently, and answer pulls from an opaque, signed cursor.
+
+The rules themselves are described in the package docstring (`sync/__init__.py`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+import struct
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+from uuid import uuid4
+
+from sync.protocol import (
+    DEFAULT_PULL_LIMIT,
+    HTTP_STATUS,
+    MAX_PAYLOAD_BYTES,
+    MAX_PULL_LIMIT,
+    PROTOCOL_VERSION,
+    ErrorCode,
+    ErrorDetail,
+    Mutation,
+    MutationResult,
+    PullResponse,
+    PushRequest,
+    canonical_json,
+    client_action_for,
+)
+from sync.store import (
+    PayloadError,
+    RecordHandler,
+    RecordState,
+    Store,
+    StoredMutation,
+    SupportsSavepoint,
+)
+
+__all__ = [
+    "BadCursor",
+    "UnsupportedProtocol",
+    "apply_batch",
+    "decode_cursor",
+    "encode_cursor",
+    "fingerprint",
+    "pull",
+]
+
+
+class BadCursor(ValueError):
+    """A cursor this server cannot honour; the device must pull again without one."""
+
+
+class UnsupportedProtocol(ValueError):
+    """A request for another protocol version (the webapp answers protocol_version first)."""
+
+
+def fingerprint(m: Mutation) -> str:
+    """What makes two sends of one mutation id "the same mutation".
+
+    client_time is left out because a device may re-stamp a retry; the mutation id is left out
+    because it is the key the fingerprint is compared under.
+    """
+    body = {
+        "record_type": m.record_type,
+        "record_id": str(m.record_id),
+        "op": m.op,
+        "base_version": m.base_version,
+        "payload": m.payload,
+    }
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+# --- push ---------------------------------------------------------------------------------------
+
+
+def apply_batch(store: Store, actor: Any, request: PushRequest) -> list[MutationResult]:
+    """Answer every mutation of one push, in order. Run inside one transaction; raises to abort.
+
+    Only PayloadError from a handler becomes a per-mutation answer. Anything else (a database
+    error, a bug) propagates so that the caller rolls the whole batch back and the device, which
+    has deleted nothing, sends it again.
+    """
+    if request.protocol != PROTOCOL_VERSION:
+        raise UnsupportedProtocol(
+            f"Sync protocol {request.protocol} is not supported; this server speaks "
+            f"{PROTOCOL_VERSION}"
+        )
+    results: list[MutationResult] = []
+    for m in request.mutations:
+        fp = fingerprint(m)
+        stored = store.get_mutation(actor, m.mutation_id)
+        if stored is not None:
+            results.append(_replay(m, stored, fp))
+            continue
+        result = _apply(store, actor, m)
+        # Conflicts and rejections are remembered too, so a replay answers exactly as before
+        # instead of, say, creating a second conflict copy.
+        store.save_mutation(actor, request.device_id, StoredMutation(m.mutation_id, fp, result))
+        results.append(result)
+    return results
+
+
+def _replay(m: Mutation, stored: StoredMutation, fp: str) -> MutationResult:
+    if stored.result is None or not hmac.compare_digest(stored.fingerprint, fp):
+        # Not saved: the id still belongs to its first content, which a later replay of that
+        # content must keep getting.
+        return _rejected(
+            m,
+            ErrorCode.MUTATION_ID_REUSED,
+            "This mutation id was already used for a different change; the device must give "
+            "each change its own id",
+            field="mutation_id",
+        )
+    if stored.result.status == "applied":
+        return stored.result.model_copy(update={"status": "replayed"})
+    return stored.result
+
+
+def _apply(store: Store, actor: Any, m: Mutation) -> MutationResult:
+    handler = store.handler(m.record_type)
+    if handler is None:
+        return _rejected(
+            m,
+            ErrorCode.UNKNOWN_RECORD_TYPE,
+            f"This server does not sync records of type {m.record_type!r}",
+            field="record_type",
+        )
+    size = len(canonical_json(m.payload).encode("utf-8"))
+    if size > MAX_PAYLOAD_BYTES:
+        return _rejected(
+            m,
+            ErrorCode.PAYLOAD_TOO_LARGE,
+            f"The payload is {size:,} bytes; the limit is {MAX_PAYLOAD_BYTES:,}",
+            field="payload",
+        )
+    if m.op == "delete":
+        if m.payload:
+            return _rejected(
+                m, ErrorCode.INVALID_PAYLOAD, "A delete carries no payload", field="payload"
+            )
+        payload: dict[str, Any] = {}
+    else:
+        try:
+            payload = handler.validate(m.payload)
+        except PayloadError as exc:
+            return _rejected(m, ErrorCode.INVALID_PAYLOAD, exc.message, field=exc.field)
+
+    state = handler.load(actor, m.record_id)
+    if m.op == "delete":
+        return _delete(store, handler, actor, m, state)
+    return _upsert(store, handler, actor, m, payload, state)
+
+
+def _upsert(
+    store: Store,
+    handler: RecordHandler,
+    actor: Any,
+    m: Mutation,
+    payload: dict[str, Any],
+    state: RecordState | None,
+) -> MutationResult:
+    if state is None:
+        # A base version for a record we cannot show means it is gone or hidden; refusing a
+        # create looks the same, so neither reveals whether the id exists.
+        if m.base_version is not None or not handler.can_create(actor, m.record_id, payload):
+            return _not_found(m)
+        return _write(store, handler, actor, m, payload, old_version=0, create=True)
+    if state.deleted or state.version != m.base_version:
+        return _conflict(handler, actor, m, payload, state)
+    if not handler.can_write(actor, state):
+        return _forbidden(m)
+    return _write(store, handler, actor, m, payload, old_version=state.version, create=False)
+
+
+def _delete(
+    store: Store, handler: RecordHandler, actor: Any, m: Mutation, state: RecordState | None
+) -> MutationResult:
+    if state is None:
+        return _not_found(m)
+    if state.deleted:
+        # What the device asked for is already true: acknowledge, log nothing new.
+        return _applied(m, state.version)
+    if state.version != m.base_version:
+        return _conflict(handler, actor, m, {}, state)
+    if not handler.can_write(actor, state):
+        return _forbidden(m)
+    new_version = state.version + 1
+    try:
+        with _savepoint(store):
+            stored = handler.delete(actor, state, new_version)
+    except PayloadError as exc:
+        return _rejected(m, ErrorCode.INVALID_PAYLOAD, exc.message, field=exc.field)
+    version = _stored_version(stored, new_version, state.version)
+    store.record_change(m.record_type, m.record_id, version, True)
+    return _applied(m, version)
+
+
+def _write(
+    store: Store,
+    handler: RecordHandler,
+    actor: Any,
+    m: Mutation,
+    payload: dict[str, Any],
+    *,
+    old_version: int,
+    create: bool,
+) -> MutationResult:
+    new_version = old_version + 1
+    try:
+        with _savepoint(store):
+            stored = handler.write(actor, m.record_id, payload, new_version, create=create)
+    except PayloadError as exc:
+        return _rejected(m, ErrorCode.INVALID_PAYLOAD, exc.message, field=exc.field)
+    version = _stored_version(stored, new_version, old_version)
+    store.record_change(m.record_type, m.record_id, version, False)
+    return _applied(m, version)
+
+
+def _savepoint(store: Store) -> AbstractContextManager[Any]:
+    if isinstance(store, SupportsSavepoint):
+        return store.savepoint()
+    return nullcontext()
+
+
+def _stored_version(stored: int | None, proposed: int, old: int) -> int:
+    if stored is None:
+        return proposed
+    if stored <= old:
+        # A version that does not rise would let devices keep a stale copy forever.
+        raise RuntimeError(f"handler stored version {stored}, not above the old version {old}")
+    return stored
+
+
+def _conflict(
+    handler: RecordHandler,
+    actor: Any,
+    m: Mutation,
+    payload: dict[str, Any],
+    server: RecordState,
+) -> MutationResult:
+    conflict_id = uuid4()
+    handler.save_conflict(actor, m.record_id, m.base_version, payload, server, conflict_id)
+    if server.deleted:
+        message = "This record was deleted on the server after your copy was made"
+    elif m.base_version is None:
+        message = f"This record already exists on the server (version {server.version})"
+    else:
+        message = (
+            f"This record changed on the server (your copy was made on version "
+            f"{m.base_version}, the server has version {server.version})"
+        )
+    return MutationResult(
+        mutation_id=m.mutation_id,
+        record_type=m.record_type,
+        record_id=m.record_id,
+        status="conflict",
+        http_status=HTTP_STATUS[ErrorCode.CONFLICT],
+        version=server.version,
+        error=ErrorDetail(
+            code=ErrorCode.CONFLICT, message=message + "; both copies are kept", field=None
+        ),
+        conflict_id=conflict_id,
+        server_payload=None if server.deleted else server.payload,
+        client_action="keep_and_show",
+    )
+
+
+def _applied(m: Mutation, version: int) -> MutationResult:
+    return MutationResult(
+        mutation_id=m.mutation_id,
+        record_type=m.record_type,
+        record_id=m.record_id,
+        status="applied",
+        http_status=200,
+        version=version,
+        client_action="delete_local",
+    )
+
+
+def _not_found(m: Mutation) -> MutationResult:
+    return _rejected(
+        m, ErrorCode.NOT_FOUND, "No such record, or you do not have access to it", field=None
+    )
+
+
+def _forbidden(m: Mutation) -> MutationResult:
+    verb = "delete" if m.op == "delete" else "change"
+    return _rejected(
+        m, ErrorCode.FORBIDDEN_OPERATION, f"You cannot {verb} this record now", field=None
+    )
+
+
+def _rejected(m: Mutation, code: ErrorCode, message: str, *, field: str | None) -> MutationResult:
+    http_status = HTTP_STATUS[code]
+    return MutationResult(
+        mutation_id=m.mutation_id,
+        record_type=m.record_type,
+        record_id=m.record_id,
+        status="rejected",
+        http_status=http_status,
+        error=ErrorDetail(code=code, message=message, field=field),
+        client_action=client_action_for("rejected", http_status),
+    )
+
+
+# --- cursors ------------------------------------------------------------------------------------
+
+_CURSOR_VERSION = b"v1"
+_SEQ = struct.Struct(">Q")
+_MAC_BYTES = 16
+_CURSOR_BYTES = len(_CURSOR_VERSION) + _SEQ.size + _MAC_BYTES
+_MAX_SEQ = 2**63 - 1  # the largest BIGINT, so every seq the database can hold round-trips
+_CURSOR_CHARS = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_OTHER_VERSION = re.compile(rb"v[0-9]")
+
+
+def _mac(secret: bytes, body: bytes) -> bytes:
+    if not secret:
+        raise ValueError("the cursor secret must not be empty")
+    return hmac.new(secret, body, hashlib.sha256).digest()[:_MAC_BYTES]
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def encode_cursor(seq: int, secret: bytes) -> str:
+    """An opaque, URL-safe token for "everything up to change log seq `seq` has been seen"."""
+    if not 0 <= seq <= _MAX_SEQ:
+        raise ValueError(f"seq {seq} is outside 0..{_MAX_SEQ}")
+    body = _CURSOR_VERSION + _SEQ.pack(seq)
+    return _b64(body + _mac(secret, body))
+
+
+def decode_cursor(cursor: str, secret: bytes) -> int:
+    """The seq inside a cursor this server issued; BadCursor for anything else.
+
+    Messages have no final full stop: the webapp appends what the device should do next.
+    """
+    if not isinstance(cursor, str) or not _CURSOR_CHARS.fullmatch(cursor):
+        raise BadCursor("The cursor is not one this server issues (wrong characters or length)")
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    except (binascii.Error, ValueError):
+        raise BadCursor("The cursor is not valid base64url") from None
+    # Only one spelling is accepted, so a cursor cannot be altered in its unused bits.
+    if _b64(raw) != cursor:
+        raise BadCursor("The cursor is not valid base64url")
+    version = raw[: len(_CURSOR_VERSION)]
+    if version != _CURSOR_VERSION:
+        if _OTHER_VERSION.fullmatch(version):
+            raise BadCursor(
+                f"The cursor is format {version.decode()}; this server only reads "
+                f"{_CURSOR_VERSION.decode()}"
+            )
+        raise BadCursor("The cursor is not one this server issues")
+    if len(raw) != _CURSOR_BYTES:
+        raise BadCursor("The cursor has the wrong length")
+    body, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
+    if not hmac.compare_digest(mac, _mac(secret, body)):
+        raise BadCursor(
+            "The cursor's signature does not match: it was altered, or issued by another "
+            "server or before its key changed"
+        )
+    (seq,) = _SEQ.unpack(body[len(_CURSOR_VERSION) :])
+    if seq > _MAX_SEQ:
+        raise BadCursor("The cursor is out of range")
+    return seq
+
+
+# --- pull ---------------------------------------------------------------------------------------
+
+
+def pull(
+    store: Store,
+    actor: Any,
+    cursor: str | None,
+    secret: bytes,
+    limit: int = DEFAULT_PULL_LIMIT,
+) -> PullResponse:
+    """One page of the changes `actor` may see after `cursor` (None: a full pull from scratch)."""
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    limit = min(limit, MAX_PULL_LIMIT)
+    if cursor is None:
+        seq, reset = 0, True
+    else:
+        seq, reset = decode_cursor(cursor, secret), False
+        latest = store.latest_seq()
+        if seq > latest:
+            # Signed by us yet beyond our log: the database went back in time (a restore), so
+            # the device may hold changes this server no longer has.
+            raise BadCursor(
+                f"The cursor is ahead of this server's change log ({seq} > {latest}); the "
+                "server's data may have been restored from a backup"
+            )
+    changes, last_scanned, has_more = store.changes_since(actor, seq, limit)
+    return PullResponse(
+        protocol=PROTOCOL_VERSION,
+        changes=changes,
+        # max(): a store that scanned nothing may report less than it was given.
+        cursor=encode_cursor(max(seq, last_scanned), secret),
+        has_more=has_more,
+        reset=reset,
+    )

@@ -1,0 +1,265 @@
+"""The sync API over real HTTP and a real database (SQLite and PostgreSQL)."""
+
+import json
+import uuid
+
+import pytest
+from sqlalchemy import func, select, text
+
+from tests.integration.helpers import fresh, interview_of
+from webapp.extensions import db
+from webapp.fieldsync.models import SyncConflict, SyncMutation
+from webapp.interviews.models import InterviewStatus
+
+
+class Device:
+    """A field-mode client: a signed-in Browser speaking the sync protocol."""
+
+    def __init__(self, browser):
+        self.b = browser
+        self.device_id = str(uuid.uuid4())
+        session = self.b.get("/api/v1/session")
+        assert session.status_code == 200, session.get_data(as_text=True)
+        self.csrf = session.json["csrf_token"]
+
+    def push(self, mutations, **extra):
+        body = {"protocol": 1, "device_id": self.device_id, "mutations": mutations, **extra}
+        return self.raw_push(json.dumps(body))
+
+    def raw_push(self, data, csrf=True):
+        headers = {"Content-Type": "application/json"}
+        if csrf:
+            headers["X-CSRFToken"] = self.csrf
+        return self.b.raw_post("/api/v1/sync/push", data=data, headers=headers)
+
+    def pull(self, cursor=None, limit=None):
+        q = {}
+        if cursor:
+            q["cursor"] = cursor
+        if limit:
+            q["limit"] = limit
+        return self.b.get("/api/v1/sync/pull", query_string=q)
+
+
+def mutation(record_id, base_version, answers, submit=False, mid=None):
+    return {
+        "mutation_id": mid or str(uuid.uuid4()),
+        "record_type": "interview",
+        "record_id": record_id,
+        "op": "upsert",
+        "base_version": base_version,
+        "payload": {"answers": answers, "submit": submit},
+    }
+
+
+@pytest.fixture
+def phone(as_user):
+    return Device(as_user("worker@demo.test"))
+
+
+def test_full_pull_has_only_my_returns(phone, ids):
+    r = phone.pull()
+    assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
+    data = r.json
+    assert data["reset"] is True and data["cursor"]
+    got = {c["record_id"] for c in data["changes"]}
+    assert got == {
+        interview_of(ids["kai"]).id,
+        interview_of(ids["mia"]).id,
+        interview_of(ids["ruby"]).id,
+        interview_of(ids["noah"]).id,
+    }
+    kai = next(c for c in data["changes"] if c["record_id"] == interview_of(ids["kai"]).id)
+    assert kai["payload"]["child"]["first_name"] == "Kai"
+    assert kai["payload"]["editable"] is True
+    # Nothing new since: an incremental pull is empty.
+    again = phone.pull(cursor=data["cursor"]).json
+    assert again["changes"] == [] and again["reset"] is False
+
+
+def test_push_applies_once_and_replays_identically(phone, ids):
+    kai = interview_of(ids["kai"])
+    m = mutation(kai.id, kai.version, {"why_details": "Went to a party", "offered": "Y"})
+    first = phone.push([m])
+    assert first.status_code == 200, first.get_data(as_text=True)
+    (result,) = first.json["results"]
+    assert result["status"] == "applied" and result["client_action"] == "delete_local"
+    assert result["version"] == kai.version + 1
+    kai = fresh(kai)
+    assert kai.offered == "Y"
+    again = phone.push([m]).json["results"][0]
+    assert again["status"] == "replayed" and again["version"] == result["version"]
+    assert fresh(kai).version == result["version"]  # not applied twice
+    assert db.session.scalar(select(func.count()).select_from(SyncMutation)) == 1
+    # Same id, different content: refused, nothing changes.
+    reused = dict(m, payload={"answers": {"why_details": "different"}, "submit": False})
+    r = phone.push([reused]).json["results"][0]
+    assert r["status"] == "rejected" and r["http_status"] == 409
+    assert r["error"]["code"] == "mutation_id_reused"
+
+
+def test_stale_base_version_is_a_conflict_that_keeps_both(phone, ids, as_user):
+    kai = interview_of(ids["kai"])
+    base = kai.version
+    assert (
+        phone.push([mutation(kai.id, base, {"why_details": "first device"})]).json["results"][0][
+            "status"
+        ]
+        == "applied"
+    )
+    r = phone.push([mutation(kai.id, base, {"why_details": "second device"})]).json["results"][0]
+    assert r["status"] == "conflict" and r["http_status"] == 409
+    assert r["client_action"] == "keep_and_show"
+    assert r["server_payload"]["answers"]["why_details"] == "first device"
+    conflict = db.session.get(SyncConflict, r["conflict_id"])
+    assert conflict is not None and "second device" not in conflict.payload_enc
+    from webapp import sealed
+
+    kept = sealed.unseal(conflict.payload_enc, "sync_conflict", conflict.id, "payload")
+    assert kept["answers"]["why_details"] == "second device"
+    from webapp.interviews import service
+
+    assert service.answers(fresh(kai))["why_details"] == "first device"
+
+
+def test_rejections_are_precise(phone, ids):
+    kai = interview_of(ids["kai"])
+    ella = interview_of(ids["ella"])
+    results = phone.push(
+        [
+            mutation(kai.id, kai.version, {"offered": "maybe"}),
+            mutation(ella.id, ella.version, {"why_details": "not mine"}),
+            {**mutation(kai.id, kai.version, {}), "record_type": "spaceship"},
+            mutation(kai.id, kai.version, {"why_details": "x" * 10_001}),
+            mutation(kai.id, kai.version, {"offered": "Y"}, submit=True),
+        ]
+    ).json["results"]
+    assert [r["http_status"] for r in results] == [422, 404, 422, 422, 422]
+    assert results[0]["error"]["field"] == "offered"
+    assert results[1]["error"]["code"] == "not_found"
+    assert results[2]["error"]["code"] == "unknown_record_type"
+    assert all(r["client_action"] == "keep_and_show" for r in results)
+    assert fresh(kai).offered is None
+
+
+def test_whole_request_errors(phone):
+    assert phone.raw_push("{not json").status_code == 400
+    r = phone.push([], protocol=99)
+    assert r.status_code == 400 and r.json["error"] == "protocol_version"
+    r = phone.push([])
+    assert r.status_code == 422 and r.json["error"] == "invalid_payload"
+    many = [mutation(str(uuid.uuid4()), 1, {}) for _ in range(101)]
+    r = phone.push(many)
+    assert r.status_code == 413 and r.json["error"] == "batch_too_large"
+    r = phone.raw_push(
+        json.dumps({"protocol": 1, "device_id": phone.device_id, "mutations": []}), csrf=False
+    )
+    assert r.status_code == 400 and r.json["error"] == "csrf_failed"
+
+
+def test_server_error_mid_batch_applies_nothing_and_retry_applies_all(phone, ids, monkeypatch):
+    from webapp.fieldsync import store
+
+    kai, mia = interview_of(ids["kai"]), interview_of(ids["mia"])
+    batch = [
+        mutation(kai.id, kai.version, {"why_details": "A"}),
+        mutation(mia.id, mia.version, {"why_details": "B"}),
+    ]
+    real = store.InterviewHandler.write
+    calls = {"n": 0}
+
+    def flaky(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("disk full")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(store.InterviewHandler, "write", flaky)
+    r = phone.push(batch)
+    assert r.status_code == 500 and r.json["error"] == "server_error"
+    assert fresh(kai).content_enc == kai.content_enc  # rolled back
+    assert db.session.scalar(select(func.count()).select_from(SyncMutation)) == 0
+    monkeypatch.setattr(store.InterviewHandler, "write", real)
+    results = phone.push(batch).json["results"]
+    assert [r["status"] for r in results] == ["applied", "applied"]
+
+
+def test_submit_through_sync(phone, ids):
+    kai = interview_of(ids["kai"])
+    answers = {
+        "offered": "Y",
+        "outcome": "declined",
+        "decline_reason": "Did not want to talk",
+        "attempts": "Visited home twice",
+    }
+    r = phone.push([mutation(kai.id, kai.version, answers, submit=True)]).json["results"][0]
+    assert r["status"] == "applied", r
+    assert fresh(kai).status == InterviewStatus.SUBMITTED
+
+
+def test_incremental_pull_sees_web_changes_and_reallocation_tombstones(phone, ids, as_user):
+    cursor = phone.pull().json["cursor"]
+    manager = as_user("manager@demo.test")
+    mia = interview_of(ids["mia"])
+    r = manager.post(f"/interviews/{mia.id}/allocate", {"worker_id": ids["worker2"]})
+    assert r.status_code == 302
+    data = phone.pull(cursor=cursor).json
+    (change,) = [c for c in data["changes"] if c["record_id"] == mia.id]
+    assert change["deleted"] is True and change["payload"] is None
+    # The other worker now gets it.
+    other = Device(as_user("worker2@demo.test"))
+    assert mia.id in {c["record_id"] for c in other.pull().json["changes"]}
+
+
+def test_bad_cursor_is_refused_precisely(phone):
+    r = phone.pull(cursor="bm90LWEtY3Vyc29y")
+    assert r.status_code == 400 and r.json["error"] == "bad_cursor"
+    assert "without a cursor" in r.json["message"]
+
+
+def test_revoked_device_may_upload_then_is_told_to_wipe(phone, ids, as_user):
+    from webapp.devices.models import Device as DeviceRow
+
+    kai = interview_of(ids["kai"])
+    assert phone.pull().status_code == 200
+    device = db.session.scalars(select(DeviceRow).where(DeviceRow.user_id == ids["worker"])).one()
+    manager = as_user("manager@demo.test")
+    assert manager.get("/devices/").status_code == 200
+    r = manager.post(f"/devices/{device.user_id}/{device.id}/revoke")
+    assert r.status_code == 302
+    assert phone.b.get("/api/v1/session").json["device"]["revoked"] is True
+    pushed = phone.push([mutation(kai.id, kai.version, {"why_details": "last words"})])
+    assert pushed.json["results"][0]["status"] == "applied"
+    r = phone.pull()
+    assert r.status_code == 410 and r.json["wipe"] is True
+    assert phone.b.get("/api/v1/devices/recovery-key").status_code == 410
+    assert (
+        phone.b.raw_post("/api/v1/devices/wiped", headers={"X-CSRFToken": phone.csrf}).status_code
+        == 200
+    )
+    assert fresh(device).wiped_at is not None
+
+
+def test_other_roles_cannot_revoke(as_user, ids):
+    Device(as_user("worker@demo.test"))
+    from webapp.devices.models import Device as DeviceRow
+
+    device = db.session.scalars(select(DeviceRow)).first()
+    for email in ("worker2@demo.test", "dsl@demo.test", "manager@southvale.test"):
+        person = as_user(email)
+        r = person.post(f"/devices/{device.user_id}/{device.id}/revoke")
+        assert r.status_code == 404, email
+
+
+def test_recovery_key_is_stable_and_sealed(phone):
+    a = phone.b.get("/api/v1/devices/recovery-key").json["key"]
+    b = phone.b.get("/api/v1/devices/recovery-key").json["key"]
+    assert a == b and len(a) >= 40
+    raw = db.session.execute(text("SELECT recovery_key_enc FROM devices")).scalars().all()
+    assert all(a not in (v or "") for v in raw)
+
+
+def test_openapi_document(app):
+    doc = app.test_client().get("/api/v1/openapi.json").json
+    assert doc["openapi"].startswith("3.")
+    assert "/sync/push" in doc["paths"] and "/sync/pull" in doc["paths"]

@@ -1,0 +1,173 @@
+"""The sync API: the thin HTTP face of the framework-free engine in sync/.
+
+One push is one database transaction. A server error rolls the whole batch back and the device,
+which deletes nothing until it has an acknowledgement, simply sends it again; replays are safe
+because every mutation id is remembered with its answer.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, g, jsonify, request
+from flask_login import current_user
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from sync import engine
+from sync.protocol import (
+    MAX_BODY_BYTES,
+    PROTOCOL_VERSION,
+    ErrorCode,
+    ProblemResponse,
+    PushRequest,
+    PushResponse,
+    openapi_document,
+)
+from webapp import uow
+from webapp.api.views import bp
+from webapp.devices import service as devices
+from webapp.extensions import db
+from webapp.fieldsync.store import SqlStore
+from webapp.rules import NotAllowed
+from webapp.security import login_required, public
+
+
+def problem(status: int, code: ErrorCode, message: str, details: list | None = None):
+    body = ProblemResponse(error=code, message=message, details=details or [])
+    return jsonify(body.model_dump(mode="json")), status
+
+
+def _cursor_secret() -> bytes:
+    return ("homeward-sync-cursor:" + current_app.config["SECRET_KEY"]).encode()
+
+
+def _revoked_response():
+    return (
+        jsonify(
+            error="device_revoked",
+            message="This device has been removed from Homeward. Its data will now be deleted.",
+            wipe=True,
+        ),
+        410,
+    )
+
+
+@bp.route("/session")
+@login_required
+def session_info():
+    """Who is signed in here, the CSRF token for the field app, and the device's standing."""
+    from flask_wtf.csrf import generate_csrf
+
+    device = devices.touch(current_user, g.device_id, request.user_agent.string or "")
+    return jsonify(
+        user_id=current_user.id,
+        role=current_user.role,
+        csrf_token=generate_csrf(),
+        device={"revoked": device.revoked},
+        protocol=PROTOCOL_VERSION,
+    )
+
+
+@bp.route("/devices/recovery-key")
+@login_required
+def recovery_key():
+    try:
+        key = devices.recovery_key(current_user, g.device_id)
+    except NotAllowed:
+        return _revoked_response()
+    return jsonify(key=key)
+
+
+@bp.route("/devices/wiped", methods=["POST"])
+@login_required
+def device_wiped():
+    devices.mark_wiped(current_user, g.device_id)
+    return jsonify(ok=True)
+
+
+@bp.route("/sync/push", methods=["POST"])
+@login_required
+def push():
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        return problem(413, ErrorCode.BATCH_TOO_LARGE, f"The body is over {MAX_BODY_BYTES} bytes")
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return problem(400, ErrorCode.INVALID_PAYLOAD, "The body must be a JSON object")
+    if data.get("protocol") != PROTOCOL_VERSION:
+        return problem(
+            400,
+            ErrorCode.PROTOCOL_VERSION,
+            f"This server speaks sync protocol {PROTOCOL_VERSION}; reload the app to update it",
+        )
+    try:
+        batch = PushRequest.model_validate(data)
+    except ValidationError as exc:
+        too_many = any(
+            e["loc"][:1] == ("mutations",) and e["type"] == "too_long" for e in exc.errors()
+        )
+        if too_many:
+            return problem(413, ErrorCode.BATCH_TOO_LARGE, "Too many mutations in one batch")
+        details = [
+            {"loc": list(e["loc"]), "message": e["msg"], "type": e["type"]} for e in exc.errors()
+        ]
+        return problem(422, ErrorCode.INVALID_PAYLOAD, "The batch is not valid", details)
+
+    store = SqlStore(g.device_id)
+    user = current_user._get_current_object()
+    with uow.batch():
+        results = engine.apply_batch(store, user, batch)
+    devices.touch(user, g.device_id, request.user_agent.string or "", synced=True)
+    response = PushResponse(
+        protocol=PROTOCOL_VERSION,
+        results=results,
+        cursor=None,
+    )
+    return jsonify(response.model_dump(mode="json"))
+
+
+@bp.route("/sync/pull")
+@login_required
+def pull():
+    user = current_user._get_current_object()
+    if devices.is_revoked(user, g.device_id):
+        return _revoked_response()
+    try:
+        limit = max(1, min(int(request.args.get("limit", "200")), 500))
+    except ValueError:
+        return problem(400, ErrorCode.INVALID_PAYLOAD, "limit must be a whole number")
+    cursor = request.args.get("cursor") or None
+    try:
+        with uow.batch():
+            response = engine.pull(SqlStore(g.device_id), user, cursor, _cursor_secret(), limit)
+    except engine.BadCursor as exc:
+        return problem(
+            400,
+            ErrorCode.BAD_CURSOR,
+            f"{exc}. Pull again without a cursor for a full copy; unsent work on the device is "
+            "not affected.",
+        )
+    devices.touch(user, g.device_id, request.user_agent.string or "", synced=True)
+    return jsonify(response.model_dump(mode="json"))
+
+
+@bp.route("/openapi.json")
+@public
+def openapi():
+    return jsonify(openapi_document(server_url="/api/v1"))
+
+
+@bp.errorhandler(Exception)
+def server_error(err: Exception):
+    """Any unexpected failure in the API answers the protocol's JSON 500, in tests too.
+
+    HTTP errors (404 for what the user may not see, 405, ...) keep their own status. The log gets
+    the exception type and traceback only: request bodies carry interview content.
+    """
+    if isinstance(err, HTTPException):
+        return err
+    db.session.rollback()
+    current_app.logger.error("sync API failure: %s", type(err).__name__, exc_info=err)
+    return problem(
+        500,
+        ErrorCode.SERVER_ERROR,
+        "Something went wrong; nothing was saved. It will be sent again automatically.",
+    )

@@ -1,0 +1,127 @@
+"""Register devices that sync, and revoke them (remote wipe)."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+
+from sqlalchemy import select
+
+from webapp import audit, sealed, uow
+from webapp.accounts.models import Role, User
+from webapp.db_types import utcnow
+from webapp.devices.models import Device
+from webapp.extensions import db
+from webapp.rules import NotAllowed
+
+
+def label_from_user_agent(ua: str) -> str:
+    ua = ua or ""
+    browser = next(
+        (
+            name
+            for key, name in (
+                ("Edg/", "Edge"),
+                ("Firefox/", "Firefox"),
+                ("Chrome/", "Chrome"),
+                ("Safari/", "Safari"),
+            )
+            if key in ua
+        ),
+        "Browser",
+    )
+    system = next(
+        (
+            name
+            for key, name in (
+                ("Android", "Android"),
+                ("iPhone", "iPhone"),
+                ("iPad", "iPad"),
+                ("Windows", "Windows"),
+                ("Mac OS X", "Mac"),
+                ("Linux", "Linux"),
+            )
+            if key in ua
+        ),
+        "unknown system",
+    )
+    return f"{browser} on {system}"
+
+
+def touch(user: User, device_id: str, user_agent: str, *, synced: bool = False) -> Device:
+    """The user's record of this device, created on first contact. Commits."""
+    device = db.session.get(Device, (device_id, user.id))
+    now = utcnow()
+    if device is None:
+        device = Device(id=device_id, user_id=user.id, label=label_from_user_agent(user_agent))
+        db.session.add(device)
+        audit.record("register", "device", device_id, user_id=user.id)
+    device.last_seen_at = now
+    if synced:
+        device.last_sync_at = now
+    uow.commit()
+    return device
+
+
+def _may_manage(actor: User, owner: User) -> bool:
+    return actor.role in (Role.MANAGER, Role.ADMIN) and actor.authority_id == owner.authority_id
+
+
+def devices_for(actor: User) -> list[Device]:
+    """Devices a manager or administrator may revoke: those of users in their authority."""
+    if actor.role not in (Role.MANAGER, Role.ADMIN):
+        raise NotAllowed("Only managers and administrators manage devices")
+    rows = db.session.scalars(
+        select(Device).join(User, Device.user_id == User.id).order_by(Device.last_seen_at.desc())
+    ).all()
+    return [d for d in rows if _may_manage(actor, d.user) or d.user_id == actor.id]
+
+
+def own_devices(user: User) -> list[Device]:
+    return list(
+        db.session.scalars(
+            select(Device).where(Device.user_id == user.id).order_by(Device.last_seen_at.desc())
+        )
+    )
+
+
+def revoke(actor: User, device_id: str, user_id: str) -> Device:
+    device = db.session.get(Device, (device_id, user_id))
+    if device is None or not (_may_manage(actor, device.user) or device.user_id == actor.id):
+        raise NotAllowed("No such device")
+    if device.revoked_at is None:
+        device.revoked_at = utcnow()
+        device.revoked_by_id = actor.id
+        audit.record("revoke", "device", device.id, detail=f"user {device.user_id}")
+    uow.commit()
+    return device
+
+
+def mark_wiped(user: User, device_id: str) -> None:
+    device = db.session.get(Device, (device_id, user.id))
+    if device is not None and device.revoked_at is not None and device.wiped_at is None:
+        device.wiped_at = utcnow()
+        audit.record("wiped", "device", device.id, user_id=user.id)
+        uow.commit()
+
+
+def is_revoked(user: User, device_id: str) -> bool:
+    device = db.session.get(Device, (device_id, user.id))
+    return device is not None and device.revoked_at is not None
+
+
+def recovery_key(user: User, device_id: str) -> str:
+    """The device's recovery wrapping key (base64url), created on first request.
+
+    Only for a signed-in user on a device that is not revoked: the caller checks both.
+    """
+    device = db.session.get(Device, (device_id, user.id))
+    if device is None or device.revoked:
+        raise NotAllowed("This device cannot recover keys")
+    key = sealed.unseal(device.recovery_key_enc, "device", f"{device.id}:{user.id}", "recovery")
+    if key is None:
+        key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+        device.recovery_key_enc = sealed.seal(key, "device", f"{device.id}:{user.id}", "recovery")
+        audit.record("recovery_key_issued", "device", device.id, user_id=user.id)
+        uow.commit()
+    return key

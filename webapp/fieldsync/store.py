@@ -1,0 +1,290 @@
+"""The webapp's side of the sync engine: `sync.store.Store` over SQLAlchemy, and the handler
+for interviews.
+
+What a device may change: the answers of an interview allocated to its user while it is still
+theirs to edit, and the request to send it for authorisation. Everything else (allocation,
+authorisation, returns) happens online through the services, which log changes the same way.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+
+from sync.protocol import Change, MutationResult
+from sync.store import PayloadError, RecordState, StoredMutation
+from webapp import access, sealed
+from webapp.accounts.models import User
+from webapp.extensions import db
+from webapp.fieldsync.models import ChangeLog, SyncConflict, SyncDelivery, SyncMutation
+from webapp.interviews import service as interviews
+from webapp.interviews.models import Interview
+from webapp.interviews.questions import QUESTIONS
+from webapp.rules import NotAllowed, RuleError
+
+# How many log rows one pull reads before answering has_more.
+SCAN_WINDOW = 500
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt else None
+
+
+def interview_payload(interview: Interview, actor: User) -> dict[str, Any]:
+    """What a worker's device holds about one return: enough to do the interview offline."""
+    child = interview.child
+    return {
+        "child": {
+            "id": child.id,
+            "first_name": child.first_name,
+            "last_name": child.last_name,
+            "date_of_birth": child.date_of_birth.isoformat(),
+            "legal_status": child.legal_status_label,
+            "looked_after": child.looked_after,
+            "flags": child.flags,
+        },
+        "status": interview.status,
+        "status_label": interview.status_label,
+        "due_at": _iso(interview.due_at),
+        "episodes": [
+            {
+                "id": e.id,
+                "missing_from": e.missing_from,
+                "last_seen_at": _iso(e.last_seen_at),
+                "returned_at": _iso(e.returned_at),
+                "police_log_number": e.police_log_number,
+            }
+            for e in interview.episodes
+        ],
+        "answers": interviews.answers(interview),
+        "review_note": interviews.review_note(interview)
+        if interview.status == "sent_back"
+        else None,
+        "editable": access.can_edit_interview(actor, interview),
+    }
+
+
+def _normalise_answers(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise PayloadError("answers", "answers must be an object")
+    out: dict[str, Any] = {}
+    for name, value in raw.items():
+        question = QUESTIONS.get(name)
+        if question is None:
+            raise PayloadError(name, f"Unknown answer {name!r}")
+        if value in (None, "", []):
+            continue
+        if question.kind == "checkboxes":
+            allowed = {c[0] for c in question.choices}
+            if not isinstance(value, list) or not set(value) <= allowed:
+                raise PayloadError(name, f"{question.label}: choose from the options given")
+        elif question.kind == "radios":
+            if value not in {c[0] for c in question.choices}:
+                raise PayloadError(name, f"{question.label}: choose one of the options given")
+        elif question.kind == "datetime":
+            try:
+                parsed = datetime.fromisoformat(value)
+            except (TypeError, ValueError):
+                raise PayloadError(name, f"{question.label}: not a date and time") from None
+            if parsed.tzinfo is None:
+                raise PayloadError(name, f"{question.label}: give the time zone offset")
+            value = parsed.isoformat()
+        else:
+            if not isinstance(value, str):
+                raise PayloadError(name, f"{question.label}: must be text")
+            if len(value) > question.max_length:
+                raise PayloadError(
+                    name, f"{question.label} must be {question.max_length:,} characters or fewer"
+                )
+        out[name] = value
+    return out
+
+
+class InterviewHandler:
+    record_type = "interview"
+
+    def __init__(self, device_id: str):
+        self.device_id = device_id
+
+    def _get(self, actor: User, record_id) -> Interview | None:
+        return db.session.scalar(
+            access.interviews_query(actor).where(Interview.id == str(record_id))
+        )
+
+    def validate(self, payload: dict) -> dict:
+        extra = set(payload) - {"answers", "submit"}
+        if extra:
+            raise PayloadError(sorted(extra)[0], "Only answers and submit can be sent")
+        answers = _normalise_answers(payload.get("answers", {}))
+        submit = payload.get("submit", False)
+        if not isinstance(submit, bool):
+            raise PayloadError("submit", "submit must be true or false")
+        if submit:
+            problems = interviews.completeness_problems(answers)
+            if problems:
+                raise PayloadError(problems[0].field, problems[0].message)
+        return {"answers": answers, "submit": submit}
+
+    def load(self, actor: User, record_id) -> RecordState | None:
+        interview = self._get(actor, record_id)
+        if interview is None or not access.can_read_interview_content(actor, interview):
+            return None
+        return RecordState(
+            record_id=uuid.UUID(interview.id),
+            version=interview.version,
+            payload=interview_payload(interview, actor),
+        )
+
+    def can_create(self, actor, record_id, payload) -> bool:
+        return False  # interviews start when a manager records a return
+
+    def can_write(self, actor: User, state: RecordState) -> bool:
+        interview = self._get(actor, state.record_id)
+        return interview is not None and access.can_edit_interview(actor, interview)
+
+    def write(self, actor: User, record_id, payload, new_version: int, *, create: bool):
+        interview = self._get(actor, record_id)
+        values = dict(payload["answers"])
+        if "held_at" in values:
+            values["held_at"] = datetime.fromisoformat(values["held_at"])
+        try:
+            interviews.replace_answers(actor, interview, values, source="sync")
+            if payload["submit"]:
+                problems = interviews.submit(actor, interview)
+                if problems:
+                    raise PayloadError(problems[0].field, problems[0].message)
+        except RuleError as err:
+            raise PayloadError(err.field, err.message) from err
+        except NotAllowed as err:
+            raise PayloadError(None, str(err)) from err
+        db.session.flush()
+        return interview.version
+
+    def delete(self, actor, state, new_version: int) -> None:
+        raise PayloadError(None, "An interview cannot be deleted from a device")
+
+    def save_conflict(self, actor, record_id, base_version, payload, server, conflict_id):
+        conflict = SyncConflict(
+            id=str(conflict_id),
+            record_type=self.record_type,
+            record_id=str(record_id),
+            user_id=actor.id,
+            device_id=self.device_id,
+            base_version=base_version,
+            server_version=server.version,
+            payload_enc="",
+        )
+        conflict.payload_enc = sealed.seal(payload, "sync_conflict", conflict.id, "payload")
+        db.session.add(conflict)
+
+
+class SqlStore:
+    def __init__(self, device_id: str):
+        self.device_id = device_id
+        self._handlers = {"interview": InterviewHandler(device_id)}
+
+    def handler(self, record_type: str):
+        return self._handlers.get(record_type)
+
+    def get_mutation(self, actor: User, mutation_id) -> StoredMutation | None:
+        row = db.session.get(SyncMutation, str(mutation_id))
+        if row is None:
+            return None
+        if row.user_id != actor.id:
+            # Another user's id: never show their result; the engine answers "reused".
+            return StoredMutation(mutation_id=mutation_id, fingerprint="", result=None)
+        return StoredMutation(
+            mutation_id=mutation_id,
+            fingerprint=row.fingerprint,
+            result=MutationResult.model_validate(row.result),
+        )
+
+    def save_mutation(self, actor: User, device_id, stored: StoredMutation) -> None:
+        result = stored.result.model_dump(mode="json")
+        result["server_payload"] = None  # answers are not kept in clear in the mutation log
+        db.session.add(
+            SyncMutation(
+                mutation_id=str(stored.mutation_id),
+                user_id=actor.id,
+                device_id=str(device_id),
+                fingerprint=stored.fingerprint,
+                result=result,
+            )
+        )
+        db.session.flush()
+
+    def record_change(self, record_type, record_id, version, deleted) -> None:
+        """Nothing to do: the session listener (changes.py) logs every change, however made."""
+
+    def latest_seq(self) -> int:
+        return db.session.scalar(select(func.max(ChangeLog.seq))) or 0
+
+    def changes_since(self, actor: User, seq: int, limit: int) -> tuple[list[Change], int, bool]:
+        rows = db.session.scalars(
+            select(ChangeLog)
+            .where(ChangeLog.seq > seq)
+            .order_by(ChangeLog.seq)
+            .limit(min(limit, SCAN_WINDOW))
+        ).all()
+        if not rows:
+            return [], seq, False
+        last_seq = rows[-1].seq
+        has_more = len(rows) == min(limit, SCAN_WINDOW)
+        latest: dict[tuple[str, str], ChangeLog] = {}
+        for row in rows:
+            latest[(row.record_type, row.record_id)] = row
+        delivered = set(
+            db.session.execute(
+                select(SyncDelivery.record_type, SyncDelivery.record_id).where(
+                    SyncDelivery.user_id == actor.id, SyncDelivery.device_id == self.device_id
+                )
+            ).all()
+        )
+        changes: list[Change] = []
+        for (record_type, record_id), row in sorted(latest.items(), key=lambda kv: kv[1].seq):
+            handler = self.handler(record_type)
+            state = None if row.deleted or handler is None else handler.load(actor, record_id)
+            if state is not None:
+                changes.append(
+                    Change(
+                        record_type=record_type,
+                        record_id=record_id,
+                        version=state.version,
+                        deleted=False,
+                        payload=state.payload,
+                        changed_at=row.changed_at,
+                    )
+                )
+                if (record_type, record_id) not in delivered:
+                    db.session.add(
+                        SyncDelivery(
+                            user_id=actor.id,
+                            device_id=self.device_id,
+                            record_type=record_type,
+                            record_id=record_id,
+                        )
+                    )
+            elif (record_type, record_id) in delivered:
+                # Deleted, reallocated or no longer visible: tell the devices that hold it.
+                changes.append(
+                    Change(
+                        record_type=record_type,
+                        record_id=record_id,
+                        version=row.version,
+                        deleted=True,
+                        payload=None,
+                        changed_at=row.changed_at,
+                    )
+                )
+                db.session.execute(
+                    delete(SyncDelivery).where(
+                        SyncDelivery.user_id == actor.id,
+                        SyncDelivery.device_id == self.device_id,
+                        SyncDelivery.record_type == record_type,
+                        SyncDelivery.record_id == record_id,
+                    )
+                )
+        return changes, last_seq, has_more

@@ -1,0 +1,503 @@
+"""The one reminder schedule: which push reminders are due, to whom, and when. Pure, no I/O.
+
+Facts in (frozen dataclasses), reminders out. The same facts always give the same reminders with
+the same keys, so when facts change (return time corrected, interview completed or reallocated,
+child missing again) the caller recomputes and :func:`plan` says exactly which pending reminders
+to cancel and which to upsert.
+
+The table (urgency as in RFC 8030: "high" is for time-critical alerts and is delivered even to a
+phone saving battery):
+
+====================================  ==========  ====================================  =======
+kind                                  when        to                                    urgency
+====================================  ==========  ====================================  =======
+rhi_allocated                         allocation  allocated worker                      normal
+rhi_24h / rhi_48h / rhi_66h           return+24/  allocated worker (not once done)      normal,
+                                      48/66 h                                           66h high
+rhi_overdue                           due (72 h)  allocated worker and managers         high
+need_to_know                          last seen   managers and senior managers          high
+                                      +24 h
+urgent_strategy_meeting               +72 h       managers                              high
+strategy_meeting                      +7 days     managers                              high
+intervention_meeting                  3 in 30     managers                              normal
+                                      days, or
+                                      +24 h
+lac_second_stage_intervention         >9 in 90    managers                              normal
+                                      days (LAC)
+====================================  ==========  ====================================  =======
+
+Episode timings and whether each escalation applies come from :mod:`webapp.deadlines` (one source
+of the rules); this module only decides who is reminded, when it stops being worth sending, and
+the words. ``repeat_episodes`` (advice shown on the episode page) and ``lac_visit`` (the facts name
+no social worker) are not push reminders.
+
+Titles and bodies are fixed generic sentences: they pass through the browser vendor's push service
+and appear on lock screens, so no field of the facts is ever put into them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+from typing import Any
+
+from webapp import deadlines
+from webapp.deadlines import EpisodeFacts, Escalation, Thresholds, ensure_utc
+
+INTERVIEW = "interview"
+EPISODE = "episode"
+URGENCIES = frozenset({"very-low", "low", "normal", "high"})
+MAX_TTL_HOURS = 28 * 24  # push services cap TTL at about four weeks
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    kind: str
+    subject_type: str
+    recipients: str  # who, in words: documentation, not used to pick recipients
+    urgency: str
+    title: str
+
+
+SCHEDULE: tuple[KindSpec, ...] = (
+    KindSpec(
+        "rhi_allocated", INTERVIEW, "allocated worker", "normal", "Return interview allocated"
+    ),
+    KindSpec("rhi_24h", INTERVIEW, "allocated worker", "normal", "Return interview due"),
+    KindSpec("rhi_48h", INTERVIEW, "allocated worker", "normal", "Return interview due"),
+    # Six hours left: time-critical, so it should reach a phone in battery saver too.
+    KindSpec("rhi_66h", INTERVIEW, "allocated worker", "high", "Return interview due"),
+    KindSpec(
+        "rhi_overdue",
+        INTERVIEW,
+        "allocated worker and managers",
+        "high",
+        "Return interview overdue",
+    ),
+    KindSpec(
+        "need_to_know",
+        EPISODE,
+        "managers and senior managers",
+        "high",
+        "Need to Know notification due",
+    ),
+    KindSpec("urgent_strategy_meeting", EPISODE, "managers", "high", "Urgent strategy meeting due"),
+    KindSpec("strategy_meeting", EPISODE, "managers", "high", "Strategy meeting due"),
+    KindSpec("intervention_meeting", EPISODE, "managers", "normal", "Intervention meeting due"),
+    KindSpec(
+        "lac_second_stage_intervention",
+        EPISODE,
+        "managers",
+        "normal",
+        "Second-stage intervention meeting due",
+    ),
+)
+KINDS: dict[str, KindSpec] = {k.kind: k for k in SCHEDULE}
+_ORDER = {k.kind: i for i, k in enumerate(SCHEDULE)}
+# The kind names keep the default hours: they are part of idempotency keys, so they must not
+# change when an area configures other hours.
+RHI_CHAIN = ("rhi_24h", "rhi_48h", "rhi_66h")
+EPISODE_KINDS = frozenset(k.kind for k in SCHEDULE if k.subject_type == EPISODE)
+
+
+@dataclass(frozen=True)
+class ReminderSettings:
+    thresholds: Thresholds = deadlines.DEFAULT
+    # Hours after the return for rhi_24h, rhi_48h, rhi_66h; each before the RHI deadline.
+    rhi_reminder_hours: tuple[int, int, int] = (24, 48, 66)
+    # A reminder not sent within this long of falling due is pointless (the dashboard shows it).
+    stale_after_hours: int = 24
+    # How long a push service keeps a message for a phone that is offline.
+    max_ttl_hours: int = 24
+
+    def __post_init__(self) -> None:
+        hours = tuple(int(h) for h in self.rhi_reminder_hours)
+        object.__setattr__(self, "rhi_reminder_hours", hours)
+        if len(hours) != len(RHI_CHAIN):
+            raise ValueError(f"rhi_reminder_hours needs {len(RHI_CHAIN)} values")
+        if not all(a < b for a, b in zip((0, *hours), hours, strict=False)):
+            raise ValueError("rhi_reminder_hours must be positive and increasing")
+        if hours[-1] >= self.thresholds.rhi_hours:
+            raise ValueError("rhi_reminder_hours must all fall before the RHI deadline")
+        if self.stale_after_hours <= 0:
+            raise ValueError("stale_after_hours must be positive")
+        if not 0 < self.max_ttl_hours <= MAX_TTL_HOURS:
+            raise ValueError(f"max_ttl_hours must be between 1 and {MAX_TTL_HOURS}")
+
+    @classmethod
+    def from_mapping(
+        cls, m: Mapping[str, Any], *, thresholds: Thresholds | None = None
+    ) -> ReminderSettings:
+        """Settings from configuration: values may be strings, unknown keys are ignored.
+
+        Threshold names (``rhi_hours``...) are read into the Thresholds too, unless the caller
+        passes the app's Thresholds so reminders and screens can never disagree.
+        """
+        kwargs: dict[str, Any] = {
+            "thresholds": thresholds if thresholds is not None else Thresholds.from_mapping(m)
+        }
+        names = {f.name for f in fields(cls)} - {"thresholds"}
+        for name in names & set(m):
+            value = m[name]
+            if name == "rhi_reminder_hours":
+                parts = value.split(",") if isinstance(value, str) else value
+                kwargs[name] = tuple(int(p) for p in parts)
+            else:
+                kwargs[name] = int(value)
+        return cls(**kwargs)
+
+
+DEFAULT_SETTINGS = ReminderSettings()
+
+
+def _ids(values: Iterable[str], what: str) -> tuple[str, ...]:
+    out: list[str] = []
+    for v in values:
+        _check_id(v, what)
+        if v not in out:
+            out.append(v)
+    return tuple(out)
+
+
+def _check_id(value: object, what: str) -> None:
+    # Ids are joined with ":" into keys; one containing ":" could make two keys collide.
+    if not isinstance(value, str) or not value or ":" in value or value != value.strip():
+        raise ValueError(f"{what} must be a non-empty id without ':' or surrounding spaces")
+
+
+@dataclass(frozen=True)
+class InterviewFacts:
+    id: str
+    returned_at: datetime
+    due_at: datetime
+    allocated_to: str | None = None
+    allocated_at: datetime | None = None
+    manager_ids: tuple[str, ...] = ()
+    done: bool = False  # completed, or declined and recorded: nothing more to remind about
+
+    def __post_init__(self) -> None:
+        _check_id(self.id, "interview id")
+        object.__setattr__(self, "returned_at", ensure_utc(self.returned_at))
+        object.__setattr__(self, "due_at", ensure_utc(self.due_at))
+        if self.due_at < self.returned_at:
+            raise ValueError(f"interview {self.id}: due before the return")
+        if (self.allocated_to is None) != (self.allocated_at is None):
+            raise ValueError(f"interview {self.id}: allocated_to and allocated_at go together")
+        if self.allocated_to is not None:
+            _check_id(self.allocated_to, "allocated_to")
+            object.__setattr__(self, "allocated_at", ensure_utc(self.allocated_at))
+        object.__setattr__(self, "manager_ids", _ids(self.manager_ids, "manager id"))
+
+
+@dataclass(frozen=True)
+class EpisodeReminderFacts:
+    episode: EpisodeFacts
+    history: tuple[EpisodeFacts, ...] = ()  # the child's episodes, for the counting rules
+    manager_ids: tuple[str, ...] = ()
+    # Assistant Director / service manager: told about a child missing over 24 hours.
+    senior_manager_ids: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_id(self.episode.id, "episode id")
+        object.__setattr__(self, "history", tuple(self.history))
+        object.__setattr__(self, "manager_ids", _ids(self.manager_ids, "manager id"))
+        object.__setattr__(
+            self, "senior_manager_ids", _ids(self.senior_manager_ids, "senior manager id")
+        )
+
+
+@dataclass(frozen=True)
+class DueReminder:
+    key: str  # idempotency key: kind:subject_id:recipient_id
+    kind: str
+    subject_type: str
+    subject_id: str
+    recipient_id: str
+    due_at: datetime  # aware UTC
+    urgency: str
+    topic: str  # Topic header: a resend of the same kind+subject replaces an undelivered one
+    ttl_seconds: int
+    stale_at: datetime  # from here sending is pointless
+    title: str
+    body: str
+
+    def __post_init__(self) -> None:
+        # A store may rebuild these from rows with another UTC tzinfo; compare like with like.
+        object.__setattr__(self, "due_at", ensure_utc(self.due_at))
+        object.__setattr__(self, "stale_at", ensure_utc(self.stale_at))
+        if self.stale_at <= self.due_at:
+            raise ValueError(f"{self.key}: stale before it is due")
+        if len(self.topic) > 32 or self.urgency not in URGENCIES or self.ttl_seconds <= 0:
+            raise ValueError(f"{self.key}: bad topic, urgency or ttl")
+
+    def is_stale(self, now: datetime) -> bool:
+        return ensure_utc(now) >= self.stale_at
+
+    def ttl_at(self, now: datetime) -> int:
+        """TTL for a send at `now`: the message must not outlive its usefulness (0: skip it)."""
+        left = int((self.stale_at - ensure_utc(now)).total_seconds())
+        return max(0, min(self.ttl_seconds, left))
+
+
+def topic_for(kind: str, subject_id: str) -> str:
+    # Hashed: the push service reads the Topic header, and record ids are not its business.
+    digest = hashlib.sha256(f"{kind}:{subject_id}".encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")[:32]
+
+
+def _reminder(
+    kind: str,
+    subject_id: str,
+    recipient_id: str,
+    due_at: datetime,
+    stale_at: datetime,
+    body: str,
+    settings: ReminderSettings,
+) -> DueReminder:
+    spec = KINDS[kind]
+    ttl = min(stale_at - due_at, timedelta(hours=settings.max_ttl_hours))
+    return DueReminder(
+        key=f"{kind}:{subject_id}:{recipient_id}",
+        kind=kind,
+        subject_type=spec.subject_type,
+        subject_id=subject_id,
+        recipient_id=recipient_id,
+        due_at=due_at,
+        urgency=spec.urgency,
+        topic=topic_for(kind, subject_id),
+        ttl_seconds=max(1, int(ttl.total_seconds())),
+        stale_at=stale_at,
+        title=spec.title,
+        body=body,
+    )
+
+
+def _order(r: DueReminder) -> tuple[datetime, int, str]:
+    return (r.due_at, _ORDER[r.kind], r.recipient_id)
+
+
+def _count(n: int, unit: str) -> str:
+    return f"1 {unit}" if n == 1 else f"{n} {unit}s"
+
+
+def _time_left(left: timedelta) -> str:
+    # Rounded down, like the clock on screen: time left is never overstated.
+    minutes = int(left.total_seconds() // 60)
+    if minutes >= 60:
+        return _count(minutes // 60, "hour")
+    return _count(max(minutes, 1), "minute")
+
+
+def _chain(
+    items: list[tuple[str, datetime]], stale_after: timedelta
+) -> list[tuple[str, datetime, datetime]]:
+    """(kind, due, stale): each is stale when the next one falls due, or stale_after later."""
+    out = []
+    for i, (kind, at) in enumerate(items):
+        stale = at + stale_after
+        if i + 1 < len(items) and items[i + 1][1] < stale:
+            stale = items[i + 1][1]
+        out.append((kind, at, stale))
+    return out
+
+
+def interview_reminders(
+    f: InterviewFacts,
+    settings: ReminderSettings = DEFAULT_SETTINGS,
+    *,
+    now: datetime | None = None,
+) -> list[DueReminder]:
+    """The reminders wanted for one return interview; none once it is done.
+
+    With `now`, reminders already stale are left out (so :func:`plan` cancels any still pending).
+    """
+    if f.done:
+        return []
+    stale_after = timedelta(hours=settings.stale_after_hours)
+    out: list[DueReminder] = []
+    overdue_body = "A return interview is overdue."
+
+    if f.allocated_to is not None and f.allocated_at is not None:
+        worker, allocated_at = f.allocated_to, f.allocated_at
+        if allocated_at >= f.due_at:
+            body = "A return interview has been allocated to you. It is overdue."
+        else:
+            body = (
+                "A return interview has been allocated to you. "
+                f"It is due in {_time_left(f.due_at - allocated_at)}."
+            )
+        out.append(
+            _reminder(
+                "rhi_allocated",
+                f.id,
+                worker,
+                allocated_at,
+                allocated_at + stale_after,
+                body,
+                settings,
+            )
+        )
+        steps = [
+            (kind, f.returned_at + timedelta(hours=h))
+            for kind, h in zip(RHI_CHAIN, settings.rhi_reminder_hours, strict=True)
+        ]
+        # A stored deadline earlier than the defaults would make "due in 0 hours" nonsense: the
+        # overdue reminder covers it.
+        steps = [(k, at) for k, at in steps if at < f.due_at]
+        steps.append(("rhi_overdue", f.due_at))
+        # What fell due before the allocation is said by the allocation reminder itself.
+        steps = [(k, at) for k, at in steps if at > allocated_at]
+        for kind, at, stale in _chain(steps, stale_after):
+            if kind == "rhi_overdue":
+                body = overdue_body
+            else:
+                body = f"A return interview is due in {_time_left(f.due_at - at)}."
+            out.append(_reminder(kind, f.id, worker, at, stale, body, settings))
+
+    # Managers hear only when it is late; an unallocated interview still reaches them then.
+    for manager in f.manager_ids:
+        if manager != f.allocated_to:
+            out.append(
+                _reminder(
+                    "rhi_overdue",
+                    f.id,
+                    manager,
+                    f.due_at,
+                    f.due_at + stale_after,
+                    overdue_body,
+                    settings,
+                )
+            )
+    return _finish(out, now)
+
+
+def _episode_body(e: Escalation, episode: EpisodeFacts, t: Thresholds) -> str:
+    code = e.code
+    if code == "need_to_know":
+        return (
+            f"A child has been missing for {_count(t.need_to_know_hours, 'hour')}: "
+            "Need to Know notification due."
+        )
+    if code == "urgent_strategy_meeting":
+        return (
+            f"A child has been missing for {_count(t.urgent_strategy_hours, 'hour')}: "
+            "an urgent strategy meeting is due."
+        )
+    if code == "strategy_meeting":
+        return (
+            f"A child has been missing for {_count(t.strategy_meeting_days, 'day')}: "
+            "a strategy meeting is due."
+        )
+    if code == "intervention_meeting":
+        if e.due_at == episode.last_seen_at:
+            # The counting limb falls due at the start of the episode; the long limb later.
+            return (
+                f"A child has gone missing {t.intervention_episodes} or more times in "
+                f"{_count(t.intervention_window_days, 'day')}: an intervention meeting is due."
+            )
+        return (
+            f"A child has been missing for more than {_count(t.intervention_long_hours, 'hour')}:"
+            " an intervention meeting is due."
+        )
+    if code == "lac_second_stage_intervention":
+        return (
+            f"A child has gone missing more than {t.lac_repeat_episodes} times in "
+            f"{_count(t.lac_repeat_window_days, 'day')}: "
+            "a second-stage intervention meeting is due."
+        )
+    raise ValueError(f"no reminder for escalation {code}")
+
+
+def episode_reminders(
+    f: EpisodeReminderFacts,
+    now: datetime,
+    settings: ReminderSettings = DEFAULT_SETTINGS,
+) -> list[DueReminder]:
+    """The reminders wanted for one missing episode, from the escalations that apply now.
+
+    deadlines.episode_escalations decides what applies: a missing-time escalation only if the
+    child was still missing when it fell due, so a child back before 24 hours gets no Need to Know
+    and a returned child no future missing-time reminders. Reminders already stale at `now` are
+    left out.
+    """
+    now = ensure_utc(now)
+    t = settings.thresholds
+    stale_after = timedelta(hours=settings.stale_after_hours)
+    escalations = [
+        e
+        for e in deadlines.episode_escalations(f.episode, f.history, now, t)
+        if e.code in EPISODE_KINDS
+    ]
+    missing_chain = sorted(
+        (e for e in escalations if e.code in deadlines.MISSING_TIME_CODES), key=lambda e: e.due_at
+    )
+    stale_at = {
+        kind: stale
+        for kind, _, stale in _chain([(e.code, e.due_at) for e in missing_chain], stale_after)
+    }
+    out: list[DueReminder] = []
+    for e in escalations:
+        recipients = f.manager_ids
+        if e.code == "need_to_know":
+            recipients = _ids((*f.manager_ids, *f.senior_manager_ids), "manager id")
+        body = _episode_body(e, f.episode, t)
+        stale = stale_at.get(e.code, e.due_at + stale_after)
+        for recipient in recipients:
+            out.append(_reminder(e.code, f.episode.id, recipient, e.due_at, stale, body, settings))
+    return _finish(out, now)
+
+
+def _finish(out: list[DueReminder], now: datetime | None) -> list[DueReminder]:
+    if now is not None:
+        now = ensure_utc(now)
+        out = [r for r in out if r.stale_at > now]
+    return sorted(out, key=_order)
+
+
+def plan(
+    existing_keys: Collection[str] | Mapping[str, DueReminder],
+    wanted: Iterable[DueReminder],
+) -> tuple[list[DueReminder], list[str]]:
+    """(to_upsert, to_cancel) to bring the pending reminders of some subjects to `wanted`.
+
+    existing_keys: the keys of the reminders still pending (not yet sent) for the same subjects
+    the wanted list was computed for. Anything pending and no longer wanted is cancelled; every
+    wanted reminder is upserted by key (a changed due_at re-times it). Given a mapping of key to
+    the stored DueReminder, reminders stored exactly as wanted are left out of to_upsert.
+
+    A key is the idempotency key: the store must not send a key twice, so upserting a reminder
+    that was already sent (and so is absent from existing_keys) must not queue it again.
+    """
+    by_key: dict[str, DueReminder] = {}
+    for r in wanted:
+        prior = by_key.setdefault(r.key, r)
+        if prior != r:
+            raise ValueError(f"two different reminders share the key {r.key}")
+    stored = existing_keys if isinstance(existing_keys, Mapping) else {}
+    to_upsert = sorted(
+        (r for k, r in by_key.items() if stored.get(k) != r),
+        key=_order,
+    )
+    to_cancel = sorted(set(existing_keys) - by_key.keys())
+    return to_upsert, to_cancel
+
+
+__all__ = [
+    "DEFAULT_SETTINGS",
+    "EPISODE",
+    "INTERVIEW",
+    "KINDS",
+    "SCHEDULE",
+    "DueReminder",
+    "EpisodeReminderFacts",
+    "InterviewFacts",
+    "KindSpec",
+    "ReminderSettings",
+    "episode_reminders",
+    "interview_reminders",
+    "plan",
+    "topic_for",
+]

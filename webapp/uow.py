@@ -1,0 +1,35 @@
+"""One transaction per unit of work.
+
+Services end their changes with `uow.commit()`. On its own that commits; inside `uow.batch()`
+(a sync push applies many mutations in one transaction) it only flushes, so the whole batch
+commits or rolls back together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from webapp.extensions import db
+
+_KEY = "homeward_batch"
+
+
+def commit() -> None:
+    if db.session.info.get(_KEY):
+        db.session.flush()
+    else:
+        db.session.commit()
+
+
+@contextmanager
+def batch() -> Iterator[None]:
+    db.session.info[_KEY] = True
+    try:
+        yield
+        db.session.info.pop(_KEY, None)
+        db.session.commit()
+    except BaseException:
+        db.session.info.pop(_KEY, None)
+        db.session.rollback()
+        raise
