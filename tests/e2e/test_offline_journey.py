@@ -1,0 +1,210 @@
+"""The field worker's day with no signal, end to end, in Debian's Chromium with a profile on disk.
+
+Sign in and sync online; go offline (proved by the server's own access log, which must not move);
+reload; unlock; complete an interview with autosave; close the browser and open it again on the
+same profile, still offline, and find the draft there and locked; go online; it syncs; the server
+has it exactly once and a manager can read it. At every step a canary phrase typed into the
+interview, and the child's name, are absent from everything the browser keeps for the origin, and
+at the end from every file of the profile on disk.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, PHONE, axe_violations, sign_in
+from tests.e2e.netcut import NetCut
+from tests.e2e.storage import DUMP, found
+
+PASSPHRASE = "blue kettle on the stairs"
+CANARY = "Canary-Wombat-5521 said the flat was above the chip shop"
+CHILD = "Kai Turner"  # demo data: allocated to worker@demo.test, overdue
+
+
+def requests_served(server) -> int:
+    """The server's own count of HTTP requests (gunicorn's access log, one line each)."""
+    log = Path(server["instance"], "server.log").read_text()
+    return len(re.findall(r'^\S+ "[A-Z]+ /', log, flags=re.M))
+
+
+def launch(browser_type, profile: Path, net: NetCut):
+    context = browser_type.launch_persistent_context(
+        str(profile),
+        executable_path=CHROMIUM,
+        args=CHROMIUM_ARGS,
+        headless=True,
+        base_url=net.url,
+        **PHONE,
+    )
+    context.set_default_timeout(15_000)
+    return context
+
+
+def dump(page) -> dict:
+    return page.evaluate(f"async () => {{ {DUMP}\n return await dumpAll(); }}")
+
+
+def assert_nothing_readable(page):
+    stored = dump(page)
+    assert found(stored, CANARY.split()[0]) == []
+    assert found(stored, CHILD) == []
+    assert found(stored, CHILD.split()[1]) == []
+    return stored
+
+
+def go_offline(context, net: NetCut):
+    """No signal: the browser reports itself offline and the network to the server is cut."""
+    context.set_offline(True)
+    net.cut()
+
+
+def go_online(context, net: NetCut):
+    net.restore()
+    context.set_offline(False)
+
+
+def status(page):
+    return page.locator("#hw-field-status")
+
+
+def unlock(page, passphrase=PASSPHRASE):
+    expect(page.get_by_role("heading", name="Unlock field mode")).to_be_visible()
+    page.get_by_label("Offline passphrase").fill(passphrase)
+    page.get_by_role("button", name="Unlock").click()
+    expect(page.get_by_role("heading", name="My returns")).to_be_visible()
+
+
+def server_copy(server, child_name: str):
+    """What the server holds, read the way the app reads it (decrypted with its keys)."""
+    from sqlalchemy import select
+
+    from webapp import create_app, sealed
+    from webapp.children.models import Child
+    from webapp.extensions import db
+    from webapp.fieldsync.models import SyncMutation
+    from webapp.interviews.models import Interview
+
+    app = create_app(environ=server["env"])
+    with app.app_context():
+        first, last = child_name.split()
+        child = db.session.scalars(
+            select(Child).where(Child.first_name == first, Child.last_name == last)
+        ).one()
+        interviews = db.session.scalars(select(Interview).where(Interview.child_id == child.id))
+        [interview] = list(interviews)
+        content = sealed.unseal(interview.content_enc, "interview", interview.id, "content", {})
+        answers = [
+            m.result["status"]
+            for m in db.session.scalars(select(SyncMutation))
+            if m.result.get("record_id") == interview.id
+        ]
+        return interview.id, content, answers
+
+
+@pytest.fixture
+def net(server):
+    relay = NetCut(int(server["url"].rsplit(":", 1)[1]))
+    yield relay
+    relay.close()
+
+
+def test_offline_journey(browser_type, server, net, tmp_path, chromium):
+    profile = tmp_path / "profile"
+    context = launch(browser_type, profile, net)
+    page = context.pages[0] if context.pages else context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    # Online: sign in, open field mode, choose a passphrase; the returns arrive.
+    sign_in(page, "worker@demo.test")
+    page.goto("/app/")
+    expect(page.get_by_role("heading", name="Set up field mode")).to_be_visible()
+    page.get_by_label("Offline passphrase").fill("short")
+    page.get_by_label("Type the passphrase again").fill("short")
+    page.get_by_role("button", name="Set passphrase").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("8 characters or more")
+    page.get_by_label("Offline passphrase").fill(PASSPHRASE)
+    page.get_by_label("Type the passphrase again").fill(PASSPHRASE)
+    page.get_by_role("button", name="Set passphrase").click()
+    expect(page.get_by_role("heading", name="My returns")).to_be_visible()
+    expect(page.get_by_role("link", name=CHILD)).to_be_visible()
+    expect(status(page)).to_contain_text("Last synced")
+    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null")
+    assert_nothing_readable(page)
+
+    # Offline from here: the server must see nothing until we come back.
+    go_offline(context, net)
+    served = requests_served(server)
+    page.reload()
+    unlock(page)
+    expect(status(page)).to_contain_text("Offline")
+    page.get_by_role("link", name=CHILD).click()
+    expect(page.get_by_role("heading", name="Return home interview")).to_be_visible()
+    page.get_by_label("Where was it held?").fill("Library on Station Road")
+    page.get_by_label("In the child's words").fill(CANARY)
+    expect(page.locator("#hw-field-saved")).to_contain_text("Saved on this device")
+    expect(status(page)).to_contain_text("1 not yet sent to the server")
+    assert_nothing_readable(page)
+    page.get_by_role("link", name="Back to my returns").click()
+    card = page.locator(".hw-card", has_text=CHILD)
+    expect(card).to_contain_text("Not yet sent")
+    assert requests_served(server) == served
+    assert errors == []
+    context.close()
+
+    # The phone is put away; later the browser is opened again, still with no signal.
+    context = launch(browser_type, profile, net)
+    context.set_offline(True)
+    page = context.pages[0] if context.pages else context.new_page()
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto("/app/")
+    expect(page.get_by_role("heading", name="Unlock field mode")).to_be_visible()
+    expect(page.locator("#hw-unsent")).to_contain_text("1 not yet sent to the server")
+    assert axe_violations(page) == []
+    assert_nothing_readable(page)
+    page.get_by_label("Offline passphrase").fill("not my passphrase")
+    page.get_by_role("button", name="Unlock").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("passphrase")
+    unlock(page)
+    page.get_by_role("link", name=CHILD).click()
+    expect(page.get_by_label("In the child's words")).to_have_value(CANARY)
+    expect(page.get_by_label("Where was it held?")).to_have_value("Library on Station Road")
+    assert axe_violations(page) == []
+    assert requests_served(server) == served
+
+    # Signal again: the outbox goes up by itself and is acknowledged.
+    go_online(context, net)
+    expect(status(page)).to_contain_text("Online")
+    expect(status(page)).not_to_contain_text("not yet sent", timeout=20_000)
+    expect(status(page)).to_contain_text("Last synced")
+    assert requests_served(server) > served
+    stored = assert_nothing_readable(page)
+    assert {c["name"].startswith("homeward-shell-") for c in stored["caches"]} == {True}
+    assert errors == []
+    context.close()
+
+    # The server has it once, and decrypts it for an authorised manager.
+    interview_id, content, answers = server_copy(server, CHILD)
+    assert content["why_details"] == CANARY
+    assert content["location"] == "Library on Station Road"
+    assert answers == ["applied"]  # one mutation, applied once
+    manager = chromium.new_context(base_url=server["url"], **PHONE)
+    mpage = manager.new_page()
+    sign_in(mpage, "manager@demo.test")
+    mpage.goto(f"/interviews/{interview_id}")
+    assert mpage.content().count(CANARY) == 1
+    manager.close()
+
+    # Nothing the browser wrote to disk holds the phrase or the child's name in clear: not the
+    # HTTP cache, not history (page titles), not session restore.
+    leaks = [
+        str(path.relative_to(profile))
+        for path in profile.rglob("*")
+        if path.is_file()
+        and any(needle.encode() in path.read_bytes() for needle in ("Canary-Wombat", "Turner"))
+    ]
+    assert leaks == []
