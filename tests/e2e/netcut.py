@@ -41,6 +41,12 @@ class NetCut:
             listener, self._listener = self._listener, None
             conns, self._conns = self._conns, set()
         if listener:
+            # shutdown() first: close() alone leaves the socket listening while accept() blocks
+            # on it in the other thread.
+            try:
+                listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             listener.close()
         for conn in conns:
             try:

@@ -148,6 +148,7 @@ def test_offline_journey(browser_type, server, net, tmp_path, chromium):
     page.get_by_label("In the child's words").fill(CANARY)
     expect(page.locator("#hw-field-saved")).to_contain_text("Saved on this device")
     expect(status(page)).to_contain_text("1 not yet sent to the server")
+    expect(status(page)).to_contain_text(re.compile(r"[\d.]+ MB used on this device"))
     assert_nothing_readable(page)
     page.get_by_role("link", name="Back to my returns").click()
     card = page.locator(".hw-card", has_text=CHILD)
@@ -208,3 +209,59 @@ def test_offline_journey(browser_type, server, net, tmp_path, chromium):
         and any(needle.encode() in path.read_bytes() for needle in ("Canary-Wombat", "Turner"))
     ]
     assert leaks == []
+
+
+def set_up_field_mode(page, email="worker@demo.test"):
+    sign_in(page, email)
+    page.goto("/app/")
+    page.get_by_label("Offline passphrase").fill(PASSPHRASE)
+    page.get_by_label("Type the passphrase again").fill(PASSPHRASE)
+    page.get_by_role("button", name="Set passphrase").click()
+    expect(page.get_by_role("heading", name="My returns")).to_be_visible()
+    expect(status(page)).to_contain_text("Last synced")
+    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null")
+
+
+def test_remote_wipe_uploads_unsent_work_then_deletes_everything(chromium, server, net):
+    context = chromium.new_context(base_url=net.url, **PHONE)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    set_up_field_mode(page)
+    assert axe_violations(page) == []  # the list of returns, rendered from the device store
+    [device_id] = [c["value"] for c in context.cookies() if c["name"] == "hw_device"]
+
+    # The phone goes out of signal with unsent work on it...
+    go_offline(context, net)
+    page.get_by_role("link", name="Mia Cole").click()
+    page.get_by_label("How do they feel now?").fill("Wipe-Canary-7730 relieved to be home")
+    expect(status(page)).to_contain_text("1 not yet sent to the server")
+
+    # ...and is reported lost. The manager revokes it.
+    manager = chromium.new_context(base_url=server["url"], **PHONE)
+    mpage = manager.new_page()
+    sign_in(mpage, "manager@demo.test")
+    mpage.goto("/devices/")
+    mpage.once("dialog", lambda dialog: dialog.accept())
+    mpage.locator(f"form[action*='{device_id}'] button").click()
+    expect(mpage.locator(".hw-card", has=mpage.locator("text=Revoked"))).not_to_have_count(0)
+
+    # At its next contact the device first sends what it has, then deletes everything.
+    go_online(context, net)
+    expect(
+        page.get_by_role("heading", name="Homeward has been removed from this device")
+    ).to_be_visible(timeout=20_000)
+    stored = dump(page)
+    assert [d["name"] for d in stored["indexedDB"] if d["name"].startswith("homeward")] == []
+    assert stored["caches"] == []
+    assert errors == []
+    context.close()
+
+    _, content, answers = server_copy(server, "Mia Cole")
+    assert content["feel_now"] == "Wipe-Canary-7730 relieved to be home"
+    assert "applied" in answers
+    mpage.goto("/devices/")
+    expect(mpage.locator(f"form[action*='{device_id}']")).to_have_count(0)
+    expect(mpage.get_by_text("Wiped")).not_to_have_count(0)
+    manager.close()

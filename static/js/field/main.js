@@ -41,6 +41,7 @@ function render(node) {
 async function refreshStatus(patch = {}) {
   Object.assign(app.status, patch, { online: navigator.onLine });
   if (app.store) Object.assign(app.status, await app.store.counts());
+  app.status.storage = await storageUse();
   statusEl.replaceChildren(v.statusBar({
     ...app.status,
     unlocked: app.store && app.store.isUnlocked,
@@ -48,6 +49,14 @@ async function refreshStatus(patch = {}) {
     updateReady: Boolean(app.updateReady),
     onUpdate: () => app.updateReady.postMessage({ type: "SKIP_WAITING" }),
   }));
+}
+
+// How much this origin keeps on the device, so a worker can see it before the phone runs out.
+async function storageUse() {
+  if (!navigator.storage || !navigator.storage.estimate) return null;
+  const { usage = 0 } = await navigator.storage.estimate();
+  const mb = usage / (1024 * 1024);
+  return `${mb < 0.1 ? "under 0.1" : mb.toFixed(1)} MB used on this device`;
 }
 
 async function fetchSchema() {
@@ -334,7 +343,10 @@ function showConflict(conflict) {
 
 async function wipe(reason) {
   app.current = null;
+  clearTimeout(app.idleTimer);
+  if (app.client) app.client.stop();
   if (app.store) app.store.lock();
+  app.store = null; // nothing may touch the store from here: it is being deleted
   await DeviceStore.wipe(app.userId);
   for (const name of await caches.keys()) await caches.delete(name);
   try {

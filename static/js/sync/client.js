@@ -90,7 +90,7 @@ export class SyncClient {
   }
 
   async _run(_reason) {
-    if (!this.store.isUnlocked) return;
+    if (this.stopped || !this.store.isUnlocked) return;
     clearTimeout(this.timer);
     try {
       if (!this.csrf) {
@@ -98,12 +98,15 @@ export class SyncClient {
         if (!session) return this._retryLater("offline");
         if (session.device && session.device.revoked) {
           await this._push(); // upload first while the user is still authorised
+          this.stop();
           return this.onWipe();
         }
       }
       const pushed = await this._push();
+      if (pushed === "wipe") return this.stop();
       if (pushed === "retry") return this._retryLater("push");
       const pulled = await this._pull();
+      if (pulled === "wipe") return this.stop();
       if (pulled === "retry") return this._retryLater("pull");
       this.failures = 0;
       await this.store.setMeta("lastSync", Date.now());
@@ -111,6 +114,12 @@ export class SyncClient {
     } catch (err) {
       this._retryLater(String(err && err.name === "AbortError" ? "timeout" : "network"));
     }
+  }
+
+  /** No more runs: the device is being wiped (or the page is going away). */
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.timer);
   }
 
   _retryLater(why) {
