@@ -265,3 +265,74 @@ def test_remote_wipe_uploads_unsent_work_then_deletes_everything(chromium, serve
     expect(mpage.locator(f"form[action*='{device_id}']")).to_have_count(0)
     expect(mpage.get_by_text("Wiped")).not_to_have_count(0)
     manager.close()
+
+
+def test_conflict_between_two_devices_keeps_both_and_lets_the_worker_choose(chromium, server, net):
+    phones = []
+    for _ in range(2):
+        context = chromium.new_context(base_url=net.url, **PHONE)
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        page.errors = []
+        page.on("pageerror", lambda e, page=page: page.errors.append(str(e)))
+        set_up_field_mode(page)
+        phones.append((context, page))
+    (ctx_a, a), (ctx_b, b) = phones
+
+    # Both phones lose signal and change the same answer.
+    ctx_a.set_offline(True)
+    go_offline(ctx_b, net)
+    for page, words in ((a, "Phone A: the worker and Kai"), (b, "Phone B: Kai and his aunt")):
+        page.get_by_role("link", name=CHILD).click()
+        page.get_by_label("Who was present?").fill(words)
+        expect(status(page)).to_contain_text("1 not yet sent to the server")
+
+    # Phone A reaches the server first and wins; phone B's change clashes with it.
+    go_online(ctx_a, net)
+    expect(status(a)).not_to_contain_text("not yet sent", timeout=20_000)
+    ctx_b.set_offline(False)
+    expect(status(b)).not_to_contain_text("not yet sent", timeout=20_000)
+    b.get_by_role("link", name="Back to my returns").click()
+    expect(b.locator(".govuk-warning-text")).to_contain_text("1 change clashed with a newer copy")
+    assert server_copy(server, CHILD)[1]["present"] == "Phone A: the worker and Kai"
+
+    # Both versions are shown side by side; the worker keeps phone B's.
+    b.get_by_role("button", name="Choose which to keep").click()
+    expect(b.get_by_role("heading", name="Choose which version to keep")).to_be_visible()
+    table = b.locator("table")
+    expect(table).to_contain_text("Phone A: the worker and Kai")
+    expect(table).to_contain_text("Phone B: Kai and his aunt")
+    assert axe_violations(b) == []
+    b.get_by_role("button", name="Keep this device's version").click()
+    expect(b.get_by_role("heading", name="My returns")).to_be_visible()
+    expect(b.locator(".govuk-warning-text")).to_have_count(0)
+    expect(status(b)).not_to_contain_text("not yet sent", timeout=20_000)
+    assert server_copy(server, CHILD)[1]["present"] == "Phone B: Kai and his aunt"
+
+    # Phone A hears about it at its next sync.
+    a.reload()
+    unlock(a)
+    a.get_by_role("link", name=CHILD).click()
+    expect(a.get_by_label("Who was present?")).to_have_value("Phone B: Kai and his aunt")
+    for context, page in phones:
+        assert page.errors == []
+        context.close()
+
+
+def test_editing_on_after_a_save_was_accepted_never_clashes_with_itself(chromium, server, net):
+    context = chromium.new_context(base_url=net.url, **PHONE)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    set_up_field_mode(page)
+    page.get_by_role("link", name="Mia Cole").click()
+    field = page.get_by_label("What does the child want to happen next?")
+    for words in ("To see her sister", "To see her sister at weekends"):
+        field.fill(words)
+        expect(page.locator("#hw-field-saved")).to_contain_text("Saved on this device")
+        expect(status(page)).not_to_contain_text("not yet sent", timeout=20_000)
+        page.locator("#hw-field-saved").evaluate("(el) => { el.textContent = ''; }")
+    page.get_by_role("link", name="Back to my returns").click()
+    expect(status(page)).not_to_contain_text("not yet sent", timeout=20_000)
+    expect(page.locator(".govuk-warning-text")).to_have_count(0)
+    assert server_copy(server, "Mia Cole")[1]["wants_next"] == "To see her sister at weekends"
+    context.close()

@@ -24,7 +24,7 @@ const app = {
   session: null,
   userId: null,
   status: { online: navigator.onLine, phase: "idle", pending: 0, attention: 0 },
-  current: null, // the interview being edited: { id, answers, timer }
+  current: null, // the interview being edited: { id, answers, timer, record, base }
   idleTimer: null,
   hiddenAt: null,
   updateReady: null,
@@ -89,6 +89,14 @@ async function boot() {
     onStatus: (s) => refreshStatus(s),
     onWipe: () => wipe("revoked"),
     onChanges: () => { if (!app.current) showList(); },
+    // Our own accepted change moves the open form's base on, as rebase() does for the outbox;
+    // a change from elsewhere does not, so the next save still clashes with it (never a silent
+    // overwrite).
+    onApplied: (type, id, fromBase, toVersion) => {
+      if (app.current && type === "interview" && app.current.id === id && app.current.base === fromBase) {
+        app.current.base = toVersion;
+      }
+    },
   });
   if (app.session) app.client.csrf = app.session.csrf_token;
   if (navigator.storage && navigator.storage.persist) navigator.storage.persist();
@@ -252,7 +260,9 @@ async function showInterview(id, { savedAt = null } = {}) {
   const { map } = await pendingByRecord();
   const draft = map.get(id);
   const answers = { ...(record.value.answers || {}), ...((draft && draft.payload.answers) || {}) };
-  app.current = { id, answers, timer: null, record };
+  // The version these edits build on: an unsent draft's, else the copy we were given.
+  const base = draft ? draft.baseVersion : record.version;
+  app.current = { id, answers, timer: null, record, base };
   render(v.interviewView({
     record, answers, schema: app.schema, savedAt,
     problem: draft && draft.status === "attention" ? draft.lastError : null,
@@ -284,10 +294,18 @@ function readForm() {
   return answers;
 }
 
+function sameAnswers(a, b) {
+  const canonical = (x) => JSON.stringify(Object.keys(x).sort().map((k) => [k, x[k]]));
+  return canonical(a) === canonical(b);
+}
+
 function onAnswer() {
   if (!app.current) return;
   clearTimeout(app.current.timer);
-  app.current.timer = setTimeout(() => saveDraft(false), AUTOSAVE_MS);
+  app.current.timer = setTimeout(() => {
+    if (app.current) app.current.timer = null;
+    saveDraft(false);
+  }, AUTOSAVE_MS);
 }
 
 function flushAutosave() {
@@ -300,11 +318,13 @@ function flushAutosave() {
 
 async function saveDraft(submit) {
   if (!app.current || !app.store.isUnlocked) return;
-  const { id, record } = app.current;
+  const { id, base } = app.current;
   const answers = readForm();
+  // Nothing changed since the last save (a blur, leaving the form): nothing to send.
+  if (!submit && sameAnswers(answers, app.current.answers)) return;
   app.current.answers = answers;
   await app.client.save({
-    recordType: "interview", recordId: id, baseVersion: record.version,
+    recordType: "interview", recordId: id, baseVersion: base,
     payload: { answers, submit },
   });
   const saved = document.getElementById("hw-field-saved");

@@ -46,9 +46,12 @@ export class SyncClient {
    * @param {(status: object) => void} options.onStatus  UI callback
    * @param {() => void} options.onWipe  called when the server says this device was revoked
    * @param {() => void} options.onChanges  called after server changes were stored
+   * @param {(type: string, id: string, fromBase: ?number, toVersion: number) => void}
+   *   options.onApplied  the server accepted our change made on fromBase as toVersion
    */
-  constructor({ store, onStatus, onWipe, onChanges }) {
+  constructor({ store, onStatus, onWipe, onChanges, onApplied }) {
     this.store = store;
+    this.onApplied = onApplied || (() => {});
     this.onStatus = onStatus || (() => {});
     this.onWipe = onWipe || (() => {});
     this.onChanges = onChanges || (() => {});
@@ -201,6 +204,7 @@ export class SyncClient {
       await this.store.putRecord(local.recordType, local.recordId, version, value);
     }
     await this.store.rebase(local.recordType, local.recordId, local.baseVersion, version);
+    this.onApplied(local.recordType, local.recordId, local.baseVersion, version);
   }
 
   async _unsend(batch) {
