@@ -93,6 +93,9 @@ def build_config(environ: Mapping[str, str] | None = None, **overrides) -> dict:
         "HOMEWARD_LOGIN_WINDOW_MINUTES": int(environ.get("HOMEWARD_LOGIN_WINDOW_MINUTES", "15")),
         "HOMEWARD_IP_MAX_FAILURES": int(environ.get("HOMEWARD_IP_MAX_FAILURES", "50")),
         "HOMEWARD_ALLOW_KEY_GENERATION": not production,
+        # A deployment's own label (e.g. a git sha), folded into the service worker's version so
+        # that a release that changes only server code still tells phones "update ready".
+        "HOMEWARD_RELEASE": environ.get("HOMEWARD_RELEASE", ""),
     }
     config.update(overrides)
     return config

@@ -61,16 +61,10 @@ def _cli(args, env):
     )
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    instance: Path = tmp_path_factory.mktemp("e2e-instance")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOMEWARD_")}
-    env.pop("DATABASE_URL", None)
-    env["HOMEWARD_INSTANCE_PATH"] = str(instance)
-    _cli(["init-db"], env)
-    _cli(["demo-data"], env)
+def start_server(instance: Path, env: dict, log_name: str = "server.log"):
+    """`homeward serve` (gunicorn) on a free port; returns (process, base URL)."""
     port = _free_port()
-    log = open(instance / "server.log", "w")  # noqa: SIM115
+    log = open(instance / log_name, "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "webapp.cli", "serve", "--port", str(port)],
         env=env,
@@ -82,16 +76,30 @@ def server(tmp_path_factory):
     while True:
         try:
             urllib.request.urlopen(base + "/healthz", timeout=1)
-            break
+            return proc, base
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                raise RuntimeError((instance / "server.log").read_text()) from None
+                raise RuntimeError((instance / log_name).read_text()) from None
             time.sleep(0.2)
-    yield {"url": base, "instance": instance, "env": env}
+
+
+def stop_server(proc) -> None:
     proc.terminate()
     proc.wait(10)
-    log.close()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    instance: Path = tmp_path_factory.mktemp("e2e-instance")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOMEWARD_")}
+    env.pop("DATABASE_URL", None)
+    env["HOMEWARD_INSTANCE_PATH"] = str(instance)
+    _cli(["init-db"], env)
+    _cli(["demo-data"], env)
+    proc, base = start_server(instance, env)
+    yield {"url": base, "instance": instance, "env": env}
+    stop_server(proc)
 
 
 @pytest.fixture(scope="session")

@@ -336,3 +336,41 @@ def test_editing_on_after_a_save_was_accepted_never_clashes_with_itself(chromium
     expect(page.locator(".govuk-warning-text")).to_have_count(0)
     assert server_copy(server, "Mia Cole")[1]["wants_next"] == "To see her sister at weekends"
     context.close()
+
+
+def test_a_new_release_is_offered_as_update_ready_and_keeps_the_draft(chromium, server, net):
+    from tests.e2e.conftest import start_server, stop_server
+
+    context = chromium.new_context(base_url=net.url, **PHONE)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    set_up_field_mode(page)
+    version = page.locator("#hw-field").get_attribute("data-shell-version")
+    page.get_by_role("link", name="Mia Cole").click()
+
+    # A new release goes live behind the same address.
+    env = dict(server["env"], HOMEWARD_RELEASE="e2e-next")
+    proc, url = start_server(server["instance"], env, "server-next.log")
+    try:
+        net.cut()
+        net.upstream = ("127.0.0.1", int(url.rsplit(":", 1)[1]))
+        net.restore()
+        page.evaluate("navigator.serviceWorker.getRegistration().then((r) => r.update())")
+        update = page.get_by_role("button", name="Update ready: reload")
+        expect(update).to_be_visible()
+        # Nothing reloads by itself: a half-typed answer is still on screen...
+        field = page.get_by_label("How have they been treated since coming back?")
+        field.press_sequentially("Kindly, she says")
+        # ...and is saved before the page reloads on the person's tap.
+        update.click()
+        unlock(page)
+        assert page.locator("#hw-field").get_attribute("data-shell-version") != version
+        page.get_by_role("link", name="Mia Cole").click()
+        expect(field).to_have_value("Kindly, she says")
+        names = page.evaluate("caches.keys()")
+        assert names == [
+            f"homeward-shell-{page.locator('#hw-field').get_attribute('data-shell-version')}"
+        ]
+    finally:
+        stop_server(proc)
+        context.close()

@@ -39,9 +39,13 @@ SHELL_STATIC = [
 SCHEMA_URL = "/api/v1/schema/interview"
 
 
+def shell_version() -> str:
+    return _shell_version(current_app.static_folder, current_app.config["HOMEWARD_RELEASE"])
+
+
 @cache
-def _shell_version(static_folder: str) -> str:
-    digest = hashlib.sha256()
+def _shell_version(static_folder: str, release: str) -> str:
+    digest = hashlib.sha256(release.encode())
     for rel in SHELL_STATIC + ["sw.js"]:
         path = Path(static_folder, rel)
         digest.update(rel.encode())
@@ -60,9 +64,9 @@ def shell_urls() -> list[str]:
 @public
 def service_worker():
     source = Path(current_app.static_folder, "sw.js").read_text()
-    body = source.replace(
-        '"__HOMEWARD_VERSION__"', f'"{_shell_version(current_app.static_folder)}"'
-    ).replace("[] /* __HOMEWARD_SHELL__ */", repr(shell_urls()).replace("'", '"'))
+    body = source.replace('"__HOMEWARD_VERSION__"', f'"{shell_version()}"').replace(
+        "[] /* __HOMEWARD_SHELL__ */", repr(shell_urls()).replace("'", '"')
+    )
     response = current_app.response_class(body, mimetype="text/javascript")
     g.cache_control = "no-cache"  # always revalidated, so updates are found promptly
     response.headers["Service-Worker-Allowed"] = "/"
@@ -73,9 +77,7 @@ def service_worker():
 @public
 def shell():
     g.cache_control = "no-cache"
-    return render_template(
-        "field/shell.html", generic=True, version=_shell_version(current_app.static_folder)
-    )
+    return render_template("field/shell.html", generic=True, version=shell_version())
 
 
 @bp.route("/offline")

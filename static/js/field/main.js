@@ -312,8 +312,9 @@ function flushAutosave() {
   if (app.current && app.current.timer) {
     clearTimeout(app.current.timer);
     app.current.timer = null;
-    saveDraft(false);
+    return saveDraft(false);
   }
+  return Promise.resolve();
 }
 
 async function saveDraft(submit) {
@@ -402,10 +403,11 @@ function registerServiceWorker() {
     });
   });
   let reloading = false;
-  navigator.serviceWorker.addEventListener("controllerchange", () => {
+  navigator.serviceWorker.addEventListener("controllerchange", async () => {
     if (reloading || !app.updateReady) return;
     reloading = true;
-    flushAutosave();
+    // What was typed in the last moment is saved (encrypted) before the page goes away.
+    await flushAutosave().catch(() => {});
     window.location.reload();
   });
   navigator.serviceWorker.addEventListener("message", (event) => {
