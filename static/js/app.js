@@ -119,3 +119,28 @@ function showConnectionState() {
 window.addEventListener("online", showConnectionState);
 window.addEventListener("offline", showConnectionState);
 showConnectionState();
+
+// hw-install: where the browser offers installation (Chrome and Edge on Android and desktop),
+// show our own "Install Homeward" button on the install guide. Safari has no such event: the
+// guide's Add to Home Screen steps are the way there.
+let deferredInstall = null;
+
+window.addEventListener("beforeinstallprompt", (event) => {
+  event.preventDefault();
+  deferredInstall = event;
+  const holder = document.getElementById("hw-install-prompt");
+  if (holder) holder.hidden = false;
+});
+
+document.addEventListener("click", async (event) => {
+  const button = event.target instanceof Element
+    ? event.target.closest('[data-module~="hw-install"]')
+    : null;
+  if (!button || !deferredInstall) return;
+  const prompt = deferredInstall;
+  deferredInstall = null;
+  prompt.prompt();
+  await prompt.userChoice;
+  const holder = document.getElementById("hw-install-prompt");
+  if (holder) holder.hidden = true;
+});

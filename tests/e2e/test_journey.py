@@ -137,6 +137,14 @@ def test_main_pages_have_no_axe_violations(phone):
     found["child (manager)"] = axe_violations(page)
     page.get_by_role("link", name=re.compile("last seen")).first.click()
     found["episode"] = axe_violations(page)
+    for name, url in (
+        ("devices", "/devices/"),
+        ("install guide", "/install"),
+        ("offline page", "/offline"),
+        ("account", "/account"),
+    ):
+        page.goto(url)
+        found[name] = axe_violations(page)
     assert {k: v for k, v in found.items() if v} == {}
     assert page.console_errors == []
 
