@@ -14,6 +14,7 @@ from webapp import security
 from webapp.config import build_config
 from webapp.crypto import load_cipher
 from webapp.extensions import csrf, db, htmx, login_manager, migrate
+from webapp.push.vapid import load_keys as load_vapid_keys
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 
@@ -49,6 +50,14 @@ def create_app(config: dict | None = None, environ: dict | None = None) -> Flask
         allow_generate=app.config["HOMEWARD_ALLOW_KEY_GENERATION"],
     )
 
+    # Push: production refuses to start without the VAPID key (a new one would break every
+    # subscription); elsewhere push is simply off until `homeward vapid-keys` makes one.
+    app.extensions["homeward_vapid"] = load_vapid_keys(
+        os.environ if environ is None else environ,
+        app.instance_path,
+        required=app.config["HOMEWARD_ENV"] == "production",
+    )
+
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
     login_manager.init_app(app)
@@ -72,6 +81,7 @@ def create_app(config: dict | None = None, environ: dict | None = None) -> Flask
     from webapp.interviews.views import bp as interviews_bp
     from webapp.main.views import bp as main_bp
     from webapp.oversight.views import bp as oversight_bp
+    from webapp.reminders import hooks  # noqa: F401  (reminders follow the facts)
 
     for bp in (
         main_bp,

@@ -121,6 +121,71 @@ def keys_generate() -> None:
     click.echo(f"Added data key {kid}; new values are encrypted with it.")
 
 
+@main.command("vapid-keys", help="Create the VAPID key pair for Web Push in the instance folder.")
+@click.option(
+    "--if-missing",
+    is_flag=True,
+    help="Do nothing if a key is already configured (file or HOMEWARD_VAPID_PRIVATE_KEY).",
+)
+def vapid_keys(if_missing: bool) -> None:
+    from webapp.config import instance_path_from
+    from webapp.push.vapid import VapidKeyError, generate_keys, load_keys
+
+    instance = instance_path_from(os.environ)
+    try:
+        existing = load_keys(os.environ, instance, required=False)
+    except VapidKeyError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if existing is not None:
+        if if_missing:
+            click.echo(f"VAPID key present; public key {existing.public_key_b64url}")
+            return
+        raise click.ClickException(
+            "A VAPID key already exists; a new one would break every push subscription."
+        )
+    try:
+        path = generate_keys(instance)
+    except VapidKeyError as exc:
+        raise click.ClickException(str(exc)) from exc
+    keys = load_keys(os.environ, instance, required=True)
+    click.echo(f"Created {path}; public key {keys.public_key_b64url}")
+
+
+@main.group(help="Push reminders.")
+def reminders() -> None:
+    pass
+
+
+@reminders.command("run", help="Send due reminders: a loop, or one round with --once (cron).")
+@click.option("--once", is_flag=True, help="One round, then exit.")
+@click.option("--batch-size", type=int, default=50, show_default=True)
+@click.option("--threads", type=int, default=8, show_default=True)
+def reminders_run(once: bool, batch_size: int, threads: int) -> None:
+    import signal
+    import threading
+
+    from webapp.reminders import dispatcher
+
+    app = _app()
+    sender = dispatcher.from_app(app, batch_size=batch_size, threads=threads)
+    if sender is None:
+        raise click.ClickException("No VAPID key: run `homeward vapid-keys` first.")
+    with app.app_context():
+        try:
+            if once:
+                total = 0
+                while claimed := sender.run_once():
+                    total += claimed
+                click.echo(f"{total} reminders handled")
+                return
+            stop = threading.Event()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: stop.set())
+            sender.run_forever(stop)
+        finally:
+            sender.close()
+
+
 @main.command(help="Serve the app with a production WSGI server (gunicorn).")
 @click.option(
     "--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="127.0.0.1"
@@ -136,6 +201,8 @@ def keys_generate() -> None:
 )
 @click.option("--threads", type=int, default=8, show_default=True)
 def serve(host: str, port: int, workers: int, threads: int) -> None:
+    import threading
+
     from gunicorn.app.base import BaseApplication
 
     app = _app()
@@ -149,9 +216,28 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
             self.cfg.set("accesslog", "-")
             # Paths only: a query string could carry an identifier, and logs outlive records.
             self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms')
+            if in_process:
+                self.cfg.set("post_worker_init", start_dispatcher)
 
         def load(self):
             return app
+
+    def start_dispatcher(_worker) -> None:
+        # Single-node mode: the reminder dispatcher runs inside the web worker, as a thread.
+        from webapp.reminders import dispatcher
+
+        sender = dispatcher.from_app(app)
+        if sender is None:
+            click.echo("Push reminders are off: no VAPID key (run `homeward vapid-keys`).")
+            return
+
+        def loop() -> None:
+            with app.app_context():
+                sender.run_forever(threading.Event())
+
+        threading.Thread(target=loop, name="reminders", daemon=True).start()
+
+    in_process = app.config["HOMEWARD_DISPATCHER"] == "in-process"
 
     click.echo(f"Homeward is serving on http://{host}:{port}")
     Server().run()

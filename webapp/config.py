@@ -62,6 +62,17 @@ def _thresholds(environ: Mapping[str, str]) -> Thresholds:
     return Thresholds.from_mapping(overrides)
 
 
+def _reminders(environ: Mapping[str, str], thresholds: Thresholds):
+    from webapp.reminders.schedule import ReminderSettings
+
+    prefix = "HOMEWARD_REMINDER_"
+    values = {k[len(prefix) :].lower(): v for k, v in environ.items() if k.startswith(prefix)}
+    try:
+        return ReminderSettings.from_mapping(values, thresholds=thresholds)
+    except ValueError as exc:
+        raise ConfigError(f"Reminder settings: {exc}") from exc
+
+
 def build_config(environ: Mapping[str, str] | None = None, **overrides) -> dict:
     environ = os.environ if environ is None else environ
     env = environ.get("HOMEWARD_ENV", "development")
@@ -87,6 +98,14 @@ def build_config(environ: Mapping[str, str] | None = None, **overrides) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,  # tied to the session, which already expires when idle
         "WTF_CSRF_SSL_STRICT": production,
         "HOMEWARD_THRESHOLDS": _thresholds(environ),
+        "HOMEWARD_REMINDERS": _reminders(environ, _thresholds(environ)),
+        # Reminders: the dispatcher inside `homeward serve` (single node); off when a separate
+        # `homeward reminders run` does the sending.
+        "HOMEWARD_DISPATCHER": environ.get("HOMEWARD_DISPATCHER", "in-process"),
+        # Plain-http push endpoints on this machine: only for the local fake push service in
+        # tests, never in production.
+        "HOMEWARD_PUSH_ALLOW_LOCAL": not production
+        and environ.get("HOMEWARD_PUSH_ALLOW_LOCAL", "0") == "1",
         # A worker sees only their own allocations unless the authority lets teams share.
         "HOMEWARD_WORKER_SEES_TEAM": environ.get("HOMEWARD_WORKER_SEES_TEAM", "0") == "1",
         "HOMEWARD_LOGIN_MAX_FAILURES": int(environ.get("HOMEWARD_LOGIN_MAX_FAILURES", "5")),

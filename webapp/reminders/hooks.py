@@ -1,0 +1,67 @@
+"""Reminders follow the facts, whichever way the facts changed.
+
+Every flush notes the interviews and episodes it touched; just before the transaction commits,
+their reminders are recomputed in the same transaction (`service.refresh`). A return time
+corrected on a web form, an interview submitted through a sync push, a child missing again: all go
+through here, so no pending reminder is left to fire on facts that no longer hold.
+"""
+
+from __future__ import annotations
+
+from flask import has_app_context
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from webapp.episodes.models import Episode
+from webapp.interviews.models import Interview, interview_episodes
+from webapp.reminders import schedule
+
+_KEY = "homeward_reminder_subjects"
+
+
+@event.listens_for(Session, "after_flush")
+def _note_subjects(session: Session, _flush_context) -> None:
+    subjects: set[tuple[str, str]] = session.info.setdefault(_KEY, set())
+    episodes: set[str] = set()
+    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+        touched = obj in session.new or obj in session.deleted or session.is_modified(obj)
+        if isinstance(obj, Interview) and touched:
+            subjects.add((schedule.INTERVIEW, obj.id))
+        elif isinstance(obj, Episode) and touched:
+            subjects.add((schedule.EPISODE, obj.id))
+            episodes.add(obj.id)
+    if episodes:
+        # An episode's return time moves the 72-hour clock of the interview that covers it.
+        conn = session.connection()
+        for interview_id in conn.scalars(
+            select(interview_episodes.c.interview_id).where(
+                interview_episodes.c.episode_id.in_(episodes)
+            )
+        ):
+            subjects.add((schedule.INTERVIEW, interview_id))
+
+
+@event.listens_for(Session, "before_commit")
+def _refresh_reminders(session: Session) -> None:
+    from webapp.extensions import db
+    from webapp.reminders import service
+
+    if not session.info.get(_KEY):
+        return
+    if not has_app_context() or session is not db.session():
+        # The service works on the app's session; any other session is not the app's business.
+        session.info.pop(_KEY, None)
+        return
+    session.flush()
+    done: set[tuple[str, str]] = set()
+    while pending := session.info.get(_KEY, set()) - done:
+        for subject in sorted(pending):
+            service.refresh(*subject)
+            done.add(subject)
+        session.flush()
+    session.info.pop(_KEY, None)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    session.info.pop(_KEY, None)

@@ -1,0 +1,223 @@
+"""Reminders kept in step with the facts, and the notification centre that shows them.
+
+The schedule itself (who, when, what words) is the pure module `schedule.py`. This module turns
+the database's facts into its inputs, and writes its answer: pending reminders that are no longer
+wanted are cancelled, changed ones re-timed, new ones queued; one already sent is never queued
+again. `hooks.py` calls `refresh` for every interview and episode a transaction touched, so a web
+form, a sync push and the demo loader all keep reminders right the same way.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import current_app, has_app_context
+from sqlalchemy import or_, select
+
+from webapp import audit, uow
+from webapp.accounts.models import Organisation, Role, User
+from webapp.children import service as children
+from webapp.db_types import new_id, utcnow
+from webapp.episodes.models import Episode
+from webapp.extensions import db
+from webapp.interviews.models import Interview, InterviewStatus
+from webapp.reminders import schedule
+from webapp.reminders.models import Reminder, ReminderStatus
+from webapp.rules import NotAllowed
+
+# Submitted or authorised: nothing more for the worker to do. Sent back is open again.
+DONE_STATUSES = frozenset({InterviewStatus.SUBMITTED, InterviewStatus.AUTHORISED})
+TEST_KIND = "test"
+
+
+def settings() -> schedule.ReminderSettings:
+    if has_app_context():
+        return current_app.config["HOMEWARD_REMINDERS"]
+    return schedule.DEFAULT_SETTINGS
+
+
+def _managers(authority_ids: set[str]) -> tuple[str, ...]:
+    """Active managers of these local authorities (directly or through a team)."""
+    if not authority_ids:
+        return ()
+    rows = db.session.scalars(
+        select(User.id)
+        .join(Organisation, User.organisation_id == Organisation.id)
+        .where(
+            User.role == Role.MANAGER,
+            User.active.is_(True),
+            or_(
+                Organisation.id.in_(authority_ids),
+                Organisation.parent_id.in_(authority_ids),
+            ),
+        )
+        .order_by(User.id)
+    )
+    return tuple(rows)
+
+
+def interview_facts(interview: Interview) -> schedule.InterviewFacts | None:
+    returns = [e.returned_at for e in interview.episodes if e.returned_at]
+    if not returns:
+        return None
+    child = interview.child
+    return schedule.InterviewFacts(
+        id=interview.id,
+        returned_at=min(returns),
+        due_at=interview.due_at,
+        allocated_to=interview.allocated_to_id,
+        allocated_at=interview.allocated_at if interview.allocated_to_id else None,
+        manager_ids=_managers({child.responsible_authority_id}),
+        done=interview.status in DONE_STATUSES,
+    )
+
+
+def episode_facts(episode: Episode) -> schedule.EpisodeReminderFacts:
+    child = episode.child
+    # Both authorities must know about a child placed out of area going missing.
+    authorities = {child.responsible_authority_id} | (
+        {child.host_authority_id} if child.host_authority_id else set()
+    )
+    return schedule.EpisodeReminderFacts(
+        episode=children.facts(episode, child),
+        history=tuple(children.history(child)),
+        manager_ids=_managers(authorities),
+    )
+
+
+def wanted(subject_type: str, subject_id: str, now: datetime) -> list[schedule.DueReminder]:
+    cfg = settings()
+    if subject_type == schedule.INTERVIEW:
+        interview = db.session.get(Interview, subject_id)
+        facts = interview_facts(interview) if interview else None
+        return schedule.interview_reminders(facts, cfg, now=now) if facts else []
+    episode = db.session.get(Episode, subject_id)
+    return schedule.episode_reminders(episode_facts(episode), now, cfg) if episode else []
+
+
+def refresh(subject_type: str, subject_id: str, now: datetime | None = None) -> None:
+    """Bring this subject's reminders in line with its facts (in the caller's transaction)."""
+    now = now or utcnow()
+    rows = {
+        r.key: r
+        for r in db.session.scalars(
+            select(Reminder).where(
+                Reminder.subject_type == subject_type, Reminder.subject_id == subject_id
+            )
+        )
+    }
+    pending = {k for k, r in rows.items() if r.status == ReminderStatus.PENDING}
+    to_upsert, to_cancel = schedule.plan(pending, wanted(subject_type, subject_id, now))
+    for key in to_cancel:
+        rows[key].status = ReminderStatus.CANCELLED
+    for due in to_upsert:
+        row = rows.get(due.key)
+        if row is None:
+            row = Reminder(id=new_id(), key=due.key, status=ReminderStatus.PENDING)
+            db.session.add(row)
+        elif row.status not in (ReminderStatus.PENDING, ReminderStatus.CANCELLED):
+            continue  # sent, being sent or missed: never queued a second time
+        _copy(due, row)
+
+
+def _copy(due: schedule.DueReminder, row: Reminder) -> None:
+    row.status = ReminderStatus.PENDING
+    row.kind = due.kind
+    row.subject_type = due.subject_type
+    row.subject_id = due.subject_id
+    row.recipient_id = due.recipient_id
+    row.due_at = due.due_at
+    row.next_attempt_at = due.due_at
+    row.stale_at = due.stale_at
+    row.urgency = due.urgency
+    row.topic = due.topic
+    row.ttl_seconds = due.ttl_seconds
+    row.title = due.title
+    row.body = due.body
+
+
+def queue_test(user: User, now: datetime | None = None) -> Reminder:
+    """A test notification for every device of the user, sent by the dispatcher straight away."""
+    now = now or utcnow()
+    row = Reminder(
+        id=new_id(),
+        key=f"{TEST_KIND}:{new_id()}:{user.id}",
+        kind=TEST_KIND,
+        subject_type="user",
+        subject_id=user.id,
+        recipient_id=user.id,
+        due_at=now,
+        next_attempt_at=now,
+        stale_at=now + timedelta(hours=1),
+        urgency="normal",
+        topic=schedule.topic_for(TEST_KIND, user.id),
+        ttl_seconds=3600,
+        title="Homeward test",
+        body="Reminders are working on this device.",
+        status=ReminderStatus.PENDING,
+    )
+    db.session.add(row)
+    audit.record("test", "reminder", row.id)
+    uow.commit()
+    return row
+
+
+# ---------------------------------------------------------------------- notification centre
+
+
+def centre(user: User, now: datetime | None = None, limit: int = 100) -> list[Reminder]:
+    """Every reminder that has fallen due for this person, newest first, sent by push or not."""
+    now = now or utcnow()
+    rows = db.session.scalars(
+        select(Reminder)
+        .where(
+            Reminder.recipient_id == user.id,
+            Reminder.due_at <= now,
+            Reminder.status != ReminderStatus.CANCELLED,
+        )
+        .order_by(Reminder.due_at.desc())
+        .limit(limit)
+    ).all()
+    audit.record("list", "reminder", None, detail=f"{len(rows)} reminders")
+    uow.commit()
+    return list(rows)
+
+
+def unread_count(user: User, now: datetime | None = None) -> int:
+    from sqlalchemy import func
+
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Reminder)
+        .where(
+            Reminder.recipient_id == user.id,
+            Reminder.due_at <= (now or utcnow()),
+            Reminder.status != ReminderStatus.CANCELLED,
+            Reminder.read_at.is_(None),
+        )
+    )
+
+
+def mark_all_read(user: User, now: datetime | None = None) -> None:
+    now = now or utcnow()
+    for row in db.session.scalars(
+        select(Reminder).where(
+            Reminder.recipient_id == user.id,
+            Reminder.due_at <= now,
+            Reminder.read_at.is_(None),
+        )
+    ):
+        row.read_at = now
+    uow.commit()
+
+
+def open_reminder(user: User, reminder_id: str) -> Reminder:
+    """The reminder a notification points at (its opaque ref), for its own recipient only."""
+    row = db.session.get(Reminder, reminder_id)
+    if row is None or row.recipient_id != user.id:
+        raise NotAllowed("No such reminder")
+    if row.read_at is None:
+        row.read_at = utcnow()
+    audit.record("open", "reminder", row.id)
+    uow.commit()
+    return row
