@@ -96,3 +96,49 @@ self.addEventListener("sync", (event) => {
     }),
   );
 });
+
+// ---------------------------------------------------------------- push reminders
+// The payload is { title, body, ref, url }: generic words and an opaque id, never personal data
+// (it passes through the browser vendor's push service and shows on a lock screen).
+
+function samePath(url) {
+  // Only a path in this app: a notification must never become a link elsewhere.
+  return typeof url === "string" && url.startsWith("/") && !url.startsWith("//") ? url : "/notifications/";
+}
+
+self.addEventListener("push", (event) => {
+  let data = {};
+  try {
+    data = event.data ? event.data.json() : {};
+  } catch (_) {
+    data = {};
+  }
+  const title = typeof data.title === "string" && data.title ? data.title : "Homeward";
+  event.waitUntil(
+    self.registration.showNotification(title, {
+      body: typeof data.body === "string" ? data.body : "You have a new reminder.",
+      // The same reminder delivered twice replaces itself instead of stacking up.
+      tag: typeof data.ref === "string" && data.ref ? `homeward-${data.ref}` : "homeward",
+      icon: "/static/icons/icon-192.png",
+      badge: "/static/icons/icon-192.png",
+      data: { url: samePath(data.url) },
+    }),
+  );
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const target = new URL(samePath(event.notification.data && event.notification.data.url), self.location.origin);
+  event.waitUntil(
+    (async () => {
+      const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+      for (const client of windows) {
+        if (new URL(client.url).origin === self.location.origin && "focus" in client) {
+          const focused = await client.focus();
+          return (focused || client).navigate ? (focused || client).navigate(target.href) : focused;
+        }
+      }
+      return self.clients.openWindow(target.href);
+    })(),
+  );
+});

@@ -81,7 +81,9 @@ def create_app(config: dict | None = None, environ: dict | None = None) -> Flask
     from webapp.interviews.views import bp as interviews_bp
     from webapp.main.views import bp as main_bp
     from webapp.oversight.views import bp as oversight_bp
+    from webapp.push import views as push_views  # noqa: F401  (adds the push routes to the API)
     from webapp.reminders import hooks  # noqa: F401  (reminders follow the facts)
+    from webapp.reminders.views import bp as reminders_bp
 
     for bp in (
         main_bp,
@@ -92,6 +94,7 @@ def create_app(config: dict | None = None, environ: dict | None = None) -> Flask
         oversight_bp,
         field_bp,
         devices_bp,
+        reminders_bp,
     ):
         app.register_blueprint(bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")

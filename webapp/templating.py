@@ -30,6 +30,8 @@ def iso(value: datetime | None) -> str:
 
 
 def _nav_items() -> list[dict]:
+    from webapp.reminders import service as reminders
+
     if not current_user.is_authenticated:
         return []
     role = current_user.role
@@ -44,6 +46,9 @@ def _nav_items() -> list[dict]:
         items.append(("field.shell", "Field mode"))
     if role in (Role.MANAGER, Role.ADMIN):
         items.append(("devices.index", "Devices"))
+    unread = reminders.unread_count(current_user)
+    label = f"Notifications ({unread} new)" if unread else "Notifications"
+    items.append(("reminders.centre", label))
     items.append(("accounts.account", "Your account"))
     return [
         {"href": url_for(ep), "text": text, "active": request.endpoint == ep} for ep, text in items

@@ -6,6 +6,7 @@
 // on document, so content that htmx swaps in later works without re-binding.
 
 import { initAll } from "/static/dist/govuk-frontend.min.js";
+import * as push from "/static/js/push.js";
 
 // GOV.UK Frontend's CSS and JS only enhance components when these classes are
 // present; a browser that runs ES modules supports GOV.UK Frontend.
@@ -144,3 +145,60 @@ document.addEventListener("click", async (event) => {
   const holder = document.getElementById("hw-install-prompt");
   if (holder) holder.hidden = true;
 });
+
+// Push reminders: the settings page's switch (hw-push), and on every signed-in page start the
+// current subscription is sent again, because browsers rotate subscriptions without telling us.
+const csrfMeta = document.querySelector('meta[name="csrf-token"]');
+const signedIn = document.body.dataset.signedIn === "true";
+
+if (signedIn && csrfMeta) {
+  push.refresh(csrfMeta.content).catch(() => { /* offline or refused: next start tries again */ });
+}
+
+const pushPanel = document.querySelector('[data-module~="hw-push"]');
+
+async function showPushState() {
+  const status = document.getElementById("hw-push-status");
+  const on = document.getElementById("hw-push-on");
+  const off = document.getElementById("hw-push-off");
+  const ios = document.getElementById("hw-push-ios");
+  on.hidden = off.hidden = ios.hidden = true;
+  if (push.needsHomeScreen()) {
+    status.textContent = "Reminders need Homeward on your Home Screen.";
+    ios.hidden = false;
+  } else if (!push.supported()) {
+    status.textContent = "This browser cannot show reminders. They will still appear in Notifications.";
+  } else if (Notification.permission === "denied") {
+    status.textContent =
+      "Reminders are blocked for Homeward in this browser's settings. Allow notifications for this site, then come back here.";
+  } else if (await push.isOn()) {
+    status.textContent = "Reminders are on for this device.";
+    off.hidden = false;
+  } else {
+    status.textContent = "Reminders are off for this device.";
+    on.hidden = false;
+  }
+}
+
+if (pushPanel && csrfMeta) {
+  const status = document.getElementById("hw-push-status");
+  document.getElementById("hw-push-on").addEventListener("click", async () => {
+    status.textContent = "Turning on reminders…";
+    try {
+      const result = await push.turnOn(csrfMeta.content);
+      if (result !== "granted") status.textContent = "Reminders were not allowed.";
+      else window.location.reload(); // the server's list of devices now includes this one
+    } catch (err) {
+      status.textContent = `Reminders could not be turned on: ${err.message}`;
+    }
+  });
+  document.getElementById("hw-push-off").addEventListener("click", async () => {
+    try {
+      await push.turnOff(csrfMeta.content);
+      window.location.reload();
+    } catch (err) {
+      status.textContent = `Reminders could not be turned off: ${err.message}`;
+    }
+  });
+  showPushState();
+}

@@ -26,6 +26,7 @@ SHELL_STATIC = [
     "dist/htmx.min.js",
     "dist/govuk-frontend.min.js",
     "js/app.js",
+    "js/push.js",
     "js/field/main.js",
     "js/field/views.js",
     "js/crypto/vault.js",

@@ -1,0 +1,99 @@
+// Web Push from the page: opt in on a tap, re-register on every start, opt out. What arrives is
+// shown by the service worker (static/sw.js); payloads carry generic words and an opaque id only.
+
+const KEY_URL = "/api/v1/push/key";
+const SUBS_URL = "/api/v1/push/subscriptions";
+
+export function supported() {
+  return "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
+}
+
+/** iPhone and iPad only allow push from the Home Screen app, not from a Safari tab. */
+export function needsHomeScreen() {
+  const ios = /iPhone|iPad|iPod/.test(navigator.userAgent);
+  const standalone = window.matchMedia("(display-mode: standalone)").matches || navigator.standalone;
+  return ios && !standalone;
+}
+
+function keyBytes(b64url) {
+  const b64 = b64url.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (b64url.length % 4)) % 4);
+  return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+}
+
+function sameKey(buffer, bytes) {
+  if (!buffer) return false;
+  const a = new Uint8Array(buffer);
+  return a.length === bytes.length && a.every((v, i) => v === bytes[i]);
+}
+
+async function serverKey() {
+  const response = await fetch(KEY_URL, { credentials: "same-origin", cache: "no-store" });
+  if (!response.ok) return null;
+  const { enabled, public_key: key } = await response.json();
+  return enabled ? keyBytes(key) : null;
+}
+
+async function registration() {
+  await navigator.serviceWorker.register("/sw.js", { scope: "/" });
+  return navigator.serviceWorker.ready;
+}
+
+async function send(method, body, csrf) {
+  const response = await fetch(SUBS_URL, {
+    method,
+    credentials: "same-origin",
+    cache: "no-store",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrf || "" },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok && response.status !== 204) {
+    let message = "The server did not accept this device's reminders.";
+    try { message = (await response.json()).message || message; } catch (_) { /* not JSON */ }
+    throw new Error(message);
+  }
+}
+
+/** The browser's subscription for our current key, made (or remade) if needed. */
+async function ensureSubscription(reg, key) {
+  let sub = await reg.pushManager.getSubscription();
+  if (sub && !sameKey(sub.options && sub.options.applicationServerKey, key)) {
+    // Made for another server key: push services would refuse our sends to it.
+    await sub.unsubscribe();
+    sub = null;
+  }
+  return sub || reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+}
+
+/** On every start: tell the server the current subscription (browsers rotate them). */
+export async function refresh(csrf) {
+  if (!supported() || Notification.permission !== "granted") return false;
+  const key = await serverKey();
+  if (!key) return false;
+  const sub = await ensureSubscription(await registration(), key);
+  await send("POST", sub.toJSON(), csrf);
+  return true;
+}
+
+export async function turnOn(csrf) {
+  const permission = await Notification.requestPermission();
+  if (permission !== "granted") return permission;
+  const key = await serverKey();
+  if (!key) throw new Error("Push reminders are not set up on this server.");
+  const sub = await ensureSubscription(await registration(), key);
+  await send("POST", sub.toJSON(), csrf);
+  return "granted";
+}
+
+export async function turnOff(csrf) {
+  const reg = await navigator.serviceWorker.getRegistration("/");
+  const sub = reg && (await reg.pushManager.getSubscription());
+  if (!sub) return;
+  await send("DELETE", { endpoint: sub.endpoint }, csrf);
+  await sub.unsubscribe();
+}
+
+export async function isOn() {
+  if (!supported() || Notification.permission !== "granted") return false;
+  const reg = await navigator.serviceWorker.getRegistration("/");
+  return Boolean(reg && (await reg.pushManager.getSubscription()));
+}

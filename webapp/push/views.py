@@ -1,0 +1,44 @@
+"""Push subscription API: the thin face of push/service.py, on the versioned JSON API."""
+
+from __future__ import annotations
+
+from flask import g, jsonify, request
+from flask_login import current_user
+
+from webapp.api.views import bp
+from webapp.push import service
+from webapp.rules import RuleError
+from webapp.security import login_required
+
+
+@bp.route("/push/key")
+@login_required
+def push_key():
+    key = service.public_key()
+    return jsonify(enabled=key is not None, public_key=key)
+
+
+@bp.route("/push/subscriptions", methods=["POST"])
+@login_required
+def push_subscribe():
+    if service.public_key() is None:
+        return jsonify(error="push_unavailable", message="Push reminders are not set up here"), 503
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return jsonify(error="invalid_payload", message="Send the subscription as JSON"), 400
+    try:
+        row = service.subscribe(current_user, g.device_id, request.user_agent.string or "", data)
+    except RuleError as exc:
+        return jsonify(error="invalid_subscription", message=exc.message), 422
+    return jsonify(id=row.id), 201
+
+
+@bp.route("/push/subscriptions", methods=["DELETE"])
+@login_required
+def push_unsubscribe():
+    data = request.get_json(silent=True)
+    endpoint = data.get("endpoint") if isinstance(data, dict) else None
+    if not isinstance(endpoint, str) or not endpoint:
+        return jsonify(error="invalid_payload", message="Send the endpoint to remove"), 400
+    service.unsubscribe(current_user, endpoint=endpoint)
+    return "", 204
