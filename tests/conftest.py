@@ -60,6 +60,8 @@ def _make_app(url: str, instance: Path):
             "INSTANCE_PATH": str(instance),
             "HOMEWARD_ENV": "testing",
             "TESTING": True,
+            # Subscriptions point at the local fake push service (tests/support/fake_push.py).
+            "HOMEWARD_PUSH_ALLOW_LOCAL": True,
         },
         environ={"HOMEWARD_INSTANCE_PATH": str(instance)},
     )
@@ -85,7 +87,11 @@ def _build_template(url: str, instance: Path) -> dict:
 def instance_dir(tmp_path_factory) -> Path:
     # One instance folder (secret key, data key) per session: the template's sealed values
     # must stay readable by every test's app.
-    return tmp_path_factory.mktemp("instance")
+    from webapp.push.vapid import generate_keys
+
+    path = tmp_path_factory.mktemp("instance")
+    generate_keys(path)  # push on, as in production
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -179,6 +185,14 @@ class Browser:
         data.setdefault("csrf_token", self.csrf)
         with self._fresh_context():
             return self._remember_token(self.client.post(url, data=data, **kw))
+
+    def api(self, method, url, json=None, csrf=True):
+        """A JSON API call as the app's scripts make it (CSRF token in the X-CSRFToken header)."""
+        if csrf and self.csrf is None:
+            self.get("/sign-in")
+        headers = {"X-CSRFToken": self.csrf} if csrf else {}
+        with self._fresh_context():
+            return self.client.open(url, method=method, json=json, headers=headers)
 
     def raw_post(self, url, **kw):
         """A POST exactly as given: no CSRF token added."""

@@ -46,12 +46,12 @@ def _refresh_reminders(session: Session) -> None:
     from webapp.extensions import db
     from webapp.reminders import service
 
-    if not session.info.get(_KEY):
-        return
     if not has_app_context() or session is not db.session():
         # The service works on the app's session; any other session is not the app's business.
         session.info.pop(_KEY, None)
         return
+    # before_commit runs before commit's own flush: flush now so that after_flush has seen
+    # everything this transaction changed.
     session.flush()
     done: set[tuple[str, str]] = set()
     while pending := session.info.get(_KEY, set()) - done:
