@@ -269,9 +269,11 @@ def test_remote_wipe_uploads_unsent_work_then_deletes_everything(chromium, serve
 
 
 def test_conflict_between_two_devices_keeps_both_and_lets_the_worker_choose(chromium, server, net):
+    # Each phone has its own network, so one can come back into signal while the other cannot.
+    net_b = NetCut(net.upstream[1])
     phones = []
-    for _ in range(2):
-        context = chromium.new_context(base_url=net.url, **PHONE)
+    for relay in (net, net_b):
+        context = chromium.new_context(base_url=relay.url, **PHONE)
         context.set_default_timeout(15_000)
         page = context.new_page()
         page.errors = []
@@ -281,8 +283,8 @@ def test_conflict_between_two_devices_keeps_both_and_lets_the_worker_choose(chro
     (ctx_a, a), (ctx_b, b) = phones
 
     # Both phones lose signal and change the same answer.
-    ctx_a.set_offline(True)
-    go_offline(ctx_b, net)
+    go_offline(ctx_a, net)
+    go_offline(ctx_b, net_b)
     for page, words in ((a, "Phone A: the worker and Kai"), (b, "Phone B: Kai and his aunt")):
         page.get_by_role("link", name=CHILD).click()
         page.get_by_label("Who was present?").fill(words)
@@ -291,7 +293,7 @@ def test_conflict_between_two_devices_keeps_both_and_lets_the_worker_choose(chro
     # Phone A reaches the server first and wins; phone B's change clashes with it.
     go_online(ctx_a, net)
     expect(status(a)).not_to_contain_text("not yet sent", timeout=20_000)
-    ctx_b.set_offline(False)
+    go_online(ctx_b, net_b)
     expect(status(b)).not_to_contain_text("not yet sent", timeout=20_000)
     b.get_by_role("link", name="Back to my returns").click()
     expect(b.locator(".govuk-warning-text")).to_contain_text("1 change clashed with a newer copy")
@@ -318,6 +320,7 @@ def test_conflict_between_two_devices_keeps_both_and_lets_the_worker_choose(chro
     for context, page in phones:
         assert page.errors == []
         context.close()
+    net_b.close()
 
 
 def test_editing_on_after_a_save_was_accepted_never_clashes_with_itself(chromium, server, net):

@@ -6,11 +6,9 @@ Frozen-time style: nothing reads the clock; `now` is passed in. 2026 UK clock ch
 
 from __future__ import annotations
 
-import ast
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -67,16 +65,6 @@ def ep_facts(ep: EpisodeFacts, history=(), managers=("m1",), seniors=("s1",)):
 
 def rows(reminders: list[DueReminder], anchor: datetime):
     return [(r.kind, r.recipient_id, (r.due_at - anchor) / H) for r in reminders]
-
-
-def test_the_schedule_imports_no_web_framework_or_database():
-    # Used by the Flask app and by the standalone dispatcher, and unit-tested without either.
-    root = Path(__file__).resolve().parents[2] / "webapp" / "reminders"
-    for path in root.glob("*.py"):
-        tree = ast.parse(path.read_text())
-        names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-        names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
-        assert not {m.split(".")[0] for m in names} & {"flask", "sqlalchemy", "flask_sqlalchemy"}
 
 
 # --- The table ---------------------------------------------------------------------------------
