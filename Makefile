@@ -34,6 +34,7 @@ setup: $(VENV)/.installed assets
 run: setup
 	$(BIN)/homeward init-db
 	$(BIN)/homeward demo-data
+	$(BIN)/homeward vapid-keys --if-missing
 	$(BIN)/homeward serve
 
 # Every test: unit, integration (SQLite and PostgreSQL) and end-to-end in Chromium.

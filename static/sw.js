@@ -126,19 +126,21 @@ self.addEventListener("push", (event) => {
   );
 });
 
+// Open the app at the notification's page: an open Homeward window is taken there (and focused
+// where the browser allows), else a new one is opened.
+async function openFromNotification(path) {
+  const target = new URL(samePath(path), self.location.origin).href;
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  const mine = windows.find((c) => new URL(c.url).origin === self.location.origin);
+  if (!mine) return self.clients.openWindow(target);
+  // navigate() only works on a window this worker controls; otherwise open a new one.
+  const moved = await mine.navigate(target).catch(() => null);
+  if (!moved) return self.clients.openWindow(target);
+  return moved.focus().catch(() => moved);
+}
+self.openFromNotification = openFromNotification; // for tests driving the worker directly
+
 self.addEventListener("notificationclick", (event) => {
   event.notification.close();
-  const target = new URL(samePath(event.notification.data && event.notification.data.url), self.location.origin);
-  event.waitUntil(
-    (async () => {
-      const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
-      for (const client of windows) {
-        if (new URL(client.url).origin === self.location.origin && "focus" in client) {
-          const focused = await client.focus();
-          return (focused || client).navigate ? (focused || client).navigate(target.href) : focused;
-        }
-      }
-      return self.clients.openWindow(target.href);
-    })(),
-  );
+  event.waitUntil(openFromNotification(event.notification.data && event.notification.data.url));
 });

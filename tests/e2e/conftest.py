@@ -97,6 +97,7 @@ def server(tmp_path_factory):
     env["HOMEWARD_INSTANCE_PATH"] = str(instance)
     _cli(["init-db"], env)
     _cli(["demo-data"], env)
+    _cli(["vapid-keys", "--if-missing"], env)
     proc, base = start_server(instance, env)
     yield {"url": base, "instance": instance, "env": env}
     stop_server(proc)

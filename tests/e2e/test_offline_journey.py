@@ -134,7 +134,9 @@ def test_offline_journey(browser_type, server, net, tmp_path, chromium):
     expect(page.get_by_role("heading", name="My returns")).to_be_visible()
     expect(page.get_by_role("link", name=CHILD)).to_be_visible()
     expect(status(page)).to_contain_text("Last synced")
-    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null")
+    page.wait_for_function(
+        "() => navigator.serviceWorker && navigator.serviceWorker.controller !== null"
+    )
     assert_nothing_readable(page)
 
     # Offline from here: the server must see nothing until we come back.
@@ -220,7 +222,9 @@ def set_up_field_mode(page, email="worker@demo.test"):
     page.get_by_role("button", name="Set passphrase").click()
     expect(page.get_by_role("heading", name="My returns")).to_be_visible()
     expect(status(page)).to_contain_text("Last synced")
-    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null")
+    page.wait_for_function(
+        "() => navigator.serviceWorker && navigator.serviceWorker.controller !== null"
+    )
 
 
 def test_remote_wipe_uploads_unsent_work_then_deletes_everything(chromium, server, net):

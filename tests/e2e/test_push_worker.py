@@ -1,0 +1,102 @@
+"""The service worker's push and notificationclick handlers in Chromium. A push message is
+delivered through the DevTools protocol (ServiceWorker.deliverPushMessage), as a push service
+would; pushManager.subscribe() itself cannot run headless."""
+
+from __future__ import annotations
+
+import json
+
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import PHONE, sign_in
+
+
+def registration_id(cdp, page) -> str:
+    found = {}
+    cdp.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda e: found.update({r["scopeURL"]: r["registrationId"] for r in e["registrations"]}),
+    )
+    cdp.send("ServiceWorker.enable")
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    for _ in range(50):
+        if found:
+            break
+        page.wait_for_timeout(100)
+    [reg] = [rid for scope, rid in found.items() if scope.endswith("/")]
+    return reg
+
+
+def notifications(page) -> list[dict]:
+    return page.evaluate(
+        """async () => (await (await navigator.serviceWorker.ready).getNotifications())
+             .map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data }))"""
+    )
+
+
+def wait_for_notifications(page, count: int) -> list[dict]:
+    for _ in range(50):
+        shown = notifications(page)
+        if len(shown) >= count:
+            return shown
+        page.wait_for_timeout(100)
+    raise AssertionError(f"{count} notifications expected, {len(shown)} shown")
+
+
+def test_push_shows_a_generic_notification_and_a_tap_opens_the_page(chromium, server):
+    context = chromium.new_context(base_url=server["url"], **PHONE)
+    context.grant_permissions(["notifications"], origin=server["url"])
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        sign_in(page, "worker@demo.test")
+        page.goto("/app/")  # field mode installs the service worker
+        page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+        page.goto("/notifications/settings")
+        cdp = context.new_cdp_session(page)
+        reg = registration_id(cdp, page)
+
+        payload = {
+            "title": "Return interview due",
+            "body": "A return interview is due in 6 hours.",
+            "ref": "3f1c2a9e-7d7b-4a56-9a0e-1f5a0c9b8d11",
+            "url": "/notifications/",
+        }
+        cdp.send(
+            "ServiceWorker.deliverPushMessage",
+            {"origin": server["url"], "registrationId": reg, "data": json.dumps(payload)},
+        )
+        [shown] = wait_for_notifications(page, 1)
+        assert shown == {
+            "title": "Return interview due",
+            "body": "A return interview is due in 6 hours.",
+            "tag": "homeward-3f1c2a9e-7d7b-4a56-9a0e-1f5a0c9b8d11",
+            "data": {"url": "/notifications/"},
+        }
+
+        # The same reminder arriving twice replaces itself rather than stacking up.
+        cdp.send(
+            "ServiceWorker.deliverPushMessage",
+            {"origin": server["url"], "registrationId": reg, "data": json.dumps(payload)},
+        )
+        page.wait_for_timeout(300)
+        assert len(notifications(page)) == 1
+
+        # A payload that tries to point elsewhere is kept inside the app.
+        hostile = dict(payload, ref="other", url="https://evil.example/phish")
+        cdp.send(
+            "ServiceWorker.deliverPushMessage",
+            {"origin": server["url"], "registrationId": reg, "data": json.dumps(hostile)},
+        )
+        urls = {n["tag"]: n["data"]["url"] for n in wait_for_notifications(page, 2)}
+        assert urls["homeward-other"] == "/notifications/"
+
+        # A tap takes the open window to the reminder's page.
+        [worker] = context.service_workers
+        worker.evaluate("self.openFromNotification('/notifications/')")
+        expect(page).to_have_url(f"{server['url']}/notifications/")
+        expect(page.get_by_role("heading", name="Notifications")).to_be_visible()
+        assert errors == []
+    finally:
+        context.close()
