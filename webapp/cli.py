@@ -236,6 +236,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
                 sender.run_forever(threading.Event())
 
         threading.Thread(target=loop, name="reminders", daemon=True).start()
+        click.echo("Reminder dispatcher running inside the web worker.")
 
     in_process = app.config["HOMEWARD_DISPATCHER"] == "in-process"
 
