@@ -86,7 +86,9 @@ def build_config(environ: Mapping[str, str] | None = None, **overrides) -> dict:
         "INSTANCE_PATH": str(instance),
         "SECRET_KEY": _secret_key(environ, instance, production),
         "SQLALCHEMY_DATABASE_URI": _database_url(environ, instance),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # hide_parameters: database errors (and so logs and tracebacks) never carry the values
+        # of a statement, which can be a child's name.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "SESSION_COOKIE_NAME": "homeward_session",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

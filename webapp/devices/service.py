@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from webapp import audit, sealed, uow
-from webapp.accounts.models import Role, User
+from webapp.accounts.models import Organisation, Role, User
 from webapp.db_types import utcnow
 from webapp.devices.models import Device
 from webapp.extensions import db
@@ -71,9 +71,21 @@ def devices_for(actor: User) -> list[Device]:
     """Devices a manager or administrator may revoke: those of users in their authority."""
     if actor.role not in (Role.MANAGER, Role.ADMIN):
         raise NotAllowed("Only managers and administrators manage devices")
+    authority = actor.authority_id
     rows = db.session.scalars(
-        select(Device).join(User, Device.user_id == User.id).order_by(Device.last_seen_at.desc())
+        select(Device)
+        .join(User, Device.user_id == User.id)
+        .join(Organisation, User.organisation_id == Organisation.id)
+        .where(
+            or_(
+                Organisation.id == authority,
+                Organisation.parent_id == authority,
+                Device.user_id == actor.id,
+            )
+        )
+        .order_by(Device.last_seen_at.desc())
     ).all()
+    # The SQL narrows to the authority; _may_manage stays the one definition of the rule.
     return [d for d in rows if _may_manage(actor, d.user) or d.user_id == actor.id]
 
 
