@@ -142,6 +142,8 @@ def test_main_pages_have_no_axe_violations(phone):
         ("install guide", "/install"),
         ("offline page", "/offline"),
         ("account", "/account"),
+        ("notifications", "/notifications/"),
+        ("reminder settings", "/notifications/settings"),
     ):
         page.goto(url)
         found[name] = axe_violations(page)

@@ -382,3 +382,22 @@ def test_a_new_release_is_offered_as_update_ready_and_keeps_the_draft(chromium, 
     finally:
         stop_server(proc)
         context.close()
+
+
+def test_field_mode_locks_itself_after_five_minutes_idle(chromium, server, net):
+    context = chromium.new_context(base_url=net.url, **PHONE)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.clock.install()  # the page's timers, fast-forwarded below; time otherwise flows
+    set_up_field_mode(page)
+    page.get_by_role("link", name="Mia Cole").click()
+    page.clock.fast_forward("04:30")
+    expect(page.get_by_role("heading", name="Return home interview")).to_be_visible()
+    page.get_by_label("Who was present?").press("End")  # activity restarts the idle clock
+    page.clock.fast_forward("04:30")
+    expect(page.get_by_role("heading", name="Return home interview")).to_be_visible()
+    page.clock.fast_forward("01:00")
+    expect(page.get_by_role("heading", name="Unlock field mode")).to_be_visible()
+    assert page.locator("#hw-field-view").inner_text().count("Mia") == 0
+    unlock(page)
+    context.close()

@@ -100,3 +100,12 @@ def test_push_shows_a_generic_notification_and_a_tap_opens_the_page(chromium, se
         assert errors == []
     finally:
         context.close()
+
+
+def test_reminder_settings_explain_first_and_offer_the_switch(phone):
+    sign_in(phone, "worker@demo.test")
+    phone.goto("/notifications/settings")
+    expect(phone.get_by_text("never show a child's name")).to_be_visible()
+    expect(phone.locator("#hw-push-status")).to_have_text("Reminders are off for this device.")
+    expect(phone.get_by_role("button", name="Turn on reminders")).to_be_visible()
+    assert phone.console_errors == []
