@@ -401,3 +401,36 @@ def test_field_mode_locks_itself_after_five_minutes_idle(chromium, server, net):
     assert page.locator("#hw-field-view").inner_text().count("Mia") == 0
     unlock(page)
     context.close()
+
+
+def test_a_forgotten_passphrase_is_reset_online_and_unsent_work_survives(chromium, server, net):
+    context = chromium.new_context(base_url=net.url, **PHONE)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    set_up_field_mode(page)
+    go_offline(context, net)
+    page.get_by_role("link", name="Mia Cole").click()
+    page.get_by_label("What do they need?").fill("A bus pass, she says")
+    expect(status(page)).to_contain_text("1 not yet sent to the server")
+    page.reload()
+    expect(page.locator("#hw-unsent")).to_contain_text("1 not yet sent")
+
+    # Back in signal, still locked: the passphrase is gone from the worker's memory.
+    go_online(context, net)
+    page.get_by_text("Forgotten your passphrase?").click()
+    page.get_by_role("button", name="Choose a new passphrase").click()
+    expect(page.get_by_role("heading", name="Set up field mode")).to_be_visible()
+    page.get_by_label("Offline passphrase").fill("a brand new passphrase")
+    page.get_by_label("Type the passphrase again").fill("a brand new passphrase")
+    page.get_by_role("button", name="Set passphrase").click()
+    expect(page.get_by_role("heading", name="My returns")).to_be_visible()
+    expect(status(page)).not_to_contain_text("not yet sent", timeout=20_000)
+    assert server_copy(server, "Mia Cole")[1]["needs"] == "A bus pass, she says"
+
+    # The new passphrase unlocks; the old one no longer does.
+    page.reload()
+    page.get_by_label("Offline passphrase").fill(PASSPHRASE)
+    page.get_by_role("button", name="Unlock").click()
+    expect(page.locator(".govuk-error-summary")).to_be_visible()
+    unlock(page, "a brand new passphrase")
+    context.close()

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import IO
 
 import pytest
 from sqlalchemy import create_engine, func, select, update
@@ -55,10 +56,31 @@ class SlowPushService(FakePushService):
 
     delay = 0.0
 
+    def start(self) -> SlowPushService:
+        self._busy = 0  # POSTs being handled right now
+        super().start()
+        # socketserver listens with a backlog of 5: the first connects of each batch (8 threads
+        # per dispatcher, several dispatchers) overflow it, and each dropped handshake costs a 1 s
+        # SYN-ACK retransmit, which stalls the whole batch. A second listen() widens the backlog.
+        self._httpd.socket.listen(128)
+        return self
+
     def _handle(self, handler):
-        if self.delay:
-            time.sleep(self.delay)
-        return super()._handle(handler)
+        with self._lock:
+            self._busy += 1
+        try:
+            if self.delay:
+                time.sleep(self.delay)
+            return super()._handle(handler)
+        finally:
+            with self._lock:
+                self._busy -= 1
+                self._lock.notify_all()
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Until no POST is being handled (those a killed client left behind still finish)."""
+        with self._lock:
+            assert self._lock.wait_for(lambda: self._busy == 0, timeout), "push service busy"
 
 
 # ---------------------------------------------------------------- set-up
@@ -190,13 +212,14 @@ def dispatcher_env(url: str, instance: Path) -> dict[str, str]:
 class Dispatchers:
     """`homeward reminders run` processes; their output goes to files (no pipe can fill up)."""
 
-    def __init__(self, url: str, instance: Path, logs: Path):
+    def __init__(self, url: str, instance: Path, folder: Path):
         self.env = dispatcher_env(url, instance)
-        self.logs = logs
+        self.folder = folder
         self.procs: list[subprocess.Popen] = []
+        self.logs: dict[int, IO[str]] = {}
 
     def start(self, *args: str) -> subprocess.Popen:
-        log = open(self.logs / f"dispatcher-{len(self.procs)}.log", "w+")  # noqa: SIM115
+        log = (self.folder / f"dispatcher-{len(self.procs)}.log").open("w+")
         proc = subprocess.Popen(
             [sys.executable, "-m", "webapp.cli", "reminders", "run", "--batch-size", str(BATCH)]
             + list(args),
@@ -205,25 +228,25 @@ class Dispatchers:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        proc.log = log  # type: ignore[attr-defined]
         self.procs.append(proc)
+        self.logs[proc.pid] = log
         return proc
 
-    @staticmethod
-    def output(proc: subprocess.Popen) -> str:
-        proc.log.flush()  # type: ignore[attr-defined]
-        proc.log.seek(0)  # type: ignore[attr-defined]
-        return proc.log.read()  # type: ignore[attr-defined]
+    def output(self, proc: subprocess.Popen) -> str:
+        log = self.logs[proc.pid]
+        log.flush()
+        log.seek(0)
+        return log.read()
 
     def finish(self, proc: subprocess.Popen, timeout: float = PROCESS_TIMEOUT) -> str:
-        """Wait for a `--once` run; it must exit cleanly. Returns its output."""
+        """Wait for a `--once` run, which must exit cleanly; its output."""
         try:
             code = proc.wait(timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
             pytest.fail(
-                f"dispatcher {proc.pid} still running after {timeout} s:\n" + self.output(proc)
+                f"dispatcher {proc.pid} still running after {timeout} s:\n{self.output(proc)}"
             )
         out = self.output(proc)
         assert code == 0, f"dispatcher {proc.pid} exited {code}:\n{out}"
@@ -234,7 +257,8 @@ class Dispatchers:
             if proc.poll() is None:
                 proc.kill()
             proc.wait()
-            proc.log.close()  # type: ignore[attr-defined]
+        for log in self.logs.values():
+            log.close()
 
 
 @contextmanager
@@ -312,8 +336,9 @@ def test_a_dispatcher_killed_mid_send_loses_nothing(
 ):
     url, engine = pg_database
     ids = seed(engine, push_service, instance_dir, count=1000)
-    # 50 ms a push: a batch of 50 over the dispatcher's 8 threads takes at least 7 x 50 ms.
-    push_service.delay = 0.05
+    # 100 ms a push: a batch of 50 over the dispatcher's 8 threads takes at least 7 x 100 ms, so
+    # the kill lands while the rest of the fourth batch is still being sent.
+    push_service.delay = 0.1
     kill_after = 3 * BATCH + BATCH // 2  # half-way through the fourth batch
 
     with dispatchers(url, instance_dir, tmp_path) as group:
@@ -325,7 +350,7 @@ def test_a_dispatcher_killed_mid_send_loses_nothing(
         doomed.kill()  # SIGKILL: no handler, no finally, no clean-up of its lease
         doomed.wait(10)
         # Pushes the fake service was already handling when the process died still land.
-        time.sleep(push_service.delay * 4)
+        push_service.wait_idle()
         before_kill = delivered_refs(push_service)
         assert len(before_kill) < len(ids), "the dispatcher finished before it was killed"
 

@@ -415,8 +415,13 @@ function registerServiceWorker() {
   });
 }
 
-window.addEventListener("online", () => { refreshStatus(); app.client && app.client.sync("online"); });
-window.addEventListener("offline", () => refreshStatus());
+function connectionChanged() {
+  refreshStatus();
+  v.showConnection(navigator.onLine);
+}
+
+window.addEventListener("online", () => { connectionChanged(); app.client && app.client.sync("online"); });
+window.addEventListener("offline", connectionChanged);
 window.addEventListener("pagehide", flushAutosave);
 
 export const _test = { app, lock, wipe };

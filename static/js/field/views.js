@@ -118,10 +118,18 @@ export function unlockView({ onSubmit, onRecover, error, counts, online, busy })
       h("div", { class: "govuk-details__text" },
         h("p", { class: "govuk-body" },
           "Sign in to Homeward online on this device, then choose a new passphrase. Work not yet sent is kept."),
-        online
-          ? h("button", { type: "button", class: "govuk-button govuk-button--secondary", onclick: onRecover },
-            "Choose a new passphrase")
-          : h("p", { class: "govuk-body" }, "You need a connection to do this."))));
+        // Both are drawn; showConnection() shows the one that fits as the signal comes and goes.
+        h("button", { type: "button", id: "hw-recover", class: "govuk-button govuk-button--secondary", onclick: onRecover, hidden: !online },
+          "Choose a new passphrase"),
+        h("p", { class: "govuk-body", id: "hw-recover-offline", hidden: online }, "You need a connection to do this."))));
+}
+
+/** Show the recovery button only with a connection (it needs the server). */
+export function showConnection(online) {
+  const button = document.getElementById("hw-recover");
+  const note = document.getElementById("hw-recover-offline");
+  if (button) button.hidden = !online;
+  if (note) note.hidden = online;
 }
 
 export function listView({ interviews, pendingByRecord, attention, conflicts, onOpen, onConflict }) {
