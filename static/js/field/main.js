@@ -4,6 +4,7 @@
 // or 2 minutes hidden; the key then exists nowhere but wrapped on disk.
 
 import * as vault from "../crypto/vault.js";
+import * as push from "../push.js";
 import { DeviceStore } from "../store/db.js";
 import { SyncClient } from "../sync/client.js";
 import * as v from "./views.js";
@@ -98,7 +99,11 @@ async function boot() {
       }
     },
   });
-  if (app.session) app.client.csrf = app.session.csrf_token;
+  if (app.session) {
+    app.client.csrf = app.session.csrf_token;
+    // Field mode is a start of the app too: keep this device's push subscription current.
+    push.refresh(app.session.csrf_token).catch(() => {});
+  }
   if (navigator.storage && navigator.storage.persist) navigator.storage.persist();
   await refreshStatus();
   if (app.session && app.session.device && app.session.device.revoked) {
