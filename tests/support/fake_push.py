@@ -146,7 +146,12 @@ class FakePushService:
         class Handler(_Handler):
             fake = service
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            # socketserver's default backlog is 5: a dispatcher's burst of connects overflows it
+            # and every dropped handshake costs a 1 s SYN retransmit. A real push service has room.
+            request_queue_size = 256
+
+        self._httpd = Server(("127.0.0.1", 0), Handler)
         # Daemon threads are not joined on close, so a scripted hang cannot block stop().
         self._httpd.daemon_threads = True
         self._port = self._httpd.server_address[1]
