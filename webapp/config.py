@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -37,11 +38,20 @@ def _secret_key(environ: Mapping[str, str], instance: Path, production: bool) ->
     if path.exists():
         return path.read_text().strip()
     instance.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key)
-    return key
+    # Several processes may start at once on a fresh folder (server, dispatcher): write the key
+    # whole to a private temporary file, then link it into place, which fails if another process
+    # got there first. No one ever reads a half-written key, and everyone ends with the same one.
+    fd, tmp = tempfile.mkstemp(dir=instance, prefix=".secret-key-")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+    finally:
+        os.unlink(tmp)
+    return path.read_text().strip()
 
 
 def _database_url(environ: Mapping[str, str], instance: Path) -> str:
