@@ -382,7 +382,7 @@ def test_a_claim_held_by_a_dead_dispatcher_is_taken_over_when_its_lease_ends(
         assert fresh(reminder).status == ReminderStatus.SENT
         assert [d.token for d in fake_push.deliveries] == [phone.token]
         # The dead one's late word does not count.
-        first._settle(reminder.id, {"status": ReminderStatus.PENDING})
+        first._settle([first._settlement(reminder.id, ReminderStatus.PENDING, now, None)])
         db.session.commit()
         assert fresh(reminder).status == ReminderStatus.SENT
     finally:

@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 
 import requests
 from requests.adapters import HTTPAdapter
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from webapp.db_types import utcnow
 from webapp.extensions import db
@@ -50,10 +50,23 @@ RETRY_MAX = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
-class Job:
-    """What a send needs, copied out of the claimed row (no ORM objects cross threads)."""
+class Claimed:
+    """A claimed reminder, copied out of its row (no ORM objects cross threads or commits)."""
 
-    reminder_id: str
+    id: str
+    recipient_id: str
+    title: str
+    body: str
+    topic: str
+    urgency: str
+    ttl_seconds: int
+    stale_at: datetime
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Job:
+    claimed: Claimed
     message: push.Message
     targets: tuple[tuple[str, push.Subscription], ...]  # (subscription id, subscription)
 
@@ -92,7 +105,7 @@ class Dispatcher:
             self._pool.map(
                 lambda pair: (pair[0], pair[1], self._send(pair[2], pair[3])),
                 [
-                    (job.reminder_id, sub_id, sub, job.message)
+                    (job.claimed.id, sub_id, sub, job.message)
                     for job in jobs
                     for sub_id, sub in job.targets
                 ],
@@ -110,30 +123,59 @@ class Dispatcher:
             return push.SendOutcome("failed", detail=f"not sent: {exc}")
         return push.send(subscription, message, self.keys, timeout=self.timeout, session=self._http)
 
-    def _claim(self, now: datetime) -> list[Reminder]:
-        due = or_(
-            and_(Reminder.status == ReminderStatus.PENDING, Reminder.next_attempt_at <= now),
-            # A dispatcher died holding these: its lease ran out.
-            and_(Reminder.status == ReminderStatus.SENDING, Reminder.lease_until < now),
+    def _claim(self, now: datetime) -> list[Claimed]:
+        """Take up to batch_size due reminders for this dispatcher, in one short transaction."""
+        # Two plain queries rather than one with OR, so each can walk ix_reminders_due in order
+        # however long the backlog after an outage.
+        expired = self._lock_due(
+            (Reminder.status == ReminderStatus.SENDING) & (Reminder.lease_until < now),
+            Reminder.lease_until,
+            self.batch_size,
+        )  # a dispatcher died holding these: its lease ran out
+        rows = expired + self._lock_due(
+            (Reminder.status == ReminderStatus.PENDING) & (Reminder.next_attempt_at <= now),
+            Reminder.next_attempt_at,
+            self.batch_size - len(expired),
         )
-        rows = db.session.scalars(
-            select(Reminder)
-            .where(due)
-            .order_by(Reminder.next_attempt_at)
-            .limit(self.batch_size)
-            .with_for_update(skip_locked=True)
-        ).all()
+        claimed = []
         for row in rows:
             row.status = ReminderStatus.SENDING
             row.lease_until = now + self.lease
             row.claimed_by = self.name
             row.attempts += 1
+            # Copied before the commit expires the rows: the sends need no second read.
+            claimed.append(
+                Claimed(
+                    row.id,
+                    row.recipient_id,
+                    row.title,
+                    row.body,
+                    row.topic,
+                    row.urgency,
+                    row.ttl_seconds,
+                    row.stale_at,
+                    row.attempts,
+                )
+            )
         db.session.commit()
-        return list(rows)
+        return claimed
 
-    def _jobs(self, claimed: list[Reminder], now: datetime) -> tuple[list[Job], dict[str, str]]:
+    def _lock_due(self, where, order, limit: int) -> list[Reminder]:
+        if limit <= 0:
+            return []
+        return list(
+            db.session.scalars(
+                select(Reminder)
+                .where(where)
+                .order_by(order)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+
+    def _jobs(self, claimed: list[Claimed], now: datetime) -> tuple[list[Job], dict[str, str]]:
         """The sends to make; and the reminders settled without one (stale) -> final status."""
-        ids = [r.id for r in claimed]
+        ids = [c.id for c in claimed]
         already = {
             (reminder_id, sub_id)
             for reminder_id, sub_id in db.session.execute(
@@ -145,32 +187,32 @@ class Dispatcher:
         subs: dict[str, list[PushSubscription]] = {}
         for sub in db.session.scalars(
             select(PushSubscription).where(
-                PushSubscription.user_id.in_({r.recipient_id for r in claimed})
+                PushSubscription.user_id.in_({c.recipient_id for c in claimed})
             )
         ):
             subs.setdefault(sub.user_id, []).append(sub)
         jobs: list[Job] = []
         finished: dict[str, str] = {}
-        for r in claimed:
-            ttl = min(r.ttl_seconds, int((r.stale_at - now).total_seconds()))
+        for c in claimed:
+            ttl = min(c.ttl_seconds, int((c.stale_at - now).total_seconds()))
             if ttl <= 0:
-                finished[r.id] = ReminderStatus.MISSED
+                finished[c.id] = ReminderStatus.MISSED
                 continue
             message = push.Message(
-                title=r.title,
-                body=r.body,
-                ref=r.id,
-                url=f"/notifications/{r.id}",
-                topic=r.topic,
-                urgency=r.urgency,
+                title=c.title,
+                body=c.body,
+                ref=c.id,
+                url=f"/notifications/{c.id}",
+                topic=c.topic,
+                urgency=c.urgency,
                 ttl_seconds=ttl,
             )
             targets = tuple(
                 (s.id, push.Subscription(s.endpoint, s.p256dh, s.auth))
-                for s in subs.get(r.recipient_id, [])
-                if (r.id, s.id) not in already
+                for s in subs.get(c.recipient_id, [])
+                if (c.id, s.id) not in already
             )
-            jobs.append(Job(r.id, message, targets))
+            jobs.append(Job(c, message, targets))
         db.session.rollback()  # end the read transaction before the sends
         return jobs, finished
 
@@ -184,22 +226,25 @@ class Dispatcher:
         by_reminder: dict[str, list[push.SendOutcome]] = {}
         gone: set[str] = set()
         sent_to: set[str] = set()
+        attempts = []
         for reminder_id, sub_id, outcome in outcomes:
             by_reminder.setdefault(reminder_id, []).append(outcome)
-            db.session.add(
-                ReminderAttempt(
-                    reminder_id=reminder_id,
-                    subscription_id=sub_id,
-                    at=now,
-                    outcome=outcome.status,
-                    http_status=outcome.http_status,
-                    detail=outcome.detail[:300],
-                )
+            attempts.append(
+                {
+                    "reminder_id": reminder_id,
+                    "subscription_id": sub_id,
+                    "at": now,
+                    "outcome": outcome.status,
+                    "http_status": outcome.http_status,
+                    "detail": outcome.detail[:300],
+                }
             )
             if outcome.delete_subscription:
                 gone.add(sub_id)
             elif outcome.status == "sent":
                 sent_to.add(sub_id)
+        if attempts:
+            db.session.execute(insert(ReminderAttempt), attempts)
         if gone:
             db.session.execute(delete(PushSubscription).where(PushSubscription.id.in_(gone)))
         if sent_to:
@@ -208,64 +253,68 @@ class Dispatcher:
                 .where(PushSubscription.id.in_(sent_to))
                 .values(last_sent_at=now)
             )
-        for reminder_id, status in finished.items():
-            self._settle(reminder_id, {"status": status, "last_error": "stale before sending"})
-        stale_at = dict(
-            db.session.execute(
-                select(Reminder.id, Reminder.stale_at).where(
-                    Reminder.id.in_([j.reminder_id for j in jobs])
-                )
-            ).all()
-        )
-        attempts = dict(
-            db.session.execute(
-                select(Reminder.id, Reminder.attempts).where(
-                    Reminder.id.in_([j.reminder_id for j in jobs])
-                )
-            ).all()
-        )
+        settled = [
+            self._settlement(reminder_id, status, now, "stale before sending")
+            for reminder_id, status in finished.items()
+        ]
         for job in jobs:
-            results = by_reminder.get(job.reminder_id, [])
-            again = [o for o in results if o.status in ("retry", "rate_limited")]
+            again = [
+                o
+                for o in by_reminder.get(job.claimed.id, [])
+                if o.status in ("retry", "rate_limited")
+            ]
             if not again:
-                self._settle(
-                    job.reminder_id,
-                    {"status": ReminderStatus.SENT, "sent_at": now, "last_error": None},
-                )
+                settled.append(self._settlement(job.claimed.id, ReminderStatus.SENT, now, None))
                 continue
-            wait = self._backoff(attempts.get(job.reminder_id, 1))
+            wait = self._backoff(job.claimed.attempts)
             for o in again:
                 if o.retry_after:
                     wait = max(wait, timedelta(seconds=o.retry_after))
             retry_at = now + wait
             error = again[0].detail[:300]
-            if retry_at >= stale_at[job.reminder_id]:
+            if retry_at >= job.claimed.stale_at:
                 # No point trying after it is stale; the notification centre still shows it.
-                self._settle(
-                    job.reminder_id, {"status": ReminderStatus.MISSED, "last_error": error}
-                )
+                settled.append(self._settlement(job.claimed.id, ReminderStatus.MISSED, now, error))
             else:
-                self._settle(
-                    job.reminder_id,
-                    {
-                        "status": ReminderStatus.PENDING,
-                        "next_attempt_at": retry_at,
-                        "last_error": error,
-                    },
+                settled.append(
+                    self._settlement(job.claimed.id, ReminderStatus.PENDING, retry_at, error)
                 )
+        self._settle(settled)
         db.session.commit()
 
-    def _settle(self, reminder_id: str, values: dict) -> None:
-        # Only while the lease is ours: if we were too slow and another dispatcher took it over,
-        # its word counts, not ours.
+    @staticmethod
+    def _settlement(reminder_id: str, status: str, at: datetime, error: str | None) -> dict:
+        # `at`: when it was sent, or when to try again; kept in next_attempt_at either way.
+        return {
+            "rid": reminder_id,
+            "new_status": status,
+            "next_at": at,
+            "sent": at if status == ReminderStatus.SENT else None,
+            "error": error,
+        }
+
+    def _settle(self, settlements: list[dict]) -> None:
+        """Write every outcome in one statement, each only while its lease is still ours: if we
+        were too slow and another dispatcher took a reminder over, its word counts, not ours."""
+        if not settlements:
+            return
+        table = Reminder.__table__
         db.session.execute(
-            update(Reminder)
+            update(table)
             .where(
-                Reminder.id == reminder_id,
-                Reminder.claimed_by == self.name,
-                Reminder.status == ReminderStatus.SENDING,
+                table.c.id == bindparam("rid"),
+                table.c.claimed_by == self.name,
+                table.c.status == ReminderStatus.SENDING,
             )
-            .values(lease_until=None, **values)
+            .values(
+                status=bindparam("new_status"),
+                next_attempt_at=bindparam("next_at"),
+                sent_at=bindparam("sent"),
+                last_error=bindparam("error"),
+                lease_until=None,
+                updated_at=utcnow(),
+            ),
+            settlements,
         )
 
     @staticmethod
