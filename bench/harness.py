@@ -1,0 +1,289 @@
+"""What both benchmarks share: a scratch database, a private instance folder, the real server
+(`homeward serve`, gunicorn) on a free loopback port, signing in over HTTP, and percentiles.
+
+The benchmarks drive the app the way a deployment runs it (migrations through the CLI, gunicorn
+with its access log) so the figures include everything a device really waits for. They never
+touch the `test` database the test suite uses, and only talk to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/homeward_bench"
+DEMO_PASSWORD = "homeward-demo"  # noqa: S105  (the fictional demo users' documented password)
+
+# Databases a benchmark must never drop: the test suite's and PostgreSQL's own.
+_PROTECTED_DATABASES = {"test", "postgres", "template0", "template1"}
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+_SAFE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def instance_folder() -> Path:
+    """A throwaway instance folder: its own secret key, data keys and server log."""
+    return Path(tempfile.mkdtemp(prefix="homeward-bench-"))
+
+
+def fresh_database(url: str | None, instance: Path) -> str:
+    """Drop and recreate the scratch database, so every run starts from the same empty state.
+
+    `None` means a SQLite file in the instance folder. PostgreSQL URLs must point at loopback and
+    must not name a protected database.
+    """
+    if url is None:
+        return f"sqlite:///{instance / 'bench.sqlite3'}"
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = Path(parsed.database or "")
+        if not parsed.database or parsed.database == ":memory:":
+            raise SystemExit("SQLite benchmarks need a file (the server runs in another process)")
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return url
+    if parsed.get_backend_name() != "postgresql":
+        raise SystemExit(f"Unsupported database {parsed.get_backend_name()!r}")
+    name = parsed.database or ""
+    if (parsed.host or "127.0.0.1") not in _LOOPBACK:
+        raise SystemExit("Benchmarks only talk to 127.0.0.1")
+    if name in _PROTECTED_DATABASES or not _SAFE_NAME.match(name):
+        raise SystemExit(f"Refusing to drop and recreate database {name!r}: use a scratch name")
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        # The name was checked against _SAFE_NAME above; DDL cannot take bind parameters.
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url
+
+
+def app_env(instance: Path, database_url: str) -> dict[str, str]:
+    """The environment for the CLI and server: only our instance folder and database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOMEWARD_")}
+    env.pop("DATABASE_URL", None)
+    env["HOMEWARD_INSTANCE_PATH"] = str(instance)
+    env["DATABASE_URL"] = database_url
+    return env
+
+
+def cli(args: list[str], env: dict[str, str]) -> None:
+    """Run `homeward ARGS` exactly as an operator would (migrations, demo data)."""
+    done = subprocess.run(  # noqa: S603  (our own CLI, fixed arguments)
+        [sys.executable, "-m", "webapp.cli", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if done.returncode:
+        raise SystemExit(f"homeward {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# gunicorn's access log as `homeward serve` configures it: '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+ACCESS_LINE = re.compile(
+    r'^\S+ "(?P<method>[A-Z]+) (?P<path>\S+)" (?P<status>\d{3}) (?P<bytes>\d+|-) (?P<ms>\d+)ms$',
+    flags=re.M,
+)
+
+
+@dataclass(frozen=True)
+class Hit:
+    method: str
+    path: str
+    status: int
+    bytes: int  # the response body only: gunicorn's %(B)s leaves out the headers
+    ms: int
+
+
+@dataclass
+class Server:
+    url: str
+    log: Path
+    proc: subprocess.Popen
+
+    def hits(self) -> list[Hit]:
+        """Every request the server has answered so far, from its own access log."""
+        return [
+            Hit(
+                m["method"],
+                m["path"],
+                int(m["status"]),
+                0 if m["bytes"] == "-" else int(m["bytes"]),
+                int(m["ms"]),
+            )
+            for m in ACCESS_LINE.finditer(self.log.read_text(errors="replace"))
+        ]
+
+
+@contextmanager
+def serve(env: dict[str, str], instance: Path, workers: int, threads: int) -> Iterator[Server]:
+    """`homeward serve` (gunicorn, gthread workers) on a free port until the block ends."""
+    port = free_port()
+    log_path = instance / "server.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(  # noqa: S603  (our own CLI, fixed arguments)
+            [
+                sys.executable,
+                "-m",
+                "webapp.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--threads",
+                str(threads),
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        server = Server(f"http://127.0.0.1:{port}", log_path, proc)
+        try:
+            _wait_until_up(server)
+            yield server
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+
+def _wait_until_up(server: Server) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            requests.get(server.url + "/healthz", timeout=1).raise_for_status()
+            return
+        except requests.RequestException:
+            if server.proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("The server did not start:\n" + server.log.read_text()) from None
+            time.sleep(0.2)
+
+
+_CSRF_INPUT = re.compile(
+    r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"'
+)
+
+
+def sign_in(base_url: str, email: str, password: str) -> requests.Session:
+    """A signed-in HTTP client, as a browser gets one: the sign-in form, then its CSRF token.
+
+    Sign-in is throttled per email and per IP on failures only, so one success per user is safe.
+    """
+    http = requests.Session()
+    form = http.get(base_url + "/sign-in", timeout=30)
+    form.raise_for_status()
+    match = _CSRF_INPUT.search(form.text)
+    if not match:
+        raise SystemExit("No csrf_token on the sign-in form")
+    answer = http.post(
+        base_url + "/sign-in",
+        data={"email": email, "password": password, "csrf_token": match[1] or match[2]},
+        allow_redirects=False,
+        timeout=30,
+    )
+    if answer.status_code != 302:
+        raise SystemExit(f"Sign-in as {email} failed: HTTP {answer.status_code}")
+    return http
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile: always a latency that was really observed."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+# --- CPU accounting (Linux /proc): is a figure limited by CPU, and whose? ------------------------
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name is in parentheses and may hold spaces: split after its closing bracket.
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (gunicorn's master and its workers)."""
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        todo.extend(int(c) for c in children)
+    return pids
+
+
+def postgres_pids() -> list[int]:
+    """Every PostgreSQL process on the machine (the server is local; its backends are ours)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def cpu_snapshot(pids: list[int]) -> dict[int, float]:
+    """User plus system CPU seconds used so far, per process."""
+    snapshot = {}
+    for pid in pids:
+        fields = _stat_fields(pid)
+        if fields:
+            snapshot[pid] = (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
+    return snapshot
+
+
+def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds used between two snapshots by the processes alive at the second one (a process
+    born in between counts from zero; one that ended in between is lost, so snapshot the end
+    before closing connections)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())

@@ -1,0 +1,121 @@
+"""Where a sync push spends its time: cProfile around the server's own code for one batch.
+
+sync_push.py measures from outside; this runs the same work as POST /api/v1/sync/push in-process
+(validate the batch, apply it in one unit of work, commit) for one device's outbox, and prints
+the application functions (webapp/ and sync/) by cumulative time. HTTP, gunicorn and the session
+cookie are left out, so the figures are the push's own cost.
+
+    .venv/bin/python bench/profile_push.py                 # SQLite in a temp folder
+    .venv/bin/python bench/profile_push.py --records 500 --database-url postgresql+psycopg://...
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import pstats
+import re
+import time
+import uuid
+from collections import Counter
+
+from harness import ROOT, app_env, cli, fresh_database, instance_folder, remove_tree
+from sync_push import mutations_for, seed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="scratch database, dropped and recreated (default: SQLite in a temp folder)",
+    )
+    parser.add_argument("--records", type=int, default=200, help="mutations, 50 a batch")
+    parser.add_argument("--top", type=int, default=25, help="functions to list")
+    args = parser.parse_args()
+    if not 1 <= args.records <= 5000:
+        parser.error("--records must be between 1 and 5000")
+
+    instance = instance_folder()
+    try:
+        env = app_env(instance, fresh_database(args.database_url, instance))
+        cli(["init-db"], env)
+        # Twice the interviews: half are pushed without the profiler for the true cost, half with.
+        [device] = seed(env, [2 * args.records])
+        profile(env, device, args.records, args.top)
+    finally:
+        remove_tree(instance)
+
+
+def profile(env: dict[str, str], device, records: int, top: int) -> None:
+    from flask import g
+    from flask_login import login_user
+    from sqlalchemy import event, select
+    from sqlalchemy.engine import Engine
+
+    from sync import engine
+    from sync.protocol import PushRequest
+    from webapp import create_app, uow
+    from webapp.accounts.models import User
+    from webapp.extensions import db
+    from webapp.fieldsync.store import SqlStore
+
+    app = create_app(environ=env)
+    statements = Counter()
+
+    # Every statement sent to the database, by its first word: each is a round trip on PostgreSQL.
+    @event.listens_for(Engine, "before_cursor_execute")
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements[statement.split(None, 1)[0].upper()] += 1
+
+    bodies = [json.loads(b) for b in mutations_for(device)]
+    plain, profiled = bodies[: len(bodies) // 2], bodies[len(bodies) // 2 :]
+    profiler = cProfile.Profile()
+    seconds, cpu = {}, {}
+    with app.test_request_context("/api/v1/sync/push", method="POST"):
+        user = db.session.scalar(select(User).where(User.email == device.email))
+        login_user(user)
+        g.device_id = str(uuid.uuid4())
+        for name, batches, prof in (("without", plain, None), ("with", profiled, profiler)):
+            statements.clear()
+            started, cpu_started = time.perf_counter(), time.process_time()
+            for body in batches:
+                # What sync_views.push does between parsing the JSON and answering.
+                if prof:
+                    prof.enable()
+                batch = PushRequest.model_validate(body)
+                with uow.batch():
+                    results = engine.apply_batch(SqlStore(g.device_id), user, batch)
+                if prof:
+                    prof.disable()
+                statuses = {r.status for r in results}
+                if statuses != {"applied"}:
+                    raise SystemExit(f"Expected every mutation applied, got {statuses}")
+            seconds[name] = time.perf_counter() - started
+            # CPU time too: other work on the machine stretches wall time, not this process's CPU.
+            cpu[name] = time.process_time() - cpu_started
+            if name == "without":
+                sent = dict(statements)
+
+    ms = {k: v / records * 1000 for k, v in seconds.items()}
+    cpu_ms = {k: v / records * 1000 for k, v in cpu.items()}
+    print(
+        f"{records} mutations, batches of 50, a mutation takes {ms['without']:.1f} ms "
+        f"({cpu_ms['without']:.1f} ms of CPU in this process, the database's included on SQLite)"
+        f"; under the profiler {ms['with']:.1f} ms"
+    )
+    per = ", ".join(
+        f"{k} {v / records:.1f}" for k, v in sorted(sent.items(), key=lambda kv: -kv[1])
+    )
+    print(f"SQL statements a mutation: {sum(sent.values()) / records:.1f} ({per})")
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("cumulative")
+    stats.print_stats(re.escape(str(ROOT)) + r"/(webapp|sync)/", top)
+    print(out.getvalue().replace(str(ROOT) + "/", ""))
+
+
+if __name__ == "__main__":
+    main()
