@@ -411,3 +411,29 @@ def test_settings_page_lists_devices_turns_off_and_sends_a_test(
     )
     assert worker.post(f"/notifications/subscriptions/{sub_id}/delete").status_code == 302
     assert db.session.scalar(select(PushSubscription.id)) is None
+
+
+def test_a_child_moving_authority_moves_the_managers_reminders(app, ids):
+    kai = db.session.get(Child, ids["kai"])
+    interview = db.session.scalars(select(Interview).where(Interview.child_id == kai.id)).one()
+    assert "rhi_overdue@manager@demo.test" in reminders_for(interview.id, ReminderStatus.PENDING)
+    other = db.session.get(User, ids["other_manager"])
+    kai.responsible_authority_id = other.organisation_id
+    db.session.commit()
+    rows = reminders_for(interview.id)
+    assert rows["rhi_overdue@manager@demo.test"].status == ReminderStatus.CANCELLED
+    assert rows[f"rhi_overdue@{other.email}"].status == ReminderStatus.PENDING
+
+
+def test_answers_alone_do_not_recompute_reminders(app, ids, monkeypatch):
+    from webapp.reminders import service
+
+    calls = []
+    monkeypatch.setattr(service, "refresh", lambda *a, **k: calls.append(a))
+    interview = db.session.scalars(select(Interview).where(Interview.child_id == ids["mia"])).one()
+    interviews.replace_answers(
+        user("worker@demo.test"), interview, {"overview": "Went to the park"}, source="test"
+    )
+    assert calls == []
+    interviews.allocate(user("manager@demo.test"), fresh(interview), ids["worker2"])
+    assert calls == [("interview", interview.id)]

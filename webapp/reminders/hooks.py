@@ -9,9 +9,10 @@ through here, so no pending reminder is left to fire on facts that no longer hol
 from __future__ import annotations
 
 from flask import has_app_context
-from sqlalchemy import event, select
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
+from webapp.children.models import Child
 from webapp.episodes.models import Episode
 from webapp.interviews.models import Interview, interview_episodes
 from webapp.reminders import schedule
@@ -19,17 +20,43 @@ from webapp.reminders import schedule
 _KEY = "homeward_reminder_subjects"
 
 
+# The facts the schedule reads. An interview's answers change on every autosave and every sync
+# push; they move no reminder, so they trigger no recomputation.
+INTERVIEW_FACTS = ("status", "due_at", "allocated_to_id", "allocated_at", "episodes")
+EPISODE_FACTS = ("last_seen_at", "returned_at", "child_id")
+# A child's legal status changes which escalations apply; its authorities, who hears of them.
+CHILD_FACTS = ("looked_after", "legal_status", "responsible_authority_id", "host_authority_id")
+
+
+def _changed(session: Session, obj, names: tuple[str, ...]) -> bool:
+    if obj in session.new or obj in session.deleted:
+        return True
+    state = inspect(obj)
+    return any(state.attrs[name].history.has_changes() for name in names)
+
+
 @event.listens_for(Session, "after_flush")
 def _note_subjects(session: Session, _flush_context) -> None:
     subjects: set[tuple[str, str]] = session.info.setdefault(_KEY, set())
     episodes: set[str] = set()
     for obj in list(session.new) + list(session.dirty) + list(session.deleted):
-        touched = obj in session.new or obj in session.deleted or session.is_modified(obj)
-        if isinstance(obj, Interview) and touched:
+        if isinstance(obj, Interview) and _changed(session, obj, INTERVIEW_FACTS):
             subjects.add((schedule.INTERVIEW, obj.id))
-        elif isinstance(obj, Episode) and touched:
+        elif isinstance(obj, Episode) and _changed(session, obj, EPISODE_FACTS):
             subjects.add((schedule.EPISODE, obj.id))
             episodes.add(obj.id)
+        elif (
+            isinstance(obj, Child)
+            and obj not in session.new
+            and _changed(session, obj, CHILD_FACTS)
+        ):
+            conn = session.connection()
+            for episode_id in conn.scalars(select(Episode.id).where(Episode.child_id == obj.id)):
+                subjects.add((schedule.EPISODE, episode_id))
+            for interview_id in conn.scalars(
+                select(Interview.id).where(Interview.child_id == obj.id)
+            ):
+                subjects.add((schedule.INTERVIEW, interview_id))
     if episodes:
         # An episode's return time moves the 72-hour clock of the interview that covers it.
         conn = session.connection()
