@@ -69,7 +69,10 @@ def create_app(config: dict | None = None, environ: dict | None = None) -> Flask
 
     WTFormsHelpers(app)
 
-    from webapp import models  # noqa: F401  (register every table with the metadata)
+    from webapp import (
+        models,  # noqa: F401  (register every table with the metadata)
+        uow,  # noqa: F401  (before every commit: reminders, then the change log)
+    )
     from webapp.accounts.views import bp as accounts_bp
     from webapp.api import sync_views  # noqa: F401  (adds the sync routes to the API)
     from webapp.api.views import bp as api_bp

@@ -1,13 +1,13 @@
 """The change log, written by the database session itself.
 
-Every flush that touches an interview (or the child or episode an interview shows) appends a
-change_log row in the same transaction, whether the change came from a web form, a sync push or
+Every transaction that touches an interview (or the child or episode an interview shows) appends
+change_log rows just before it commits, whether the change came from a web form, a sync push or
 the demo loader. One mechanism, so a pull can never miss a change made some other way.
 
 Commit order: on PostgreSQL two transactions can take sequence numbers 10 and 11 and commit 11
 first; a device pulling in between would move its cursor past 10 and never see it. Taking a
 transaction-level advisory lock before appending makes the log's order the commit order (SQLite
-already has one writer at a time).
+already has one writer at a time). The lock is taken as late as possible: see append_log.
 """
 
 from __future__ import annotations
@@ -40,24 +40,43 @@ def _interview_ids_for(session: Session, children: set[str], episodes: set[str])
     return ids
 
 
+_KEY = "homeward_change_log"
+
+
 @event.listens_for(Session, "after_flush")
-def _log_changes(session: Session, _flush_context) -> None:
-    changed: dict[str, Interview | None] = {}
-    deleted: set[str] = set()
-    children: set[str] = set()
-    episodes: set[str] = set()
+def _note_changes(session: Session, _flush_context) -> None:
+    """Remember what this flush touched; the log rows are written once, just before commit."""
+    noted = session.info.setdefault(
+        _KEY, {"changed": set(), "deleted": set(), "children": set(), "episodes": set()}
+    )
     for obj in list(session.new) + list(session.dirty):
         if isinstance(obj, Interview) and (obj in session.new or session.is_modified(obj)):
-            changed[obj.id] = obj
+            noted["changed"].add(obj.id)
         elif isinstance(obj, Child) and session.is_modified(obj):
-            children.add(obj.id)
+            noted["children"].add(obj.id)
         elif isinstance(obj, Episode) and (obj in session.new or session.is_modified(obj)):
-            episodes.add(obj.id)
+            noted["episodes"].add(obj.id)
     for obj in session.deleted:
         if isinstance(obj, Interview):
-            deleted.add(obj.id)
-    for interview_id in _interview_ids_for(session, children, episodes):
-        changed.setdefault(interview_id, None)
+            noted["deleted"].add(obj.id)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    session.info.pop(_KEY, None)
+
+
+def append_log(session: Session) -> None:
+    """Append this transaction's change log rows. Called by uow's before_commit, last of all:
+    the PostgreSQL lock it takes is then held only from here to the commit, so concurrent pushes
+    wait on each other for milliseconds, not for the whole of each other's batches."""
+    noted = session.info.pop(_KEY, None)
+    if not noted:
+        return
+    changed = set(noted["changed"])
+    deleted = noted["deleted"]
+    changed |= _interview_ids_for(session, noted["children"], noted["episodes"])
+    changed -= deleted
     if not changed and not deleted:
         return
 
@@ -78,8 +97,8 @@ def _log_changes(session: Session, _flush_context) -> None:
             "deleted": False,
             "changed_at": now,
         }
-        for rid in changed
-        if rid in versions
+        for rid in sorted(changed)
+        if rid in versions  # created and rolled back in a savepoint: nothing to log
     ] + [
         {
             "record_type": "interview",
@@ -88,6 +107,7 @@ def _log_changes(session: Session, _flush_context) -> None:
             "deleted": True,
             "changed_at": now,
         }
-        for rid in deleted
+        for rid in sorted(deleted)
     ]
-    conn.execute(ChangeLog.__table__.insert(), rows)
+    if rows:
+        conn.execute(ChangeLog.__table__.insert(), rows)

@@ -68,8 +68,8 @@ def _note_subjects(session: Session, _flush_context) -> None:
             subjects.add((schedule.INTERVIEW, interview_id))
 
 
-@event.listens_for(Session, "before_commit")
-def _refresh_reminders(session: Session) -> None:
+def refresh_noted(session: Session) -> None:
+    """Recompute the reminders of every subject noted; called by uow's before_commit."""
     from webapp.extensions import db
     from webapp.reminders import service
 
