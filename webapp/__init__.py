@@ -63,6 +63,7 @@ def create_app(config: dict | None = None, environ: dict | None = None) -> Flask
     login_manager.init_app(app)
     csrf.init_app(app)
     htmx.init_app(app)
+
     security.init_app(app)
 
     from govuk_frontend_wtf.main import WTFormsHelpers
@@ -149,3 +150,9 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=5000")
         cur.close()
+        # The driver begins a transaction at the first write, not at reads. DEFERRED (its
+        # default) would then have to upgrade to the write lock, which SQLite refuses at once when
+        # another writer is busy ("database is locked", busy timeout or not: two phones pushing
+        # together would get a 500). IMMEDIATE takes the write lock at that BEGIN, where the busy
+        # timeout does wait. WAL keeps readers unblocked.
+        dbapi_connection.isolation_level = "IMMEDIATE"

@@ -51,6 +51,16 @@ def _revoked_response():
     )
 
 
+def _note_sync(user) -> None:
+    """Record the device's last sync. The batch is already committed: if this bookkeeping fails,
+    the device must still hear that its work arrived, or it would keep resending it."""
+    try:
+        devices.touch(user, g.device_id, request.user_agent.string or "", synced=True)
+    except Exception:
+        db.session.rollback()
+        current_app.logger.warning("could not record the device's last sync", exc_info=True)
+
+
 @bp.route("/session")
 @login_required
 def session_info():
@@ -115,7 +125,7 @@ def push():
     user = current_user._get_current_object()
     with uow.batch():
         results = engine.apply_batch(store, user, batch)
-    devices.touch(user, g.device_id, request.user_agent.string or "", synced=True)
+    _note_sync(user)
     response = PushResponse(
         protocol=PROTOCOL_VERSION,
         results=results,
@@ -145,7 +155,7 @@ def pull():
             f"{exc}. Pull again without a cursor for a full copy; unsent work on the device is "
             "not affected.",
         )
-    devices.touch(user, g.device_id, request.user_agent.string or "", synced=True)
+    _note_sync(user)
     return jsonify(response.model_dump(mode="json"))
 
 
