@@ -20,7 +20,9 @@ const NAVIGATION_TIMEOUT_MS = 4000;
 self.addEventListener("install", (event) => {
   event.waitUntil(
     caches.open(CACHE).then((cache) =>
-      cache.addAll(SHELL.map((url) => new Request(url, { cache: "reload", credentials: "same-origin" }))),
+      // "no-cache": revalidate with the server rather than trust the HTTP cache blindly, so a
+      // file the page has just loaded comes back as a 304 with no body instead of twice.
+      cache.addAll(SHELL.map((url) => new Request(url, { cache: "no-cache", credentials: "same-origin" }))),
     ),
   );
 });

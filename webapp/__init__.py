@@ -148,7 +148,8 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
         cur = dbapi_connection.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=5000")
+        # As long as a phone waits for an answer (the field client gives up after 15 s).
+        cur.execute("PRAGMA busy_timeout=15000")
         cur.close()
         # The driver begins a transaction at the first write, not at reads. DEFERRED (its
         # default) would then have to upgrade to the write lock, which SQLite refuses at once when
