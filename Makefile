@@ -50,6 +50,12 @@ test-integration: setup
 test-e2e: setup
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
 
+# Benchmarks print figures (docs/BENCHMARKS.md); they assert nothing. Needs PostgreSQL and Chromium.
+bench: setup
+	$(BIN)/python bench/sync_push.py
+	$(BIN)/python bench/offline_start.py
+	$(BIN)/python bench/reminders_dispatch.py
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -25,9 +25,8 @@ from __future__ import annotations
 import argparse
 import gzip
 import os
-import socket
 import statistics
-import threading
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -48,24 +47,11 @@ from harness import (
 )
 from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "device_scale_factor": 2,
-    "is_mobile": True,
-    "has_touch": True,
-    "locale": "en-GB",
-    "timezone_id": "Europe/London",
-}
+# The e2e tests' browser settings and their network relay (which also counts bytes).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, PHONE  # noqa: E402
+from tests.e2e.netcut import NetCut as CountingRelay  # noqa: E402
+
 WORKER = "worker@demo.test"
 PASSPHRASE = "blue kettle on the stairs"  # noqa: S105  (a throwaway browser profile)
 CHILD = "Kai Turner"  # demo data: allocated to worker@demo.test
@@ -120,100 +106,6 @@ async () => {
   return performance.now() - started;
 }
 """
-
-
-class CountingRelay:
-    """A loopback TCP relay that counts the bytes each way and can cut the network for real.
-
-    The same idea as tests/e2e/netcut.py: cut() stops listening and drops open connections (the
-    browser gets "connection refused", as with no signal), restore() listens again on the same
-    port so the origin, and with it the service worker and IndexedDB, stays the same.
-    """
-
-    def __init__(self, upstream_port: int):
-        self.upstream = ("127.0.0.1", upstream_port)
-        self.port = 0
-        self.down = 0  # server to browser
-        self.up = 0  # browser to server
-        self.connections = 0
-        self._listener: socket.socket | None = None
-        self._open: set[socket.socket] = set()
-        self._lock = threading.Lock()
-        self.restore()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def restore(self) -> None:
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(64)
-        self.port = listener.getsockname()[1]
-        self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
-
-    def cut(self) -> None:
-        with self._lock:
-            listener, self._listener = self._listener, None
-            conns, self._open = self._open, set()
-        if listener:
-            try:
-                listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() in the other thread
-            except OSError:
-                pass
-            listener.close()
-        for conn in conns:
-            _close(conn)
-
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return  # cut
-            try:
-                server = socket.create_connection(self.upstream, timeout=5)
-            except OSError:
-                client.close()
-                continue
-            server.settimeout(None)
-            with self._lock:
-                if self._listener is not listener:
-                    client.close()
-                    server.close()
-                    return
-                self._open.update((client, server))
-                self.connections += 1
-            threading.Thread(target=self._pump, args=(client, server, False), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, True), daemon=True).start()
-
-    def _pump(self, src: socket.socket, dst: socket.socket, downstream: bool) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-                with self._lock:
-                    if downstream:
-                        self.down += len(data)
-                    else:
-                        self.up += len(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                _close(s)
-            with self._lock:
-                self._open.discard(src)
-                self._open.discard(dst)
-
-
-def _close(s: socket.socket) -> None:
-    try:
-        s.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    s.close()
 
 
 @dataclass

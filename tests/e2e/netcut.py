@@ -5,7 +5,7 @@ after the page's, so a request can slip through it. A test that must prove "no s
 relay between the browser and the server: `cut()` stops listening and drops every open
 connection (the browser sees connection refused, as on a phone with no signal), `restore()`
 listens again on the same port, so the origin (and with it the service worker and IndexedDB)
-stays the same.
+stays the same. It counts what crosses it (bytes each way, connections) for the benchmarks.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ class NetCut:
         self._listener: socket.socket | None = None
         self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()
+        self.down = 0  # bytes, server to browser
+        self.up = 0  # bytes, browser to server
+        self.connections = 0
         self.restore()
 
     @property
@@ -75,13 +78,19 @@ class NetCut:
                     server.close()
                     return
                 self._conns.update((client, server))
-            for a, b in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+                self.connections += 1
+            for a, b, down in ((client, server, False), (server, client, True)):
+                threading.Thread(target=self._pump, args=(a, b, down), daemon=True).start()
 
-    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+    def _pump(self, src: socket.socket, dst: socket.socket, downstream: bool) -> None:
         try:
             while data := src.recv(65536):
                 dst.sendall(data)
+                with self._lock:
+                    if downstream:
+                        self.down += len(data)
+                    else:
+                        self.up += len(data)
         except OSError:
             pass
         finally:

@@ -214,6 +214,13 @@ def test_offline_journey(browser_type, server, net, tmp_path, chromium):
     assert leaks == []
 
 
+def new_phone(chromium, relay: NetCut):
+    """A fresh phone (browser profile) reaching the server through `relay`."""
+    context = chromium.new_context(base_url=relay.url, **PHONE)
+    context.set_default_timeout(15_000)
+    return context, context.new_page()
+
+
 def set_up_field_mode(page, email="worker@demo.test"):
     sign_in(page, email)
     page.goto("/app/")
@@ -228,9 +235,7 @@ def set_up_field_mode(page, email="worker@demo.test"):
 
 
 def test_remote_wipe_uploads_unsent_work_then_deletes_everything(chromium, server, net):
-    context = chromium.new_context(base_url=net.url, **PHONE)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
+    context, page = new_phone(chromium, net)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     set_up_field_mode(page)
@@ -277,9 +282,7 @@ def test_conflict_between_two_devices_keeps_both_and_lets_the_worker_choose(chro
     net_b = NetCut(net.upstream[1])
     phones = []
     for relay in (net, net_b):
-        context = chromium.new_context(base_url=relay.url, **PHONE)
-        context.set_default_timeout(15_000)
-        page = context.new_page()
+        context, page = new_phone(chromium, relay)
         page.errors = []
         page.on("pageerror", lambda e, page=page: page.errors.append(str(e)))
         set_up_field_mode(page)
@@ -328,9 +331,7 @@ def test_conflict_between_two_devices_keeps_both_and_lets_the_worker_choose(chro
 
 
 def test_editing_on_after_a_save_was_accepted_never_clashes_with_itself(chromium, server, net):
-    context = chromium.new_context(base_url=net.url, **PHONE)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
+    context, page = new_phone(chromium, net)
     set_up_field_mode(page)
     page.get_by_role("link", name="Mia Cole").click()
     field = page.get_by_label("What does the child want to happen next?")
@@ -349,9 +350,7 @@ def test_editing_on_after_a_save_was_accepted_never_clashes_with_itself(chromium
 def test_a_new_release_is_offered_as_update_ready_and_keeps_the_draft(chromium, server, net):
     from tests.e2e.conftest import start_server, stop_server
 
-    context = chromium.new_context(base_url=net.url, **PHONE)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
+    context, page = new_phone(chromium, net)
     set_up_field_mode(page)
     version = page.locator("#hw-field").get_attribute("data-shell-version")
     page.get_by_role("link", name="Mia Cole").click()
@@ -385,9 +384,7 @@ def test_a_new_release_is_offered_as_update_ready_and_keeps_the_draft(chromium, 
 
 
 def test_field_mode_locks_itself_after_five_minutes_idle(chromium, server, net):
-    context = chromium.new_context(base_url=net.url, **PHONE)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
+    context, page = new_phone(chromium, net)
     page.clock.install()  # the page's timers, fast-forwarded below; time otherwise flows
     set_up_field_mode(page)
     page.get_by_role("link", name="Mia Cole").click()
@@ -404,9 +401,7 @@ def test_field_mode_locks_itself_after_five_minutes_idle(chromium, server, net):
 
 
 def test_a_forgotten_passphrase_is_reset_online_and_unsent_work_survives(chromium, server, net):
-    context = chromium.new_context(base_url=net.url, **PHONE)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
+    context, page = new_phone(chromium, net)
     set_up_field_mode(page)
     go_offline(context, net)
     page.get_by_role("link", name="Mia Cole").click()
