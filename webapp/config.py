@@ -8,13 +8,14 @@ make stored interviews unreadable (data keys).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
-import tempfile
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
+from webapp import secretfile
 from webapp.deadlines import Thresholds
 
 ENV_PREFIX = "HOMEWARD_"
@@ -38,19 +39,10 @@ def _secret_key(environ: Mapping[str, str], instance: Path, production: bool) ->
     if path.exists():
         return path.read_text().strip()
     instance.mkdir(parents=True, exist_ok=True)
-    # Several processes may start at once on a fresh folder (server, dispatcher): write the key
-    # whole to a private temporary file, then link it into place, which fails if another process
-    # got there first. No one ever reads a half-written key, and everyone ends with the same one.
-    fd, tmp = tempfile.mkstemp(dir=instance, prefix=".secret-key-")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(48))
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-    finally:
-        os.unlink(tmp)
+    # Several processes may start at once on a fresh folder (server, dispatcher): whoever
+    # publishes first wins, and everyone reads the same, complete key.
+    with contextlib.suppress(FileExistsError):
+        secretfile.publish_exclusive(path, secrets.token_urlsafe(48).encode())
     return path.read_text().strip()
 
 

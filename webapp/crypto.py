@@ -21,7 +21,6 @@ import contextlib
 import json
 import os
 import re
-import secrets
 import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -30,6 +29,8 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from webapp import secretfile
 
 try:  # POSIX only; without it add_key_to_file simply runs unlocked.
     import fcntl
@@ -361,66 +362,6 @@ def _key_file_bytes(keys: Mapping[str, bytes], active: str) -> bytes:
     return (json.dumps(doc, indent=2) + "\n").encode("utf-8")
 
 
-def _fsync_dir(directory: Path) -> None:
-    # Without this a crash can lose the file's directory entry even though its data was synced,
-    # and losing a key that already sealed records loses those records.
-    with contextlib.suppress(OSError, AttributeError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _create_exclusive(path: Path, data: bytes) -> None:
-    """Create path with mode 0o600 and write data; FileExistsError if anything is already there.
-
-    O_EXCL makes creation atomic, so a racing process cannot be clobbered, and it also refuses
-    to follow a planted symlink.
-    """
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            if hasattr(os, "fchmod"):
-                # The umask can only narrow the mode, but be explicit rather than rely on it.
-                os.fchmod(fh.fileno(), 0o600)
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        # An empty or half-written key file would later read as "malformed"; remove ours.
-        with contextlib.suppress(OSError):
-            path.unlink()
-        raise
-    _fsync_dir(path.parent)
-
-
-def _temp_path(directory: Path) -> Path:
-    return directory / f".{KEY_FILE_NAME}.{secrets.token_hex(8)}.tmp"
-
-
-def _publish_exclusive(path: Path, data: bytes) -> None:
-    """Make path appear with its full contents at once; FileExistsError if it already exists.
-
-    Creating path itself with O_EXCL would leave a window where a racing reader finds it empty
-    and reports a malformed key file. Writing a private file and hard-linking it into place is
-    just as exclusive (link never replaces), and the file is complete the moment it is visible.
-    """
-    tmp = _temp_path(path.parent)
-    _create_exclusive(tmp, data)
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        raise
-    except OSError:
-        # Some filesystems have no hard links: fall back to creating the file in place.
-        _create_exclusive(path, data)
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-    _fsync_dir(path.parent)
-
-
 def _new_key_id(existing: Mapping[str, object] | tuple[str, ...] = ()) -> str:
     base = "k" + datetime.now(UTC).strftime("%Y%m%d")
     kid, n = base, 2
@@ -479,7 +420,7 @@ def load_cipher(
     kid = _new_key_id()
     key = generate_key()
     try:
-        _publish_exclusive(path, _key_file_bytes({kid: key}, kid))
+        secretfile.publish_exclusive(path, _key_file_bytes({kid: key}, kid))
     except FileExistsError:
         keys, active = _wait_for_key_file(path)
         return FieldCipher(keys, active)
@@ -517,7 +458,7 @@ def add_key_to_file(instance_path: str | os.PathLike, *, make_active: bool = Tru
             keys, active = _read_key_file(path)
         except FileNotFoundError:
             kid = _new_key_id()
-            _publish_exclusive(path, _key_file_bytes({kid: generate_key()}, kid))
+            secretfile.publish_exclusive(path, _key_file_bytes({kid: generate_key()}, kid))
             return kid
         kid = _new_key_id(keys)
         keys[kid] = generate_key()
@@ -525,13 +466,13 @@ def add_key_to_file(instance_path: str | os.PathLike, *, make_active: bool = Tru
             active = kid
         # Write aside and rename, so a crash leaves either the old file or the new one, never a
         # truncated keyring.
-        tmp = _temp_path(directory)
-        _create_exclusive(tmp, _key_file_bytes(keys, active))
+        tmp = secretfile.temp_path(directory / KEY_FILE_NAME)
+        secretfile.create_exclusive(tmp, _key_file_bytes(keys, active))
         try:
             os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise
-        _fsync_dir(directory)
+        secretfile.fsync_dir(directory)
         return kid

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import os
 import re
 from collections.abc import Mapping
@@ -19,6 +18,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
+from webapp import secretfile
 
 ENV_PRIVATE_KEY = "HOMEWARD_VAPID_PRIVATE_KEY"
 ENV_SUBJECT = "HOMEWARD_VAPID_SUBJECT"
@@ -94,27 +95,12 @@ def generate_keys(instance_path: str | os.PathLike) -> Path:
         serialization.NoEncryption(),
     )
     try:
-        # O_EXCL: never replace an existing key (and never follow a planted symlink).
-        fd = os.open(
-            path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600
-        )
+        # Never replaces an existing key, and is never seen half-written.
+        secretfile.publish_exclusive(path, pem)
     except FileExistsError:
         raise VapidKeyError(
             f"{path} already exists; refusing to replace it: every subscription would break"
         ) from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            if hasattr(os, "fchmod"):
-                # The umask can only narrow the mode; be explicit rather than rely on it.
-                os.fchmod(fh.fileno(), 0o600)
-            fh.write(pem)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        # A half-written file would later load as "malformed" and block the next attempt.
-        with contextlib.suppress(OSError):
-            path.unlink()
-        raise
     return path
 
 
