@@ -1,8 +1,11 @@
 """The `homeward` command on a fresh instance folder, as `make run` uses it."""
 
+import base64
 import os
 import subprocess
 import sys
+
+import pytest
 
 
 def run(args, instance, **env):
@@ -64,3 +67,32 @@ def test_init_db_demo_data_and_create_user(tmp_path):
         tmp_path,
     )
     assert r.returncode != 0 and "belongs to a school" in r.stderr
+
+
+def test_vapid_keys_are_made_once_and_production_needs_them(tmp_path):
+    from webapp import create_app
+    from webapp.push.vapid import VapidKeyError
+
+    r = run(["vapid-keys"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    key_file = tmp_path / "vapid-private.pem"
+    assert key_file.stat().st_mode & 0o077 == 0
+    first = key_file.read_bytes()
+    # Never replaced: a new key would break every subscription.
+    r = run(["vapid-keys"], tmp_path)
+    assert r.returncode != 0 and "already exists" in r.stderr
+    assert run(["vapid-keys", "--if-missing"], tmp_path).returncode == 0
+    assert key_file.read_bytes() == first
+
+    # Production refuses to start without one (given everything else it needs).
+    from webapp.crypto import generate_key
+
+    environ = {
+        "HOMEWARD_ENV": "production",
+        "SECRET_KEY": "s" * 64,
+        "HOMEWARD_DATA_KEYS": f"k1:{base64.b64encode(generate_key()).decode()}",
+    }
+    with pytest.raises(VapidKeyError, match="homeward vapid-keys"):
+        create_app({"INSTANCE_PATH": str(tmp_path / "empty")}, environ=environ)
+    app = create_app({"INSTANCE_PATH": str(tmp_path)}, environ=environ)
+    assert app.extensions["homeward_vapid"] is not None

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app, has_app_context
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from webapp import audit, uow
 from webapp.accounts.models import Organisation, Role, User
@@ -184,8 +184,6 @@ def centre(user: User, now: datetime | None = None, limit: int = 100) -> list[Re
 
 
 def unread_count(user: User, now: datetime | None = None) -> int:
-    from sqlalchemy import func
-
     return db.session.scalar(
         select(func.count())
         .select_from(Reminder)
