@@ -1,0 +1,60 @@
+"""The installable part of field mode as the server serves it: the service worker, its app shell
+and the manifest. (The worker's behaviour is tested in Chromium in tests/e2e.)"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+from pathlib import Path
+
+STATIC = Path(__file__).resolve().parents[2] / "static"
+
+
+def test_service_worker_is_served_from_the_root_uncached_and_versioned(as_user):
+    r = as_user("worker@demo.test").get("/sw.js")
+    assert r.status_code == 200
+    assert r.mimetype == "text/javascript"
+    assert r.headers["Cache-Control"] == "no-cache"  # revalidated, so updates are found
+    assert r.headers["Service-Worker-Allowed"] == "/"
+    body = r.get_data(as_text=True)
+    version = re.search(r'const VERSION = "([0-9a-f]{16})"', body)
+    assert version, "the version placeholder was not filled in"
+    shell = json.loads(re.search(r"const SHELL = (\[.*?\]);", body).group(1))
+    assert {"/app/", "/offline", "/api/v1/schema/interview"} <= set(shell)
+    # Only generic files: nothing that answers differently for different people.
+    assert not [u for u in shell if u.startswith(("/returns", "/children", "/interviews"))]
+    assert all(
+        u.startswith("/static/")
+        for u in shell
+        if u not in ("/app/", "/offline", "/api/v1/schema/interview")
+    )
+
+
+def test_the_shell_pages_are_the_same_for_everyone(app, as_user):
+    pages = {}
+    for email in ("worker@demo.test", "worker2@demo.test"):
+        person = as_user(email)
+        pages[email] = person.get("/app/").get_data(as_text=True)
+        assert person.get("/app/").headers["Cache-Control"] == "no-cache"
+    anonymous = app.test_client().get("/app/").get_data(as_text=True)
+    assert pages["worker@demo.test"] == pages["worker2@demo.test"] == anonymous
+    assert "csrf-token" not in anonymous and "Sam Okafor" not in anonymous
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_manifest_makes_the_app_installable(app):
+    r = app.test_client().get("/static/manifest.webmanifest")
+    manifest = json.loads(r.get_data(as_text=True))
+    assert manifest["display"] == "standalone" and manifest["start_url"] == "/"
+    assert manifest["name"] == "Homeward" and manifest["theme_color"]
+    sizes = {(i["sizes"], i.get("purpose", "any")) for i in manifest["icons"]}
+    assert {("192x192", "any"), ("512x512", "any"), ("512x512", "maskable")} <= sizes
+    for icon in manifest["icons"]:
+        width, height = _png_size(STATIC / icon["src"].removeprefix("/static/"))
+        assert f"{width}x{height}" == icon["sizes"], icon["src"]
