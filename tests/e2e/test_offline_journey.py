@@ -429,3 +429,30 @@ def test_a_forgotten_passphrase_is_reset_online_and_unsent_work_survives(chromiu
     expect(page.locator(".govuk-error-summary")).to_be_visible()
     unlock(page, "a brand new passphrase")
     context.close()
+
+
+def _set_visibility(page, state: str) -> None:
+    # Headless Chromium is always "visible": stand in for the phone's app switcher.
+    page.evaluate(
+        """(state) => {
+          Object.defineProperty(document, "visibilityState", { value: state, configurable: true });
+          document.dispatchEvent(new Event("visibilitychange"));
+        }""",
+        state,
+    )
+
+
+def test_field_mode_locks_when_the_app_was_away_for_long(chromium, server, net):
+    context, page = new_phone(chromium, net)
+    page.clock.install()
+    set_up_field_mode(page)
+    page.get_by_role("link", name="Mia Cole").click()
+    _set_visibility(page, "hidden")  # a quick look at a text message...
+    page.clock.fast_forward("00:30")
+    _set_visibility(page, "visible")
+    expect(page.get_by_role("heading", name="Return home interview")).to_be_visible()
+    _set_visibility(page, "hidden")  # ...then the phone goes back in a pocket
+    page.clock.fast_forward("02:30")
+    _set_visibility(page, "visible")
+    expect(page.get_by_role("heading", name="Unlock field mode")).to_be_visible()
+    context.close()
