@@ -165,16 +165,20 @@ def queue_test(user: User, now: datetime | None = None) -> Reminder:
 # ---------------------------------------------------------------------- notification centre
 
 
+def _fallen_due(user: User, now: datetime):
+    """The centre's rows: this person's reminders that have fallen due and still stand."""
+    return (
+        Reminder.recipient_id == user.id,
+        Reminder.due_at <= now,
+        Reminder.status != ReminderStatus.CANCELLED,
+    )
+
+
 def centre(user: User, now: datetime | None = None, limit: int = 100) -> list[Reminder]:
     """Every reminder that has fallen due for this person, newest first, sent by push or not."""
-    now = now or utcnow()
     rows = db.session.scalars(
         select(Reminder)
-        .where(
-            Reminder.recipient_id == user.id,
-            Reminder.due_at <= now,
-            Reminder.status != ReminderStatus.CANCELLED,
-        )
+        .where(*_fallen_due(user, now or utcnow()))
         .order_by(Reminder.due_at.desc())
         .limit(limit)
     ).all()
@@ -187,23 +191,14 @@ def unread_count(user: User, now: datetime | None = None) -> int:
     return db.session.scalar(
         select(func.count())
         .select_from(Reminder)
-        .where(
-            Reminder.recipient_id == user.id,
-            Reminder.due_at <= (now or utcnow()),
-            Reminder.status != ReminderStatus.CANCELLED,
-            Reminder.read_at.is_(None),
-        )
+        .where(*_fallen_due(user, now or utcnow()), Reminder.read_at.is_(None))
     )
 
 
 def mark_all_read(user: User, now: datetime | None = None) -> None:
     now = now or utcnow()
     for row in db.session.scalars(
-        select(Reminder).where(
-            Reminder.recipient_id == user.id,
-            Reminder.due_at <= now,
-            Reminder.read_at.is_(None),
-        )
+        select(Reminder).where(*_fallen_due(user, now), Reminder.read_at.is_(None))
     ):
         row.read_at = now
     uow.commit()
