@@ -163,6 +163,8 @@ class Browser:
         self.csrf = None
 
     def _remember_token(self, response):
+        if response.mimetype != "text/html" or "Content-Encoding" in response.headers:
+            return response
         match = CSRF_META.search(response.get_data(as_text=True))
         if match:
             self.csrf = match.group(1)

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from webapp import security
 from webapp.config import build_config
 from webapp.crypto import load_cipher
-from webapp.extensions import csrf, db, htmx, login_manager, migrate
+from webapp.extensions import compress, csrf, db, htmx, login_manager, migrate
 from webapp.push.vapid import load_keys as load_vapid_keys
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
@@ -63,6 +63,7 @@ def create_app(config: dict | None = None, environ: dict | None = None) -> Flask
     login_manager.init_app(app)
     csrf.init_app(app)
     htmx.init_app(app)
+    compress.init_app(app)
 
     security.init_app(app)
 

@@ -58,3 +58,22 @@ def test_manifest_makes_the_app_installable(app):
     for icon in manifest["icons"]:
         width, height = _png_size(STATIC / icon["src"].removeprefix("/static/"))
         assert f"{width}x{height}" == icon["sizes"], icon["src"]
+
+
+def test_shell_files_are_compressed_and_revalidate_but_pages_and_api_never_compress(as_user):
+    worker = as_user("worker@demo.test")
+    accept = {"Accept-Encoding": "gzip, deflate, br, zstd"}
+    css = worker.get("/static/dist/app.css", headers=accept)
+    assert css.headers["Content-Encoding"] in ("zstd", "br", "deflate", "gzip")
+    assert "Accept-Encoding" in css.headers["Vary"]
+    raw = (STATIC / "dist" / "app.css").stat().st_size
+    assert len(css.get_data()) < raw / 3
+    # The service worker's precache revalidates: an unchanged file costs no body.
+    again = worker.get(
+        "/static/dist/app.css", headers={**accept, "If-None-Match": css.headers["ETag"]}
+    )
+    assert again.status_code == 304 and again.get_data() == b""
+    # Anything with personal data or a CSRF token stays uncompressed (BREACH).
+    for url in ("/returns", "/api/v1/sync/pull", "/app/"):
+        r = worker.get(url, headers=accept)
+        assert "Content-Encoding" not in r.headers, url
