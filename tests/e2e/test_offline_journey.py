@@ -388,9 +388,12 @@ def test_field_mode_locks_itself_after_five_minutes_idle(chromium, server, net):
     page.clock.install()  # the page's timers, fast-forwarded below; time otherwise flows
     set_up_field_mode(page)
     page.get_by_role("link", name="Mia Cole").click()
+    expect(page.get_by_role("heading", name="Return home interview")).to_be_visible()
+    page.wait_for_timeout(500)
     page.clock.fast_forward("04:30")
     expect(page.get_by_role("heading", name="Return home interview")).to_be_visible()
     page.get_by_label("Who was present?").press("End")  # activity restarts the idle clock
+    page.wait_for_timeout(500)  # let the events it caused (focus, scroll) land first
     page.clock.fast_forward("04:30")
     expect(page.get_by_role("heading", name="Return home interview")).to_be_visible()
     page.clock.fast_forward("01:00")
