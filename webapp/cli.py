@@ -170,6 +170,12 @@ def reminders_run(once: bool, batch_size: int, threads: int) -> None:
     sender = dispatcher.from_app(app, batch_size=batch_size, threads=threads)
     if sender is None:
         raise click.ClickException("No VAPID key: run `homeward vapid-keys` first.")
+    if not dispatcher.claim_sqlite_slot(app):
+        sender.close()
+        raise click.ClickException(
+            "Another dispatcher is already sending for this SQLite database (one at a time on "
+            "SQLite; use PostgreSQL for several)."
+        )
     with app.app_context():
         try:
             if once:
@@ -229,6 +235,9 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
         sender = dispatcher.from_app(app)
         if sender is None:
             click.echo("Push reminders are off: no VAPID key (run `homeward vapid-keys`).")
+            return
+        if not dispatcher.claim_sqlite_slot(app):
+            sender.close()  # another worker (or `homeward reminders run`) is sending already
             return
 
         def loop() -> None:

@@ -96,3 +96,15 @@ def test_vapid_keys_are_made_once_and_production_needs_them(tmp_path):
         create_app({"INSTANCE_PATH": str(tmp_path / "empty")}, environ=environ)
     app = create_app({"INSTANCE_PATH": str(tmp_path)}, environ=environ)
     assert app.extensions["homeward_vapid"] is not None
+
+
+def test_one_dispatcher_at_a_time_on_sqlite(tmp_path):
+    assert run(["init-db"], tmp_path).returncode == 0
+    assert run(["vapid-keys"], tmp_path).returncode == 0
+    assert run(["reminders", "run", "--once"], tmp_path).returncode == 0
+    import fcntl
+
+    with open(tmp_path / "reminders-dispatcher.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a running dispatcher holds it
+        r = run(["reminders", "run", "--once"], tmp_path)
+    assert r.returncode != 0 and "Another dispatcher" in r.stderr

@@ -5,7 +5,7 @@ Several dispatchers may run against PostgreSQL at once. A claim is one short tra
 `sending` with a lease, and commits; the HTTP sends happen outside any transaction; the results
 are written in a second short transaction, only if the lease is still ours. So two dispatchers
 never hold the same reminder, and none holds a database lock while it waits on a push service.
-(SQLite has no row locks: run one dispatcher there, which is what `make run` does.)
+(SQLite has no row locks: one dispatcher per database there, enforced by claim_sqlite_slot.)
 
 A dispatcher killed mid-send loses nothing: its lease runs out and another dispatcher claims the
 reminder again, skipping every device that already has a recorded `sent` attempt. A device whose
@@ -31,6 +31,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -340,6 +341,27 @@ class Dispatcher:
             if claimed < self.batch_size:
                 stop.wait(idle_seconds)
         log.info("reminder dispatcher %s stopped", self.name)
+
+
+_held_locks: list = []
+
+
+def claim_sqlite_slot(app) -> bool:
+    """On SQLite, only one dispatcher per database: SQLite has no row locks, so two would send
+    the same reminders. An OS file lock beside the database says who it is (released when the
+    process ends, however it ends). PostgreSQL needs no slot: SKIP LOCKED shares the work."""
+    import fcntl
+
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return True
+    handle = open(Path(app.instance_path) / "reminders-dispatcher.lock", "a")  # noqa: SIM115
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return False
+    _held_locks.append(handle)  # kept open for the life of the process
+    return True
 
 
 def from_app(app, **kwargs) -> Dispatcher | None:
