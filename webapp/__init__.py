@@ -158,3 +158,12 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
         # together would get a 500). IMMEDIATE takes the write lock at that BEGIN, where the busy
         # timeout does wait. WAL keeps readers unblocked.
         dbapi_connection.isolation_level = "IMMEDIATE"
+
+
+@event.listens_for(Engine, "savepoint")
+def _sqlite_savepoint(conn, name):
+    # The driver only begins a transaction at a write, so a SAVEPOINT before any write would
+    # start one of its own, and its RELEASE would commit: a sync batch would no longer be one
+    # transaction. Begin the real transaction first (IMMEDIATE, as above).
+    if conn.dialect.name == "sqlite" and not conn.connection.dbapi_connection.in_transaction:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

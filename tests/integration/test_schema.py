@@ -20,3 +20,24 @@ def test_migrated_schema_matches_models(app):
     with db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
     assert diff == [], diff
+
+
+def test_a_savepoint_stays_inside_its_transaction(app):
+    """On SQLite the driver would let a SAVEPOINT start (and its RELEASE commit) a transaction of
+    its own; webapp._sqlite_savepoint begins the real one first."""
+    from sqlalchemy import text
+
+    from webapp.extensions import db
+
+    db.session.execute(text("SELECT 1"))  # reads do not begin a transaction on SQLite
+    with db.session.begin_nested():
+        db.session.execute(
+            text("UPDATE users SET name = 'Changed' WHERE email = 'worker@demo.test'")
+        )
+    db.session.rollback()
+    assert (
+        db.session.execute(
+            text("SELECT name FROM users WHERE email = 'worker@demo.test'")
+        ).scalar_one()
+        != "Changed"
+    )

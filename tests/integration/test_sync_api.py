@@ -175,9 +175,11 @@ def test_server_error_mid_batch_applies_nothing_and_retry_applies_all(phone, ids
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(store.InterviewHandler, "write", flaky)
+    before = (kai.content_enc, kai.version)  # values: fresh() refreshes the same object
     r = phone.push(batch)
     assert r.status_code == 500 and r.json["error"] == "server_error"
-    assert fresh(kai).content_enc == kai.content_enc  # rolled back
+    kai = fresh(kai)
+    assert (kai.content_enc, kai.version) == before  # the first write was rolled back too
     assert db.session.scalar(select(func.count()).select_from(SyncMutation)) == 0
     monkeypatch.setattr(store.InterviewHandler, "write", real)
     results = phone.push(batch).json["results"]
