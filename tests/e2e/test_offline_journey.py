@@ -412,10 +412,13 @@ def test_a_forgotten_passphrase_is_reset_online_and_unsent_work_survives(chromiu
     expect(status(page)).to_contain_text("1 not yet sent to the server")
     page.reload()
     expect(page.locator("#hw-unsent")).to_contain_text("1 not yet sent")
+    page.get_by_text("Forgotten your passphrase?").click()
+    expect(page.get_by_text("You need a connection to do this.")).to_be_visible()
+    expect(page.get_by_role("button", name="Choose a new passphrase")).to_be_hidden()
 
     # Back in signal, still locked: the passphrase is gone from the worker's memory.
     go_online(context, net)
-    page.get_by_text("Forgotten your passphrase?").click()
+    expect(page.get_by_text("You need a connection to do this.")).to_be_hidden()
     page.get_by_role("button", name="Choose a new passphrase").click()
     expect(page.get_by_role("heading", name="Set up field mode")).to_be_visible()
     page.get_by_label("Offline passphrase").fill("a brand new passphrase")

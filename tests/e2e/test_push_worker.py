@@ -108,4 +108,5 @@ def test_reminder_settings_explain_first_and_offer_the_switch(phone):
     expect(phone.get_by_text("never show a child's name")).to_be_visible()
     expect(phone.locator("#hw-push-status")).to_have_text("Reminders are off for this device.")
     expect(phone.get_by_role("button", name="Turn on reminders")).to_be_visible()
+    expect(phone.get_by_role("button", name="Turn off reminders on this device")).to_be_hidden()
     assert phone.console_errors == []
