@@ -134,6 +134,10 @@ def test_offline_journey(browser_type, server, net, tmp_path, chromium):
     expect(page.get_by_role("heading", name="My returns")).to_be_visible()
     expect(page.get_by_role("link", name=CHILD)).to_be_visible()
     expect(status(page)).to_contain_text("Last synced")
+    # An interview already sent for authorisation shows where it is, not a running clock.
+    sent = page.locator(".hw-card", has_text="Ruby Ellis")
+    expect(sent).to_contain_text("Awaiting authorisation")
+    expect(sent).not_to_contain_text("left")
     page.wait_for_function(
         "() => navigator.serviceWorker && navigator.serviceWorker.controller !== null"
     )

@@ -151,11 +151,15 @@ export function listView({ interviews, pendingByRecord, attention, conflicts, on
           const child = rec.value.child;
           const pending = pendingByRecord.get(rec.id);
           const problem = attention.find((m) => m.recordId === rec.id);
-          return h("li", { class: `hw-card hw-card--${c.state}` },
+          return h("li", { class: rec.value.editable ? `hw-card hw-card--${c.state}` : "hw-card" },
             h("h2", { class: "govuk-heading-s hw-card__title" },
               h("a", { class: "govuk-link", href: `#interview/${rec.id}`, onclick: (ev) => { ev.preventDefault(); onOpen(rec.id); } },
                 `${child.first_name} ${child.last_name}`)),
-            h("p", { class: "govuk-body hw-card__clock" }, clockTag(rec.value.due_at)),
+            // The 72-hour clock matters while the interview is the worker's to do; once sent
+            // for authorisation it has stopped, so the card says where it is instead.
+            h("p", { class: "govuk-body hw-card__clock" }, rec.value.editable
+              ? clockTag(rec.value.due_at)
+              : h("strong", { class: "govuk-tag govuk-tag--grey" }, rec.value.status_label)),
             h("p", { class: "govuk-body-s" }, `Due ${formatTime(rec.value.due_at)} · ${rec.value.status_label}`,
               pending ? [" · ", h("strong", { class: "govuk-tag govuk-tag--yellow" }, "Not yet sent")] : null,
               problem ? [" · ", h("strong", { class: "govuk-tag govuk-tag--red" }, "Needs attention")] : null));
