@@ -120,42 +120,48 @@ def refresh(subject_type: str, subject_id: str, now: datetime | None = None) -> 
         _copy(due, row)
 
 
+# What a reminder row takes from the schedule's DueReminder, field for field.
+_FROM_SCHEDULE = (
+    "kind",
+    "subject_type",
+    "subject_id",
+    "recipient_id",
+    "due_at",
+    "stale_at",
+    "urgency",
+    "topic",
+    "ttl_seconds",
+    "title",
+    "body",
+)
+
+
 def _copy(due: schedule.DueReminder, row: Reminder) -> None:
+    for name in _FROM_SCHEDULE:
+        setattr(row, name, getattr(due, name))
     row.status = ReminderStatus.PENDING
-    row.kind = due.kind
-    row.subject_type = due.subject_type
-    row.subject_id = due.subject_id
-    row.recipient_id = due.recipient_id
-    row.due_at = due.due_at
     row.next_attempt_at = due.due_at
-    row.stale_at = due.stale_at
-    row.urgency = due.urgency
-    row.topic = due.topic
-    row.ttl_seconds = due.ttl_seconds
-    row.title = due.title
-    row.body = due.body
 
 
 def queue_test(user: User, now: datetime | None = None) -> Reminder:
     """A test notification for every device of the user, sent by the dispatcher straight away."""
     now = now or utcnow()
-    row = Reminder(
-        id=new_id(),
+    due = schedule.DueReminder(
         key=f"{TEST_KIND}:{new_id()}:{user.id}",
         kind=TEST_KIND,
         subject_type="user",
         subject_id=user.id,
         recipient_id=user.id,
         due_at=now,
-        next_attempt_at=now,
-        stale_at=now + timedelta(hours=1),
         urgency="normal",
         topic=schedule.topic_for(TEST_KIND, user.id),
         ttl_seconds=3600,
+        stale_at=now + timedelta(hours=1),
         title="Homeward test",
         body="Reminders are working on this device.",
-        status=ReminderStatus.PENDING,
     )
+    row = Reminder(id=new_id(), key=due.key)
+    _copy(due, row)
     db.session.add(row)
     audit.record("test", "reminder", row.id)
     uow.commit()
