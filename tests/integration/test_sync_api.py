@@ -199,6 +199,37 @@ def test_submit_through_sync(phone, ids):
     assert fresh(kai).status == InterviewStatus.SUBMITTED
 
 
+def test_a_write_refused_part_way_leaves_nothing_and_the_batch_goes_on(phone, ids, monkeypatch):
+    """A rule only checkable while writing (here, sending for authorisation) refuses the change
+    after the answers were written: the savepoint takes those back, and the next mutation in the
+    batch still applies."""
+    from webapp.interviews import service as interviews
+    from webapp.interviews.service import Problem
+
+    kai, mia = interview_of(ids["kai"]), interview_of(ids["mia"])
+    before = (kai.content_enc, kai.version, kai.status)
+    monkeypatch.setattr(
+        interviews, "submit", lambda *a: [Problem("offer", "held_at", "Checked only at submit")]
+    )
+    answers = {
+        "offered": "Y",
+        "outcome": "declined",
+        "decline_reason": "Did not want to talk",
+        "attempts": "Visited home twice",
+    }
+    results = phone.push(
+        [
+            mutation(kai.id, kai.version, answers, submit=True),
+            mutation(mia.id, mia.version, {"why_details": "Bored at home"}),
+        ]
+    ).json["results"]
+    assert [r["status"] for r in results] == ["rejected", "applied"]
+    assert results[0]["error"]["message"] == "Checked only at submit"
+    kai = fresh(kai)
+    assert (kai.content_enc, kai.version, kai.status) == before
+    assert interviews.answers(fresh(mia))["why_details"] == "Bored at home"
+
+
 def test_incremental_pull_sees_web_changes_and_reallocation_tombstones(phone, ids, as_user):
     cursor = phone.pull().json["cursor"]
     manager = as_user("manager@demo.test")

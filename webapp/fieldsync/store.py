@@ -189,6 +189,12 @@ class SqlStore:
     def handler(self, record_type: str):
         return self._handlers.get(record_type)
 
+    def savepoint(self):
+        # The engine wraps each write in this, so a write refused part-way (a rule only checkable
+        # while writing, such as sending for authorisation) leaves nothing behind, audit rows
+        # included, while the rest of the batch goes on.
+        return db.session.begin_nested()
+
     def get_mutation(self, actor: User, mutation_id) -> StoredMutation | None:
         row = db.session.get(SyncMutation, str(mutation_id))
         if row is None:
