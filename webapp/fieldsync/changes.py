@@ -19,25 +19,9 @@ from webapp.children.models import Child
 from webapp.db_types import utcnow
 from webapp.episodes.models import Episode
 from webapp.fieldsync.models import ChangeLog
-from webapp.interviews.models import Interview, interview_episodes
+from webapp.interviews.models import Interview, interview_ids_for
 
 CHANGE_LOG_LOCK = 0x486F6D65  # "Home": any constant shared by every writer
-
-
-def _interview_ids_for(session: Session, children: set[str], episodes: set[str]) -> set[str]:
-    ids: set[str] = set()
-    conn = session.connection()
-    if children:
-        ids |= set(conn.scalars(select(Interview.id).where(Interview.child_id.in_(children))))
-    if episodes:
-        ids |= set(
-            conn.scalars(
-                select(interview_episodes.c.interview_id).where(
-                    interview_episodes.c.episode_id.in_(episodes)
-                )
-            )
-        )
-    return ids
 
 
 _KEY = "homeward_change_log"
@@ -75,7 +59,9 @@ def append_log(session: Session) -> None:
         return
     changed = set(noted["changed"])
     deleted = noted["deleted"]
-    changed |= _interview_ids_for(session, noted["children"], noted["episodes"])
+    changed |= interview_ids_for(
+        session.connection(), child_ids=noted["children"], episode_ids=noted["episodes"]
+    )
     changed -= deleted
     if not changed and not deleted:
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, ForeignKey, String, Table, Text
+from sqlalchemy import Column, ForeignKey, String, Table, Text, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.accounts.models import User
@@ -103,3 +103,20 @@ class Interview(db.Model):
 
     def __repr__(self) -> str:
         return f"<Interview {self.id}>"
+
+
+def interview_ids_for(conn, *, child_ids=(), episode_ids=()) -> set[str]:
+    """Ids of the interviews of these children and of those covering these episodes: what a
+    change to a child or an episode touches (the sync change log, the reminders)."""
+    ids: set[str] = set()
+    if child_ids:
+        ids |= set(conn.scalars(select(Interview.id).where(Interview.child_id.in_(child_ids))))
+    if episode_ids:
+        ids |= set(
+            conn.scalars(
+                select(interview_episodes.c.interview_id).where(
+                    interview_episodes.c.episode_id.in_(episode_ids)
+                )
+            )
+        )
+    return ids

@@ -21,8 +21,9 @@ def public_key() -> str | None:
     return keys.public_key_b64url if keys else None
 
 
-def _policy() -> client.EndpointPolicy:
-    if current_app.config["HOMEWARD_PUSH_ALLOW_LOCAL"]:
+def endpoint_policy(config) -> client.EndpointPolicy:
+    """Where pushes may go: the browsers' push services; plus this machine in tests only."""
+    if config["HOMEWARD_PUSH_ALLOW_LOCAL"]:
         return client.TEST_ENDPOINTS
     return client.PRODUCTION_ENDPOINTS
 
@@ -30,7 +31,9 @@ def _policy() -> client.EndpointPolicy:
 def subscribe(user: User, device_id: str, user_agent: str, browser_json: dict) -> PushSubscription:
     """Store (or refresh) the browser's subscription for this user and device."""
     try:
-        sub = client.Subscription.from_browser_json(browser_json, policy=_policy())
+        sub = client.Subscription.from_browser_json(
+            browser_json, policy=endpoint_policy(current_app.config)
+        )
     except ValueError as exc:
         raise RuleError("subscription", str(exc)) from exc
     row = db.session.scalar(

@@ -41,6 +41,7 @@ from webapp.db_types import utcnow
 from webapp.extensions import db
 from webapp.push import client as push
 from webapp.push.models import PushSubscription
+from webapp.push.service import endpoint_policy
 from webapp.push.vapid import VapidKeys
 from webapp.reminders.models import Reminder, ReminderAttempt, ReminderStatus
 
@@ -348,7 +349,7 @@ _held_locks: list = []
 
 def claim_sqlite_slot(app) -> bool:
     """On SQLite, only one dispatcher per database: SQLite has no row locks, so two would send
-    the same reminders. An OS file lock beside the database says who it is (released when the
+    the same reminders. An OS file lock in the instance folder says who it is (released when the
     process ends, however it ends). PostgreSQL needs no slot: SKIP LOCKED shares the work."""
     import fcntl
 
@@ -369,9 +370,4 @@ def from_app(app, **kwargs) -> Dispatcher | None:
     keys = app.extensions.get("homeward_vapid")
     if keys is None:
         return None
-    policy = (
-        push.TEST_ENDPOINTS
-        if app.config["HOMEWARD_PUSH_ALLOW_LOCAL"]
-        else push.PRODUCTION_ENDPOINTS
-    )
-    return Dispatcher(keys=keys, policy=policy, **kwargs)
+    return Dispatcher(keys=keys, policy=endpoint_policy(app.config), **kwargs)

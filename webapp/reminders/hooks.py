@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from webapp.children.models import Child
 from webapp.episodes.models import Episode
-from webapp.interviews.models import Interview, interview_episodes
+from webapp.interviews.models import Interview, interview_ids_for
 from webapp.reminders import schedule
 
 _KEY = "homeward_reminder_subjects"
@@ -39,6 +39,7 @@ def _changed(session: Session, obj, names: tuple[str, ...]) -> bool:
 def _note_subjects(session: Session, _flush_context) -> None:
     subjects: set[tuple[str, str]] = session.info.setdefault(_KEY, set())
     episodes: set[str] = set()
+    children: set[str] = set()
     for obj in list(session.new) + list(session.dirty) + list(session.deleted):
         if isinstance(obj, Interview) and _changed(session, obj, INTERVIEW_FACTS):
             subjects.add((schedule.INTERVIEW, obj.id))
@@ -50,20 +51,15 @@ def _note_subjects(session: Session, _flush_context) -> None:
             and obj not in session.new
             and _changed(session, obj, CHILD_FACTS)
         ):
-            conn = session.connection()
-            for episode_id in conn.scalars(select(Episode.id).where(Episode.child_id == obj.id)):
-                subjects.add((schedule.EPISODE, episode_id))
-            for interview_id in conn.scalars(
-                select(Interview.id).where(Interview.child_id == obj.id)
-            ):
-                subjects.add((schedule.INTERVIEW, interview_id))
-    if episodes:
-        # An episode's return time moves the 72-hour clock of the interview that covers it.
+            children.add(obj.id)
+    if children:
         conn = session.connection()
-        for interview_id in conn.scalars(
-            select(interview_episodes.c.interview_id).where(
-                interview_episodes.c.episode_id.in_(episodes)
-            )
+        for episode_id in conn.scalars(select(Episode.id).where(Episode.child_id.in_(children))):
+            subjects.add((schedule.EPISODE, episode_id))
+    if episodes or children:
+        # An episode's return time moves the 72-hour clock of the interview that covers it.
+        for interview_id in interview_ids_for(
+            session.connection(), child_ids=children, episode_ids=episodes
         ):
             subjects.add((schedule.INTERVIEW, interview_id))
 

@@ -37,8 +37,6 @@ and appear on lock screens, so no field of the facts is ever put into them.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
@@ -46,6 +44,7 @@ from typing import Any
 
 from webapp import deadlines
 from webapp.deadlines import EpisodeFacts, Escalation, Thresholds, ensure_utc
+from webapp.push.client import topic_for as push_topic
 
 INTERVIEW = "interview"
 EPISODE = "episode"
@@ -243,9 +242,9 @@ class DueReminder:
 
 
 def topic_for(kind: str, subject_id: str) -> str:
-    # Hashed: the push service reads the Topic header, and record ids are not its business.
-    digest = hashlib.sha256(f"{kind}:{subject_id}".encode()).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")[:32]
+    # Hashed (push.client.topic_for): the push service reads the Topic header, and record ids
+    # are not its business.
+    return push_topic(f"{kind}:{subject_id}")
 
 
 def _reminder(
