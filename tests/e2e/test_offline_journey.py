@@ -466,3 +466,25 @@ def test_field_mode_locks_when_the_app_was_away_for_long(chromium, server, net):
     _set_visibility(page, "visible")
     expect(page.get_by_role("heading", name="Unlock field mode")).to_be_visible()
     context.close()
+
+
+def test_signed_out_while_away_the_phone_says_to_sign_in_and_then_sends(chromium, server, net):
+    context, page = new_phone(chromium, net)
+    set_up_field_mode(page)
+    go_offline(context, net)
+    page.get_by_role("link", name="Mia Cole").click()
+    page.get_by_label("How did they get food, money and clothes?").fill("A friend's mum fed her")
+    expect(status(page)).to_contain_text("1 not yet sent to the server")
+    context.clear_cookies()  # the session ran out while the phone was in a pocket
+    go_online(context, net)
+    sign_in_link = page.get_by_role("link", name="Sign in to send your work")
+    expect(sign_in_link).to_be_visible(timeout=20_000)
+    expect(status(page)).to_contain_text("1 not yet sent to the server")  # kept meanwhile
+    sign_in_link.click()
+    page.get_by_label("Email address").fill("worker@demo.test")
+    page.locator("#password").fill("homeward-demo")
+    page.get_by_role("button", name="Sign in").click()
+    unlock(page)
+    expect(status(page)).not_to_contain_text("not yet sent", timeout=20_000)
+    assert server_copy(server, "Mia Cole")[1]["basics"] == "A friend's mum fed her"
+    context.close()

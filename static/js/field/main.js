@@ -429,8 +429,6 @@ window.addEventListener("online", () => { connectionChanged(); app.client && app
 window.addEventListener("offline", connectionChanged);
 window.addEventListener("pagehide", flushAutosave);
 
-export const _test = { app, lock, wipe };
-
 boot().catch((err) => {
   render(v.h("div", {},
     v.h("h1", { class: "govuk-heading-l" }, "Field mode could not start"),

@@ -286,6 +286,11 @@ export function statusBar(s) {
   if (s.storage) bits.push(s.storage);
   return h("div", { class: "hw-field-status__inner" },
     h("span", {}, bits.join(" · ")),
+    // Signed out while away (the session ends after 30 minutes idle): work waits on the phone
+    // until the worker signs in again, so say so instead of "not yet sent" for ever.
+    s.online && s.signedIn === false
+      ? h("a", { class: "govuk-link", href: "/sign-in?next=/app/" }, "Sign in to send your work")
+      : null,
     s.updateReady ? h("button", { type: "button", class: "govuk-button govuk-button--secondary hw-field-status__button", onclick: s.onUpdate }, "Update ready: reload") : null,
     s.unlocked ? h("button", { type: "button", class: "govuk-button govuk-button--secondary hw-field-status__button", onclick: s.onLock }, "Lock") : null);
 }
