@@ -119,6 +119,9 @@ def build_config(environ: Mapping[str, str] | None = None, **overrides) -> dict:
         # A deployment's own label (e.g. a git sha), folded into the service worker's version so
         # that a release that changes only server code still tells phones "update ready".
         "HOMEWARD_RELEASE": environ.get("HOMEWARD_RELEASE", ""),
+        # Above the sync protocol's 4 MiB batch: a body without a Content-Length (chunked) is
+        # cut off here rather than read whole into memory.
+        "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
         # Compress the app shell's files only (a phone on a weak signal downloads a quarter of
         # the bytes). Never pages or API answers: compressing a response that holds both a
         # secret (CSRF token) and something an attacker can influence leaks the secret (BREACH).

@@ -123,3 +123,8 @@ def test_no_inline_script_or_style_in_pages(as_user, ids):
         body = manager.get(url).get_data(as_text=True)
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", body), url
         assert " style=" not in body and "<style" not in body, url
+
+
+def test_oversized_bodies_are_refused_before_they_are_read(browser):
+    r = browser.raw_post("/sign-in", data={"email": "x" * (6 * 1024 * 1024)})
+    assert r.status_code == 413
