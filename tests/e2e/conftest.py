@@ -152,6 +152,9 @@ def sign_in(page, email, password="homeward-demo"):
 def axe_violations(page) -> list[dict]:
     from axe_playwright_python.sync_playwright import Axe
 
+    # Scan the page as a person sees it: stylesheets and scripts in, not mid-load (a half-laid-out
+    # page once showed links on top of each other to axe's target-size rule under heavy load).
+    page.wait_for_load_state("load")
     results = Axe().run(
         page,
         options={"runOnly": {"type": "tag", "values": WCAG_TAGS}, "resultTypes": ["violations"]},
