@@ -15,6 +15,7 @@ from __future__ import annotations
 from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
+from webapp import uow
 from webapp.children.models import Child
 from webapp.db_types import utcnow
 from webapp.episodes.models import Episode
@@ -30,8 +31,10 @@ _KEY = "homeward_change_log"
 @event.listens_for(Session, "after_flush")
 def _note_changes(session: Session, _flush_context) -> None:
     """Remember what this flush touched; the log rows are written once, just before commit."""
-    noted = session.info.setdefault(
-        _KEY, {"changed": set(), "deleted": set(), "children": set(), "episodes": set()}
+    noted = uow.notes(
+        session,
+        _KEY,
+        lambda: {"changed": set(), "deleted": set(), "children": set(), "episodes": set()},
     )
     for obj in list(session.new) + list(session.dirty):
         if isinstance(obj, Interview) and (obj in session.new or session.is_modified(obj)):
@@ -45,16 +48,11 @@ def _note_changes(session: Session, _flush_context) -> None:
             noted["deleted"].add(obj.id)
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget(session: Session) -> None:
-    session.info.pop(_KEY, None)
-
-
 def append_log(session: Session) -> None:
     """Append this transaction's change log rows. Called by uow's before_commit, last of all:
     the PostgreSQL lock it takes is then held only from here to the commit, so concurrent pushes
     wait on each other for milliseconds, not for the whole of each other's batches."""
-    noted = session.info.pop(_KEY, None)
+    noted = uow.take_notes(session, _KEY)
     if not noted:
         return
     changed = set(noted["changed"])

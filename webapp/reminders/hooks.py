@@ -12,6 +12,7 @@ from flask import has_app_context
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
+from webapp import uow
 from webapp.children.models import Child
 from webapp.episodes.models import Episode
 from webapp.interviews.models import Interview, interview_ids_for
@@ -37,7 +38,7 @@ def _changed(session: Session, obj, names: tuple[str, ...]) -> bool:
 
 @event.listens_for(Session, "after_flush")
 def _note_subjects(session: Session, _flush_context) -> None:
-    subjects: set[tuple[str, str]] = session.info.setdefault(_KEY, set())
+    subjects: set[tuple[str, str]] = uow.notes(session, _KEY, set)
     episodes: set[str] = set()
     children: set[str] = set()
     for obj in list(session.new) + list(session.dirty) + list(session.deleted):
@@ -71,20 +72,15 @@ def refresh_noted(session: Session) -> None:
 
     if not has_app_context() or session is not db.session():
         # The service works on the app's session; any other session is not the app's business.
-        session.info.pop(_KEY, None)
+        uow.take_notes(session, _KEY)
         return
     # before_commit runs before commit's own flush: flush now so that after_flush has seen
     # everything this transaction changed.
     session.flush()
     done: set[tuple[str, str]] = set()
-    while pending := session.info.get(_KEY, set()) - done:
+    while pending := uow.notes(session, _KEY, set) - done:
         for subject in sorted(pending):
             service.refresh(*subject)
             done.add(subject)
         session.flush()
-    session.info.pop(_KEY, None)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget(session: Session) -> None:
-    session.info.pop(_KEY, None)
+    uow.take_notes(session, _KEY)
