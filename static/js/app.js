@@ -171,6 +171,10 @@ async function showPushState() {
   } else if (Notification.permission === "denied") {
     status.textContent =
       "Reminders are blocked for Homeward in this browser's settings. Allow notifications for this site, then come back here.";
+  } else if (await push.heldByAnother()) {
+    status.textContent =
+      "This device gets reminders for another account. Turn them on to get yours here instead: the other account will stop getting reminders on this device.";
+    on.hidden = false;
   } else if (await push.isOn()) {
     status.textContent = "Reminders are on for this device.";
     off.hidden = false;

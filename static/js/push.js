@@ -26,11 +26,21 @@ function sameKey(buffer, bytes) {
   return a.length === bytes.length && a.every((v, i) => v === bytes[i]);
 }
 
-async function serverKey() {
+async function serverState() {
   const response = await fetch(KEY_URL, { credentials: "same-origin", cache: "no-store" });
   if (!response.ok) return null;
-  const { enabled, public_key: key } = await response.json();
-  return enabled ? keyBytes(key) : null;
+  return response.json();
+}
+
+async function serverKey() {
+  const state = await serverState();
+  return state && state.enabled ? keyBytes(state.public_key) : null;
+}
+
+/** True when this browser's reminders go to another account (a shared phone or tablet). */
+export async function heldByAnother() {
+  const state = await serverState();
+  return Boolean(state && state.this_device === "another account");
 }
 
 async function registration() {
@@ -80,7 +90,8 @@ export async function turnOn(csrf) {
   const key = await serverKey();
   if (!key) throw new Error("Push reminders are not set up on this server.");
   const sub = await ensureSubscription(await registration(), key);
-  await send("POST", sub.toJSON(), csrf);
+  // Tapped by the person holding this browser: if it got someone else's reminders, now theirs.
+  await send("POST", { ...sub.toJSON(), take_over: true }, csrf);
   return "granted";
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import current_app
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from webapp import audit, uow
 from webapp.accounts.models import User
@@ -28,8 +29,26 @@ def endpoint_policy(config) -> client.EndpointPolicy:
     return client.PRODUCTION_ENDPOINTS
 
 
-def subscribe(user: User, device_id: str, user_agent: str, browser_json: dict) -> PushSubscription:
-    """Store (or refresh) the browser's subscription for this user and device."""
+class EndpointTaken(Exception):
+    """The browser's push address belongs to someone else's subscription: it stays theirs."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def subscribe(
+    user: User, device_id: str, user_agent: str, browser_json: dict, *, take_over: bool = False
+) -> PushSubscription:
+    """Store (or refresh) the browser's subscription for this user and device.
+
+    A push address (endpoint) already held by another person never moves silently: the page
+    re-sends its subscription on every start, so on a shared phone or a children's home tablet
+    whoever signed in last would otherwise take the first person's reminders without either of
+    them knowing. It moves only when the person now using that same browser (same device cookie)
+    taps "Turn on reminders" (`take_over`), and the move is audited; from any other device it is
+    refused, since an endpoint presented from elsewhere was copied.
+    """
     try:
         sub = client.Subscription.from_browser_json(
             browser_json, policy=endpoint_policy(current_app.config)
@@ -40,6 +59,22 @@ def subscribe(user: User, device_id: str, user_agent: str, browser_json: dict) -
         select(PushSubscription).where(PushSubscription.endpoint == sub.endpoint)
     )
     now = utcnow()
+    if row is not None and row.user_id != user.id:
+        if row.device_id != device_id:
+            raise EndpointTaken(
+                "This browser's reminders are registered to another account on another device. "
+                "Turn reminders off and on again here to get a new registration."
+            )
+        if not take_over:
+            raise EndpointTaken(
+                "This device gets reminders for another account. Turn on reminders in Reminder "
+                "settings to have them come to you instead."
+            )
+        # Ids only in the audit row: who held it is findable, nothing about them is copied.
+        audit.record("take_over", "push_subscription", row.id, detail=f"from user {row.user_id}")
+        db.session.delete(row)
+        db.session.flush()
+        row = None
     if row is None:
         # One subscription per browser: a re-subscribe on the same device replaces the old one.
         db.session.execute(
@@ -52,15 +87,33 @@ def subscribe(user: User, device_id: str, user_agent: str, browser_json: dict) -
         audit.record(
             "subscribe", "push_subscription", None, detail=label_from_user_agent(user_agent)
         )
-    # The same browser signed in as someone else now: the subscription follows the person.
     row.user_id = user.id
     row.device_id = device_id
     row.label = label_from_user_agent(user_agent)
     row.p256dh = sub.p256dh
     row.auth = sub.auth
     row.refreshed_at = now
-    uow.commit()
+    try:
+        uow.commit()
+    except IntegrityError:
+        # Two registrations of one endpoint at once: the other one won; this one changed nothing.
+        db.session.rollback()
+        raise EndpointTaken(
+            "This browser's reminders were registered at the same moment elsewhere."
+        ) from None
     return row
+
+
+def device_holder(user: User, device_id: str) -> str | None:
+    """Whose reminders this device gets: "you", "another account", or None."""
+    holders = set(
+        db.session.scalars(
+            select(PushSubscription.user_id).where(PushSubscription.device_id == device_id)
+        )
+    )
+    if not holders:
+        return None
+    return "you" if user.id in holders else "another account"
 
 
 def unsubscribe(

@@ -15,7 +15,13 @@ from webapp.security import login_required
 @login_required
 def push_key():
     key = service.public_key()
-    return jsonify(enabled=key is not None, public_key=key)
+    # this_device lets the settings page offer "Turn on" when the browser's subscription is
+    # someone else's (a shared phone) rather than say reminders are on.
+    return jsonify(
+        enabled=key is not None,
+        public_key=key,
+        this_device=service.device_holder(current_user, g.device_id),
+    )
 
 
 @bp.route("/push/subscriptions", methods=["POST"])
@@ -27,9 +33,17 @@ def push_subscribe():
     if not isinstance(data, dict):
         return jsonify(error="invalid_payload", message="Send the subscription as JSON"), 400
     try:
-        row = service.subscribe(current_user, g.device_id, request.user_agent.string or "", data)
+        row = service.subscribe(
+            current_user,
+            g.device_id,
+            request.user_agent.string or "",
+            data,
+            take_over=data.get("take_over") is True,
+        )
     except RuleError as exc:
         return jsonify(error="invalid_subscription", message=exc.message), 422
+    except service.EndpointTaken as exc:
+        return jsonify(error="subscription_in_use", message=exc.message), 409
     return jsonify(id=row.id), 201
 
 
