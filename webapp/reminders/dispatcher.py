@@ -3,14 +3,17 @@
 Several dispatchers may run against PostgreSQL at once. A claim is one short transaction:
 `SELECT ... FOR UPDATE SKIP LOCKED` picks due rows no other dispatcher is claiming, marks them
 `sending` with a lease, and commits; the HTTP sends happen outside any transaction; the results
-are written in a second short transaction, only if the lease is still ours. So two dispatchers
-never hold the same reminder, and none holds a database lock while it waits on a push service.
+are written in a second short transaction, only if the lease is still ours (each attempt itself
+is committed as it comes back, see below). So two dispatchers never hold the same reminder, and
+none holds a database lock while it waits on a push service.
 (SQLite has no row locks: one dispatcher per database there, enforced by claim_sqlite_slot.)
 
 A dispatcher killed mid-send loses nothing: its lease runs out and another dispatcher claims the
-reminder again, skipping every device that already has a recorded `sent` attempt. A device whose
-push went out in the instant before the kill may get it twice; the Topic header and the
-notification's tag make the second one replace the first on the phone rather than add to it.
+reminder again, skipping every device that already has a recorded `sent` attempt. Each attempt is
+recorded (committed) as soon as its push service answers, before that thread's next send, so a
+restart sends again only the pushes in flight at the kill: at most one per sending thread. Those
+few may reach a phone twice; the Topic header and the notification's tag make the second one
+replace the first on the phone rather than add to it.
 
 Per device, per outcome (webapp.push.client.send never raises):
     sent                the device is done
@@ -103,9 +106,17 @@ class Dispatcher:
         if not claimed:
             return 0
         jobs, finished = self._jobs(claimed, now)
+        engine = db.engine  # read here: the sending threads have no app context
+
+        def send_and_note(item):
+            reminder_id, sub_id, sub, message = item
+            outcome = self._send(sub, message)
+            noted = self._note(engine, reminder_id, sub_id, outcome, given)
+            return reminder_id, sub_id, outcome, noted
+
         outcomes = list(
             self._pool.map(
-                lambda pair: (pair[0], pair[1], self._send(pair[2], pair[3])),
+                send_and_note,
                 [
                     (job.claimed.id, sub_id, sub, job.message)
                     for job in jobs
@@ -116,6 +127,46 @@ class Dispatcher:
         # Frozen-time tests pass `now`; otherwise the results are stamped when they came back.
         self._record(jobs, outcomes, finished, given or utcnow())
         return len(claimed)
+
+    @staticmethod
+    def _attempt(reminder_id: str, sub_id: str, outcome: push.SendOutcome, at: datetime) -> dict:
+        return {
+            "reminder_id": reminder_id,
+            "subscription_id": sub_id,
+            "at": at,
+            "outcome": outcome.status,
+            "http_status": outcome.http_status,
+            "detail": outcome.detail[:300],
+        }
+
+    def _note(
+        self,
+        engine,
+        reminder_id: str,
+        sub_id: str,
+        outcome: push.SendOutcome,
+        at: datetime | None,
+    ) -> bool:
+        """Commit this attempt now, before this thread sends anything else: if the process dies
+        later in the round, a restart skips this device instead of pushing to it again."""
+        try:
+            with engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    # Visible to the next dispatcher the moment it commits, which is what a killed
+                    # dispatcher needs; waiting for the disk on each of hundreds of sends a second
+                    # would only guard against PostgreSQL itself crashing, and then the lease
+                    # still makes sure nothing is lost (at worst a push goes twice).
+                    conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+                conn.execute(
+                    insert(ReminderAttempt),
+                    self._attempt(reminder_id, sub_id, outcome, at or utcnow()),
+                )
+        except Exception:
+            # The round's closing transaction writes it instead; only a kill before then
+            # loses the note, which costs one repeated push, never a lost one.
+            log.warning("could not record a push attempt as it happened", exc_info=True)
+            return False
+        return True
 
     def _send(self, subscription: push.Subscription, message: push.Message) -> push.SendOutcome:
         try:
@@ -221,7 +272,7 @@ class Dispatcher:
     def _record(
         self,
         jobs: list[Job],
-        outcomes: list[tuple[str, str, push.SendOutcome]],
+        outcomes: list[tuple[str, str, push.SendOutcome, bool]],
         finished: dict[str, str],
         now: datetime,
     ) -> None:
@@ -229,18 +280,10 @@ class Dispatcher:
         gone: set[str] = set()
         sent_to: set[str] = set()
         attempts = []
-        for reminder_id, sub_id, outcome in outcomes:
+        for reminder_id, sub_id, outcome, noted in outcomes:
             by_reminder.setdefault(reminder_id, []).append(outcome)
-            attempts.append(
-                {
-                    "reminder_id": reminder_id,
-                    "subscription_id": sub_id,
-                    "at": now,
-                    "outcome": outcome.status,
-                    "http_status": outcome.http_status,
-                    "detail": outcome.detail[:300],
-                }
-            )
+            if not noted:
+                attempts.append(self._attempt(reminder_id, sub_id, outcome, now))
             if outcome.delete_subscription:
                 gone.add(sub_id)
             elif outcome.status == "sent":
