@@ -10,7 +10,7 @@ from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from webapp import security
+from webapp import proxy, security
 from webapp.config import build_config
 from webapp.crypto import load_cipher
 from webapp.extensions import compress, csrf, db, htmx, login_manager, migrate
@@ -66,6 +66,7 @@ def create_app(config: dict | None = None, environ: dict | None = None) -> Flask
     compress.init_app(app)
 
     security.init_app(app)
+    proxy.init_app(app)
 
     from govuk_frontend_wtf.main import WTFormsHelpers
 

@@ -38,7 +38,7 @@ def _secret_key(environ: Mapping[str, str], instance: Path, production: bool) ->
     path = instance / "secret-key"
     if path.exists():
         return path.read_text().strip()
-    instance.mkdir(parents=True, exist_ok=True)
+    secretfile.private_dir(instance, create=True)
     # Several processes may start at once on a fresh folder (server, dispatcher): whoever
     # publishes first wins, and everyone reads the same, complete key.
     with contextlib.suppress(FileExistsError):
@@ -75,6 +75,51 @@ def _reminders(environ: Mapping[str, str], thresholds: Thresholds):
         raise ConfigError(f"Reminder settings: {exc}") from exc
 
 
+# What the app keeps in the instance folder besides the database (config, crypto, push.vapid).
+SECRET_FILE_NAMES = ("secret-key", "data-keys.json", "vapid-private.pem")
+
+
+def _sqlite_file(url: str) -> Path | None:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    name = parsed.database or ""
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or name in ("", ":memory:")
+        or name.startswith("file:")
+    ):
+        return None
+    return Path(name).resolve()
+
+
+def _owner_only(config: dict) -> None:
+    """The instance folder, its secrets and the SQLite database: readable by their owner only.
+
+    Checked at every start, so files copied or restored with a looser mode are tightened too.
+    """
+    instance = Path(config["INSTANCE_PATH"])
+    database = _sqlite_file(config["SQLALCHEMY_DATABASE_URI"])
+    # The folder is made only when something is kept in it (production may keep nothing there).
+    secretfile.private_dir(instance, create=database is not None and database.parent == instance)
+    for name in SECRET_FILE_NAMES:
+        secretfile.private_file(instance / name)
+    if database is not None and database.parent.is_dir():
+        # Made here, 0o600, before SQLite would make it with the umask's mode.
+        secretfile.private_file(database, create=True)
+        for suffix in ("-wal", "-shm", "-journal"):
+            secretfile.private_file(database.with_name(database.name + suffix))
+
+
+def _trusted_proxies(environ: Mapping[str, str]):
+    from webapp.proxy import parse_networks
+
+    try:
+        return parse_networks(environ.get("HOMEWARD_TRUSTED_PROXIES", ""))
+    except ValueError as exc:
+        raise ConfigError(f"HOMEWARD_TRUSTED_PROXIES: {exc}") from exc
+
+
 def build_config(environ: Mapping[str, str] | None = None, **overrides) -> dict:
     environ = os.environ if environ is None else environ
     env = environ.get("HOMEWARD_ENV", "development")
@@ -100,7 +145,11 @@ def build_config(environ: Mapping[str, str] | None = None, **overrides) -> dict:
         "PERMANENT_SESSION_LIFETIME": timedelta(minutes=idle),
         "SESSION_REFRESH_EACH_REQUEST": True,
         "WTF_CSRF_TIME_LIMIT": None,  # tied to the session, which already expires when idle
-        "WTF_CSRF_SSL_STRICT": production,
+        # Off: security.same_origin_only checks Origin (sent by every browser on a POST) instead
+        # of demanding a Referer, which the referrer policy may withhold.
+        "WTF_CSRF_SSL_STRICT": False,
+        # The reverse proxy's addresses: only its X-Forwarded-* headers are believed (proxy.py).
+        "HOMEWARD_TRUSTED_PROXIES": _trusted_proxies(environ),
         "HOMEWARD_THRESHOLDS": _thresholds(environ),
         "HOMEWARD_REMINDERS": _reminders(environ, _thresholds(environ)),
         # Reminders: the dispatcher inside `homeward serve` (single node); off when a separate
@@ -134,4 +183,5 @@ def build_config(environ: Mapping[str, str] | None = None, **overrides) -> dict:
         ],
     }
     config.update(overrides)
+    _owner_only(config)
     return config

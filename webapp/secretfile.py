@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import stat
 from pathlib import Path
 
 
@@ -72,3 +73,42 @@ def publish_exclusive(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
     fsync_dir(path.parent)
+
+
+def _tighten(path: Path, mode: int) -> None:
+    """chmod path to mode if it is ours and looser; someone else's file is left as it is."""
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(st.st_mode) or not hasattr(os, "geteuid") or st.st_uid != os.geteuid():
+        return
+    if stat.S_IMODE(st.st_mode) & ~mode:
+        os.chmod(path, mode)
+
+
+def private_dir(path: Path, *, create: bool = False) -> None:
+    """The folder of secrets and the SQLite database: the owner's only (0o700).
+
+    An existing folder is tightened too: a copy or a restore from backup often comes back
+    0o755, and a folder others can list and enter exposes every file in it left readable.
+    """
+    if create:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _tighten(path, 0o700)
+
+
+def private_file(path: Path, *, create: bool = False) -> None:
+    """A file only its owner may read or write (0o600); created empty if asked and missing.
+
+    SQLite gives its -wal, -shm and journal files the mode of the database file, so a database
+    created here first, 0o600, keeps its companions private too.
+    """
+    if create:
+        with contextlib.suppress(FileExistsError):
+            os.close(
+                os.open(
+                    path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600
+                )
+            )
+    _tighten(path, 0o600)
