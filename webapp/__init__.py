@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from webapp import proxy, security
 from webapp.config import build_config
 from webapp.crypto import load_cipher
-from webapp.extensions import compress, csrf, db, htmx, login_manager, migrate
+from webapp.extensions import compress, csrf, db, htmx, limiter, login_manager, migrate
 from webapp.push.vapid import load_keys as load_vapid_keys
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
@@ -64,6 +64,7 @@ def create_app(config: dict | None = None, environ: dict | None = None) -> Flask
     csrf.init_app(app)
     htmx.init_app(app)
     compress.init_app(app)
+    limiter.init_app(app)
 
     security.init_app(app)
     proxy.init_app(app)
@@ -76,6 +77,7 @@ def create_app(config: dict | None = None, environ: dict | None = None) -> Flask
         models,  # noqa: F401  (register every table with the metadata)
         uow,  # noqa: F401  (before every commit: reminders, then the change log)
     )
+    from webapp.accounts.admin_views import bp as admin_bp
     from webapp.accounts.views import bp as accounts_bp
     from webapp.api import sync_views  # noqa: F401  (adds the sync routes to the API)
     from webapp.api.views import bp as api_bp
@@ -101,6 +103,7 @@ def create_app(config: dict | None = None, environ: dict | None = None) -> Flask
         field_bp,
         devices_bp,
         reminders_bp,
+        admin_bp,
     ):
         app.register_blueprint(bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")

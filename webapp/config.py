@@ -161,9 +161,18 @@ def build_config(environ: Mapping[str, str] | None = None, **overrides) -> dict:
         and environ.get("HOMEWARD_PUSH_ALLOW_LOCAL", "0") == "1",
         # A worker sees only their own allocations unless the authority lets teams share.
         "HOMEWARD_WORKER_SEES_TEAM": environ.get("HOMEWARD_WORKER_SEES_TEAM", "0") == "1",
-        "HOMEWARD_LOGIN_MAX_FAILURES": int(environ.get("HOMEWARD_LOGIN_MAX_FAILURES", "5")),
+        # Sign-in: failures older than this are forgotten by the growing delay.
         "HOMEWARD_LOGIN_WINDOW_MINUTES": int(environ.get("HOMEWARD_LOGIN_WINDOW_MINUTES", "15")),
-        "HOMEWARD_IP_MAX_FAILURES": int(environ.get("HOMEWARD_IP_MAX_FAILURES", "50")),
+        # Failed sign-ins (and set-password posts) one address may make, whatever the accounts:
+        # caps password spraying; only failures count, so an office behind one address signs in.
+        "HOMEWARD_SIGNIN_RATE_LIMIT": environ.get(
+            "HOMEWARD_SIGNIN_RATE_LIMIT", "20 per minute;200 per hour"
+        ),
+        "RATELIMIT_STORAGE_URI": environ.get("HOMEWARD_RATELIMIT_STORAGE_URI", "memory://"),
+        # A shared store that goes away must not turn sign-in into 500s: limit in memory meanwhile.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_KEY_PREFIX": "homeward",
         "HOMEWARD_ALLOW_KEY_GENERATION": not production,
         # A deployment's own label (e.g. a git sha), folded into the service worker's version so
         # that a release that changes only server code still tells phones "update ready".

@@ -1,6 +1,8 @@
 """Flask extensions, created unbound so feature packages can import them without the app."""
 
 from flask_compress import Compress
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -23,3 +25,7 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 htmx = Htmx()
 compress = Compress()
+# Per-address request limits (sign-in, set-password). The client address is request.remote_addr,
+# which the trusted-proxy setup makes the real client's. Storage: in this process by default,
+# or shared by every server with HOMEWARD_RATELIMIT_STORAGE_URI (e.g. redis://host:6379).
+limiter = Limiter(key_func=get_remote_address)

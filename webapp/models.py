@@ -1,6 +1,6 @@
 """Import every model so Alembic and SQLAlchemy see the whole schema."""
 
-from webapp.accounts.models import LoginAttempt, Organisation, User  # noqa: F401
+from webapp.accounts.models import LoginThrottle, Organisation, User  # noqa: F401
 from webapp.audit import AuditEvent  # noqa: F401
 from webapp.children.models import Child  # noqa: F401
 from webapp.devices.models import Device  # noqa: F401

@@ -44,6 +44,8 @@ def _nav_items() -> list[dict]:
         items.append(("children.index", "Children"))
     if role == Role.WORKER:
         items.append(("field.shell", "Field mode"))
+    if role == Role.ADMIN:
+        items.append(("admin.users", "Users"))
     if role in (Role.MANAGER, Role.ADMIN):
         items.append(("devices.index", "Devices"))
     unread = reminders.unread_count(current_user)

@@ -15,16 +15,190 @@ def test_wrong_password_is_refused_clearly(browser):
     assert "wrong-password" not in body
 
 
-def test_throttled_after_repeated_failures_even_with_right_password(app, browser):
+class FakeClock:
+    """The sign-in throttle's clock, moved by the test instead of waiting minutes."""
+
+    def __init__(self, monkeypatch):
+        from webapp.db_types import utcnow
+
+        self.now = utcnow()
+        monkeypatch.setattr("webapp.accounts.service.utcnow", lambda: self.now)
+
+    def advance(self, seconds: float) -> None:
+        from datetime import timedelta
+
+        self.now += timedelta(seconds=seconds)
+
+
+def sign_in(browser, email, password, address="127.0.0.1"):
+    return browser.post(
+        "/sign-in",
+        {"email": email, "password": password},
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+def sign_out(browser):
+    browser.get("/", follow_redirects=True)  # the signed-in page's CSRF token
+    assert browser.post("/sign-out").status_code == 302
     browser.get("/sign-in")
-    for _ in range(app.config["HOMEWARD_LOGIN_MAX_FAILURES"]):
-        browser.post("/sign-in", {"email": "worker@demo.test", "password": "not-this-one"})
-    r = browser.post("/sign-in", {"email": "worker@demo.test", "password": "homeward-demo"})
+
+
+def test_failures_make_the_next_attempt_wait_ever_longer_up_to_a_minute(app, browser, monkeypatch):
+    clock = FakeClock(monkeypatch)
+    browser.get("/sign-in")
+    waits = []
+    for _ in range(8):
+        assert sign_in(browser, "worker@demo.test", "not-this-one").status_code == 401
+        r = sign_in(browser, "worker@demo.test", "homeward-demo")  # right, but too soon
+        assert r.status_code == 429
+        waits.append(int(r.headers["Retry-After"]))
+        body = r.get_data(as_text=True)
+        assert f"Try again in {waits[-1]} seconds" in body
+        assert 'value="worker@demo.test"' in body and "homeward-demo" not in body
+        clock.advance(waits[-1])
+    assert waits == [2, 4, 8, 16, 32, 60, 60, 60]
+    # Waiting out the delay is enough: the right password is never locked out.
+    assert sign_in(browser, "worker@demo.test", "homeward-demo").status_code == 302
+
+
+def test_a_success_resets_the_count_and_other_accounts_elsewhere_are_untouched(
+    app, browser, monkeypatch
+):
+    clock = FakeClock(monkeypatch)
+    browser.get("/sign-in")
+    for _ in range(3):
+        assert sign_in(browser, "worker@demo.test", "nope-nope-nope").status_code == 401
+        clock.advance(60)
+    # Another person, at another address, is not slowed down by it.
+    other = type(browser)(app.test_client())
+    other.get("/sign-in")
+    assert sign_in(other, "worker2@demo.test", "homeward-demo", "10.1.1.2").status_code == 302
+    assert sign_in(browser, "worker@demo.test", "homeward-demo").status_code == 302
+    sign_out(browser)
+    # After the success the count starts again: one failure waits 2 s, not 16.
+    assert sign_in(browser, "worker@demo.test", "wrong-again-1").status_code == 401
+    r = sign_in(browser, "worker@demo.test", "homeward-demo")
+    assert r.status_code == 429 and r.headers["Retry-After"] == "2"
+
+
+def _parallel(app, requests):
+    """POST /sign-in for each (email, password, address) at once, each from its own client."""
+    import threading
+
+    barrier = threading.Barrier(len(requests))
+    results = [None] * len(requests)
+
+    def run(i, email, password, address):
+        b = Browser(app.test_client())
+        b.get("/sign-in")
+        barrier.wait()
+        results[i] = sign_in(b, email, password, address).status_code
+
+    threads = [threading.Thread(target=run, args=(i, *r)) for i, r in enumerate(requests)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def test_parallel_wrong_guesses_all_count(app, monkeypatch):
+    """Five guesses at once from one address, at five accounts: every guess that was checked
+    counts against the address (an UPDATE that reads and adds, never read-then-write)."""
+    FakeClock(monkeypatch)
+    emails = ["worker@demo.test", "worker2@demo.test", "sw@demo.test", "dsl@demo.test"]
+    emails.append("carer@demo.test")
+    codes = _parallel(app, [(e, "a-wrong-guess-1", "10.9.9.9") for e in emails])
+    checked = codes.count(401)
+    assert checked >= 1 and checked + codes.count(429) == len(codes), codes
+    b = Browser(app.test_client())
+    b.get("/sign-in")
+    r = sign_in(b, "manager@demo.test", "homeward-demo", "10.9.9.9")
     assert r.status_code == 429
-    assert "Too many failed attempts" in r.get_data(as_text=True)
-    # Another account is not locked by it.
-    r = browser.post("/sign-in", {"email": "worker2@demo.test", "password": "homeward-demo"})
-    assert r.status_code == 302
+    assert r.headers["Retry-After"] == str(min(2**checked, 60)), (codes, r.headers["Retry-After"])
+
+
+def test_parallel_guesses_at_one_account_are_checked_one_at_a_time(app, monkeypatch):
+    """Many guesses at once at one account, from many addresses: only one password is checked;
+    the rest wait as if it had failed, so a burst gains an attacker nothing."""
+    FakeClock(monkeypatch)
+    codes = _parallel(
+        app, [("worker@demo.test", f"guess-number-{i}", f"10.8.0.{i}") for i in range(6)]
+    )
+    assert codes.count(401) == 1 and codes.count(429) == 5, codes
+
+
+def test_only_failures_use_up_an_address_allowance(app, browser, monkeypatch):
+    """Flask-Limiter caps failed sign-ins per address whatever the accounts (password spraying),
+    while an office signing in from one address is never stopped by it."""
+    clock = FakeClock(monkeypatch)  # the growing delay is waited out; the limiter's clock is real
+    app.config["HOMEWARD_SIGNIN_RATE_LIMIT"] = "3 per minute"
+    browser.get("/sign-in")
+    for _ in range(5):
+        assert sign_in(browser, "worker@demo.test", "homeward-demo", "10.7.7.7").status_code == 302
+        sign_out(browser)
+    for email in ["a@x.test", "b@x.test", "c@x.test"]:
+        assert sign_in(browser, email, "wrong-password-1", "10.7.7.7").status_code == 401
+        clock.advance(120)
+    r = sign_in(browser, "worker2@demo.test", "homeward-demo", "10.7.7.7")
+    assert r.status_code == 429
+    body = r.get_data(as_text=True)
+    assert "Too many failed attempts from your network" in body
+    assert 'value="worker2@demo.test"' in body
+    assert 0 < int(r.headers["Retry-After"]) <= 60
+    # Another address is not affected.
+    assert sign_in(browser, "worker2@demo.test", "homeward-demo", "10.7.7.9").status_code == 302
+
+
+def test_new_hashes_use_the_chosen_argon2_parameters_and_old_ones_are_upgraded(app, browser):
+    from argon2 import PasswordHasher
+    from sqlalchemy import select
+
+    from webapp.accounts.models import User
+    from webapp.extensions import db
+
+    user = db.session.scalar(select(User).where(User.email == "worker@demo.test"))
+    user.password_hash = PasswordHasher().hash("homeward-demo")  # the library default
+    db.session.commit()
+    browser.get("/sign-in")
+    assert sign_in(browser, "worker@demo.test", "homeward-demo").status_code == 302
+    db.session.expire_all()
+    assert "$m=47104,t=2,p=1$" in db.session.get(User, user.id).password_hash
+
+
+def test_password_checks_are_bounded_per_process(monkeypatch):
+    """A burst of sign-ins hashes at most one password per core at a time, so the requests
+    that only read a page keep a core."""
+    import os
+    import threading
+
+    from webapp.accounts import service
+
+    running = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def slow_verify(h, p):
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.05)
+        with lock:
+            running -= 1
+        return False
+
+    class SlowHasher:
+        verify = staticmethod(slow_verify)
+
+    monkeypatch.setattr(service, "_hasher", SlowHasher())
+    threads = [threading.Thread(target=service._verify, args=("h", "p")) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert 1 <= peak <= (os.cpu_count() or 1)
 
 
 def test_session_is_replaced_at_sign_in(app):

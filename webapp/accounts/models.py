@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.db_types import UTCDateTime, new_id, utcnow
@@ -99,14 +99,18 @@ class User(UserMixin, db.Model):
         return f"<User {self.role} {self.id}>"
 
 
-class LoginAttempt(db.Model):
-    """Failed and successful sign-ins, for throttling across processes (kept without passwords)."""
+class LoginThrottle(db.Model):
+    """Consecutive sign-in failures of one account or one address, shared by every process.
 
-    __tablename__ = "login_attempts"
-    __table_args__ = (Index("ix_login_attempts_email_at", "email", "at"),)
+    The key is a hash of "account:<email>" or "address:<ip>": whatever was typed in the email
+    box (sometimes a password) is never kept. Rows are changed only by single atomic UPDATEs
+    (webapp/accounts/service.py), so parallel attempts cannot lose a count.
+    """
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    email: Mapped[str] = mapped_column(String(254))
-    ip: Mapped[str] = mapped_column(String(45), index=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    success: Mapped[bool] = mapped_column(default=False)
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # No attempt is checked before this time: the growing delay, or an attempt in flight.
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -16,9 +17,10 @@ from flask import (
 from flask_login import current_user, login_user, logout_user
 
 from webapp.accounts import service
-from webapp.accounts.forms import LoginForm
+from webapp.accounts.forms import ChangePasswordForm, LoginForm, SetPasswordForm
 from webapp.accounts.models import User
-from webapp.extensions import db, login_manager
+from webapp.extensions import db, limiter, login_manager
+from webapp.rules import RuleError
 from webapp.security import login_required, public
 
 bp = Blueprint("accounts", __name__)
@@ -58,15 +60,34 @@ def _safe_next(target: str | None) -> str | None:
 
 def _throttle() -> service.Throttle:
     cfg = current_app.config
-    return service.Throttle(
-        max_failures=cfg["HOMEWARD_LOGIN_MAX_FAILURES"],
-        window=timedelta(minutes=cfg["HOMEWARD_LOGIN_WINDOW_MINUTES"]),
-        ip_max_failures=cfg["HOMEWARD_IP_MAX_FAILURES"],
-    )
+    return service.Throttle(window=timedelta(minutes=cfg["HOMEWARD_LOGIN_WINDOW_MINUTES"]))
+
+
+def _signin_limit() -> str:
+    return current_app.config["HOMEWARD_SIGNIN_RATE_LIMIT"]
+
+
+def _failed(response) -> bool:
+    # Only failures use up an address's allowance: a whole office signs in from one address.
+    return response.status_code != 302
+
+
+def _too_many_from_address(limit):
+    seconds = max(1, int(limit.reset_at - time.time()))
+    form = LoginForm()  # bound to the posted form: the typed email stays
+    form.password.data = None
+    form.email.errors = [
+        f"Too many failed attempts from your network. Try again in {seconds} seconds."
+    ]
+    body = render_template("accounts/login.html", form=form)
+    return current_app.response_class(body, 429, {"Retry-After": str(seconds)})
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
 @public
+@limiter.limit(
+    _signin_limit, methods=["POST"], deduct_when=_failed, on_breach=_too_many_from_address
+)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.home"))
@@ -79,7 +100,13 @@ def login():
             )
         except service.LoginThrottled as exc:
             form.email.errors.append(str(exc))
-            return render_template("accounts/login.html", form=form), 429
+            form.password.data = None
+            page = render_template("accounts/login.html", form=form)
+            return page, 429, {"Retry-After": str(exc.seconds)}
+        except service.ServerBusy as exc:
+            form.email.errors.append(str(exc))
+            form.password.data = None
+            return render_template("accounts/login.html", form=form), 503, {"Retry-After": "5"}
         if user is not None:
             # A new session on sign-in: nothing from before (a planted session) carries over.
             next_url = _safe_next(request.args.get("next"))
@@ -118,3 +145,77 @@ def logout_everywhere():
     session.clear()
     flash("You have been signed out on every device.", "success")
     return redirect(url_for("accounts.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            service.change_own_password(
+                current_user._get_current_object(),
+                form.current_password.data,
+                form.new_password.data,
+            )
+        except RuleError as exc:
+            getattr(form, exc.field).errors.append(exc.message)
+            status = 422
+        except service.ServerBusy as exc:
+            form.new_password.errors.append(str(exc))
+            status = 503
+        else:
+            # Every session of the account ended with the change, this one too: signing in again
+            # proves the new password works before the person walks away.
+            logout_user()
+            session.clear()
+            flash("Your password has changed. Sign in with your new password.", "success")
+            return redirect(url_for("accounts.login"))
+    elif form.errors:
+        status = 422
+    for field in (form.current_password, form.new_password, form.confirm_password):
+        field.data = None
+    return render_template("accounts/change_password.html", form=form), status
+
+
+def _reset_failed(response) -> bool:
+    return response.status_code != 302
+
+
+@bp.route("/set-password", methods=["GET", "POST"])
+@public
+@limiter.limit(_signin_limit, methods=["POST"], deduct_when=_reset_failed)
+def set_password():
+    """The page a set-password link opens. The code comes in the query string (never logged:
+    the access log keeps paths only) and travels on in the form."""
+    secret = current_app.config["SECRET_KEY"]
+    form = SetPasswordForm()
+    if request.method == "GET":
+        form.code.data = request.args.get("code", "")
+    status = 200
+    try:
+        user = service.user_for_reset_token(form.code.data or "", secret)
+    except service.InvalidResetToken:
+        return render_template("accounts/set_password_invalid.html"), 410
+    if form.validate_on_submit():
+        try:
+            service.set_password_with_token(form.code.data, form.new_password.data, secret)
+        except service.PasswordRejected as exc:
+            form.new_password.errors.append(str(exc))
+            status = 422
+        except service.InvalidResetToken:
+            return render_template("accounts/set_password_invalid.html"), 410
+        except service.ServerBusy as exc:
+            form.new_password.errors.append(str(exc))
+            status = 503
+        else:
+            if current_user.is_authenticated:
+                logout_user()
+            session.clear()
+            flash("Your password is set. Sign in with it now.", "success")
+            return redirect(url_for("accounts.login"))
+    elif form.errors:
+        status = 422
+    form.new_password.data = form.confirm_password.data = None
+    return render_template("accounts/set_password.html", form=form, user=user), status

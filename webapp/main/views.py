@@ -9,7 +9,7 @@ bp = Blueprint("main", __name__)
 HOME_BY_ROLE = {
     Role.WORKER: "interviews.my_returns",
     Role.MANAGER: "oversight.dashboard",
-    Role.ADMIN: "accounts.account",
+    Role.ADMIN: "admin.users",
 }
 
 
