@@ -112,6 +112,11 @@ def create_app(config: dict | None = None, environ: dict | None = None) -> Flask
 
     templating.init_app(app)
     _register_errors(app)
+
+    # Before any view reads the request: values no database column can hold (NUL, surrogates).
+    from webapp import inputguard
+
+    inputguard.init_app(app)
     return app
 
 
@@ -121,6 +126,26 @@ def _wants_json() -> bool:
 
 def _register_errors(app: Flask) -> None:
     from flask_wtf.csrf import CSRFError
+    from sqlalchemy.orm.exc import StaleDataError
+
+    @app.errorhandler(StaleDataError)
+    def changed_meanwhile(_err):
+        # Two people changed one record at once and the version column caught the second: a
+        # conflict to reload, not a server fault. Forms that can keep what was typed catch it
+        # themselves (interview sections).
+        db.session.rollback()
+        message = "Someone else changed this record. Reload the page and try again."
+        if _wants_json():
+            return jsonify(error="conflict", message=message), 409
+        return render_template("errors/error.html", code=409, message=message), 409
+
+    @app.errorhandler(PermissionError)
+    def not_allowed(_err):
+        # A service's NotAllowed: answered as if the record did not exist. (An error handler that
+        # calls abort() instead raises out of Flask's handling and becomes a 500.)
+        if _wants_json():
+            return jsonify(error="not_found", message="Page not found."), 404
+        return render_template("errors/error.html", code=404, message="Page not found."), 404
 
     @app.errorhandler(CSRFError)
     def csrf_error(err):

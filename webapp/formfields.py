@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from govuk_frontend_wtf.wtforms_widgets import GovInput
+from govuk_frontend_wtf.wtforms_widgets import GovDateInput, GovInput
 from wtforms import RadioField
-from wtforms.fields import DateTimeLocalField
+from wtforms.fields import DateField, DateTimeLocalField
+from wtforms.validators import StopValidation
 
 from webapp import deadlines
 
@@ -65,3 +66,43 @@ class OptionalRadioField(RadioField):
             self.data = None
             return
         super().pre_validate(form)
+
+
+class DayMonthYearField(DateField):
+    """A date typed as day, month and year boxes (the GOV.UK date input pattern).
+
+    The three boxes arrive as three values of one name. Anything else (a box missing, a fourth
+    value, nothing at all) is a form error saying which part is missing, never a 500: the GOV.UK
+    widget unpacks exactly three values to show them back, so raw_data always holds three.
+    Whether the date is required is this field's own check (`required_message`): WTForms'
+    InputRequired only looks at the day box and would hide "must include a day".
+    """
+
+    widget = GovDateInput()
+    PARTS = ("day", "month", "year")
+
+    def __init__(self, label=None, validators=None, *, required_message=None, **kwargs):
+        kwargs.setdefault("format", "%d %m %Y")
+        super().__init__(label, validators, **kwargs)
+        self.required_message = required_message
+
+    def process_formdata(self, valuelist):
+        parts = [str(value).strip() for value in valuelist]
+        self.raw_data = (parts + ["", "", ""])[:3]
+        self.data = None
+        label = self.label.text
+        if len(parts) > 3:
+            raise ValueError(f"{label} must be a real date")
+        missing = [name for name, value in zip(self.PARTS, self.raw_data, strict=True) if not value]
+        if len(missing) == 3:
+            return  # nothing typed: pre_validate says whether that is allowed
+        if missing:
+            raise ValueError(f"{label} must include a {' and '.join(missing)}")
+        try:
+            self.data = datetime.strptime(" ".join(self.raw_data), self.strptime_format[0]).date()
+        except ValueError:
+            raise ValueError(f"{label} must be a real date") from None
+
+    def pre_validate(self, form):
+        if self.data is None and not self.process_errors and self.required_message:
+            raise StopValidation(self.required_message)

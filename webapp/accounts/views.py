@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -22,6 +21,7 @@ from webapp.accounts.models import User
 from webapp.extensions import db, limiter, login_manager
 from webapp.rules import RuleError
 from webapp.security import login_required, public
+from webapp.urls import safe_local_path
 
 bp = Blueprint("accounts", __name__)
 
@@ -50,12 +50,7 @@ def unauthorized():
 
 def _safe_next(target: str | None) -> str | None:
     # Only same-site paths: an open redirect would turn our sign-in page into a phishing tool.
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
+    return safe_local_path(target)
 
 
 def _throttle() -> service.Throttle:

@@ -1,14 +1,12 @@
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCheckboxesInput,
-    GovDateInput,
     GovRadioInput,
     GovSelect,
     GovSubmitInput,
     GovTextInput,
 )
 from wtforms import (
-    DateField,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -18,6 +16,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from webapp.children.models import FLAG_LABELS, LEGAL_STATUS_LABELS, SEX_LABELS
+from webapp.formfields import DayMonthYearField
 
 
 class ChildForm(FlaskForm):
@@ -31,12 +30,10 @@ class ChildForm(FlaskForm):
         widget=GovTextInput(),
         validators=[DataRequired(message="Enter the child's last name"), Length(max=100)],
     )
-    date_of_birth = DateField(
+    date_of_birth = DayMonthYearField(
         "Date of birth",
-        format="%d %m %Y",
-        widget=GovDateInput(),
         description="For example, 27 3 2010",
-        validators=[InputRequired(message="Enter the date of birth as a real date")],
+        required_message="Enter the date of birth",
     )
     sex = RadioField(
         "Sex",

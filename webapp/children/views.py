@@ -1,4 +1,4 @@
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from webapp import access
@@ -74,8 +74,3 @@ def show(child_id: str):
         can_manage=access.can_manage(current_user),
         now=now,
     )
-
-
-@bp.errorhandler(PermissionError)
-def not_allowed(_err):
-    abort(404)

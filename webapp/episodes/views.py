@@ -1,4 +1,4 @@
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from webapp import access
@@ -7,7 +7,7 @@ from webapp.children import service as children
 from webapp.db_types import utcnow
 from webapp.episodes import service
 from webapp.episodes.forms import EpisodeForm, PoliceForm, ReturnForm
-from webapp.rules import NotAllowed, RuleError
+from webapp.rules import RuleError
 from webapp.security import login_required, roles_required
 
 bp = Blueprint("episodes", __name__)
@@ -93,8 +93,3 @@ def record_return(episode_id: str):
             flash("Return recorded. The 72-hour return interview clock has started.", "success")
             return redirect(url_for("interviews.show", interview_id=interview.id))
     return _render_show(episode, return_form=form, status=422)
-
-
-@bp.errorhandler(NotAllowed)
-def not_allowed(_err):
-    abort(404)

@@ -9,10 +9,12 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from sqlalchemy.orm.exc import StaleDataError
 
 from webapp import access
 from webapp.accounts.models import Role
 from webapp.db_types import utcnow
+from webapp.extensions import db
 from webapp.interviews import service
 from webapp.interviews.forms import (
     AllocateForm,
@@ -22,6 +24,7 @@ from webapp.interviews.forms import (
     section_form_class,
     values_from,
 )
+from webapp.interviews.models import InterviewStatus
 from webapp.interviews.questions import SECTIONS, SECTIONS_BY_SLUG
 from webapp.rules import NotAllowed, RuleError
 from webapp.security import login_required, roles_required
@@ -97,6 +100,7 @@ def section(interview_id: str, slug: str):
 
     form = form_class()
     valid = form.validate()
+    conflict = False
     if not form.csrf_token.errors:
         try:
             # Save every answer that is valid, even when another one is not: nothing typed is
@@ -108,6 +112,14 @@ def section(interview_id: str, slug: str):
             if err.field in form:
                 form[err.field].errors.append(err.message)
             valid = False
+        except StaleDataError:
+            # Another browser or phone saved this interview between our read and our write
+            # (the version column caught it). Nothing of ours was written: the form goes back
+            # as typed, so the person can compare and save again.
+            db.session.rollback()
+            conflict = True
+    if conflict:
+        return _render_conflict(interview, section, form, autosave)
     saved_at = utcnow() if not form.csrf_token.errors else None
     if autosave:
         return render_template(
@@ -127,13 +139,27 @@ def section(interview_id: str, slug: str):
     return redirect(target)
 
 
+CONFLICT_MESSAGE = (
+    "Someone else changed this interview while you were editing it. Your answers below have "
+    "not been saved: check them against the interview and save again."
+)
+
+
+def _render_conflict(interview, section, form, autosave: bool):
+    if autosave:
+        return render_template(
+            "interviews/_save_status.html", saved_at=None, form=form, conflict=CONFLICT_MESSAGE
+        ), 409
+    return _render_section(interview, section, form, status=409, conflict=CONFLICT_MESSAGE)
+
+
 def _next_section(slug: str) -> str | None:
     slugs = [s.slug for s in SECTIONS]
     i = slugs.index(slug)
     return slugs[i + 1] if i + 1 < len(slugs) else None
 
 
-def _render_section(interview, section, form, saved_at=None, status=200):
+def _render_section(interview, section, form, saved_at=None, status=200, conflict=None):
     template = "interviews/_section_form.html" if request.htmx else "interviews/section.html"
     return (
         render_template(
@@ -143,6 +169,7 @@ def _render_section(interview, section, form, saved_at=None, status=200):
             section=section,
             form=form,
             saved_at=saved_at,
+            conflict=conflict,
             clock=service.clock(interview),
             next_slug=_next_section(section.slug),
         ),
@@ -154,7 +181,14 @@ def _render_section(interview, section, form, saved_at=None, status=200):
 @roles_required(Role.WORKER)
 def submit(interview_id: str):
     interview = service.read_interview(current_user, interview_id)
-    problems = service.submit(current_user, interview)
+    try:
+        problems = service.submit(current_user, interview)
+    except NotAllowed:
+        if interview.status not in (InterviewStatus.SUBMITTED, InterviewStatus.AUTHORISED):
+            raise  # not this worker's to submit: answered as not found
+        # A second tap on Submit, or the Back button and Submit again: the first one counted.
+        flash("This interview has already been sent for authorisation.", "info")
+        return redirect(url_for("interviews.my_returns"))
     if problems:
         return _render_show(interview, problems=problems, status=422)
     flash("Interview sent to your manager for authorisation.", "success")
@@ -216,8 +250,3 @@ def forwarded(interview_id: str):
             flash("Recorded as forwarded to the police.", "success")
             return redirect(url_for("interviews.show", interview_id=interview.id))
     return _render_show(interview, forward_form=form, status=422)
-
-
-@bp.errorhandler(NotAllowed)
-def not_allowed(_err):
-    abort(404)

@@ -11,6 +11,7 @@ from webapp.push import service as push
 from webapp.reminders import schedule, service
 from webapp.rules import NotAllowed
 from webapp.security import login_required
+from webapp.urls import safe_local_path
 
 bp = Blueprint("reminders", __name__, url_prefix="/notifications")
 
@@ -64,4 +65,4 @@ def turn_off(subscription_id: str):
     if not push.unsubscribe(current_user, subscription_id=subscription_id):
         abort(404)
     flash("Reminders are turned off for that device.", "success")
-    return redirect(request.form.get("back") or url_for("reminders.settings"))
+    return redirect(safe_local_path(request.form.get("back")) or url_for("reminders.settings"))
