@@ -104,8 +104,19 @@ self.addEventListener("sync", (event) => {
 // (it passes through the browser vendor's push service and shows on a lock screen).
 
 function samePath(url) {
-  // Only a path in this app: a notification must never become a link elsewhere.
-  return typeof url === "string" && url.startsWith("/") && !url.startsWith("//") ? url : "/notifications/";
+  // Only a page of this app: a notification must never become a link elsewhere. A prefix test
+  // is not enough ("/\\host" is "//host" to a browser, which also drops tabs and line breaks), so
+  // parse it the way the browser will and compare origins (webapp/urls.py does the same).
+  const fallback = "/notifications/";
+  if (typeof url !== "string" || !url.startsWith("/")) return fallback;
+  let parsed;
+  try {
+    parsed = new URL(url, self.location.origin);
+  } catch (_) {
+    return fallback;
+  }
+  if (parsed.origin !== self.location.origin) return fallback;
+  return parsed.pathname + parsed.search + parsed.hash;
 }
 
 self.addEventListener("push", (event) => {

@@ -110,3 +110,47 @@ def test_reminder_settings_explain_first_and_offer_the_switch(phone):
     expect(phone.get_by_role("button", name="Turn on reminders")).to_be_visible()
     expect(phone.get_by_role("button", name="Turn off reminders on this device")).to_be_hidden()
     assert phone.console_errors == []
+
+
+def test_a_notification_link_to_another_site_opens_the_notification_centre(chromium, server):
+    """Every spelling of another site a push payload (or a page calling the worker) could carry,
+    "/\\host" above all, which a prefix check takes for a path and the browser for "//host"."""
+    context = chromium.new_context(base_url=server["url"], **PHONE)
+    context.grant_permissions(["notifications"], origin=server["url"])
+    page = context.new_page()
+    try:
+        sign_in(page, "worker@demo.test")
+        page.goto("/app/")
+        page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+        page.goto("/notifications/settings")
+        cdp = context.new_cdp_session(page)
+        reg = registration_id(cdp, page)
+        hostile = [
+            "/\\evil.example/phish",
+            "/\\/evil.example/phish",
+            "\\\\evil.example/phish",
+            "/\t/evil.example/phish",
+            "/\n/evil.example/phish",
+            "%2F%2Fevil.example/phish",
+            "https:evil.example/phish",
+            "javascript:alert(1)",
+        ]
+        for i, url in enumerate(hostile):
+            payload = {"title": "Reminder", "body": "A reminder.", "ref": f"h{i}", "url": url}
+            cdp.send(
+                "ServiceWorker.deliverPushMessage",
+                {"origin": server["url"], "registrationId": reg, "data": json.dumps(payload)},
+            )
+        shown = wait_for_notifications(page, len(hostile))
+        assert {n["data"]["url"] for n in shown} == {"/notifications/"}
+
+        # The tap handler checks again, whatever it is handed.
+        [worker] = context.service_workers
+        for url in hostile:
+            page.goto("/notifications/settings")
+            worker.evaluate("(url) => self.openFromNotification(url)", url)
+            expect(page).to_have_url(f"{server['url']}/notifications/")
+        worker.evaluate("self.openFromNotification('/notifications/settings?from=push')")
+        expect(page).to_have_url(f"{server['url']}/notifications/settings?from=push")
+    finally:
+        context.close()

@@ -85,3 +85,11 @@ def test_whatever_it_keeps_is_a_printable_single_slash_path(target):
     assert kept.startswith("/") and not kept.startswith("//")
     assert "\\" not in kept
     assert kept.isascii() and kept.isprintable() and " " not in kept
+
+
+@pytest.mark.parametrize("target", [t for t in OFF_SITE if isinstance(t, str)])
+def test_a_push_message_cannot_carry_a_link_elsewhere(target):
+    from webapp.push.client import Message
+
+    with pytest.raises(ValueError, match="url must be a path in the app"):
+        Message(title="Reminder", body="A reminder.", ref="r1", url=target)

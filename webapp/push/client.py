@@ -33,6 +33,7 @@ from py_vapid import Vapid
 from pywebpush import WebPushException, webpush
 
 from webapp.push.vapid import VapidKeys, b64url_decode, b64url_encode
+from webapp.urls import safe_local_path
 
 Urgency = Literal["very-low", "low", "normal", "high"]
 Status = Literal["sent", "gone", "retry", "rate_limited", "failed"]
@@ -168,9 +169,9 @@ class Message:
             raise ValueError(f"ttl_seconds must be between 1 and {MAX_TTL_SECONDS}")
         if not _REF.match(self.ref):
             raise ValueError("ref must be an opaque id (letters, digits, _ . : -)")
-        # Only a same-origin path: the service worker opens it, and "//host" or "https:" would make
-        # a notification an open redirect.
-        if not self.url.startswith("/") or self.url.startswith("//") or "\\" in self.url:
+        # Only a same-origin path: the service worker opens it, and "//host", "/\\host" or
+        # "https:" would make a notification an open redirect.
+        if safe_local_path(self.url) != self.url:
             raise ValueError("url must be a path in the app, starting with a single /")
         self.payload_json()
 
