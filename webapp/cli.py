@@ -222,6 +222,10 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
             self.cfg.set("accesslog", "-")
             # Paths only: a query string could carry an identifier, and logs outlive records.
             self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms')
+            # X-Forwarded-* are the app's to judge, from HOMEWARD_TRUSTED_PROXIES only
+            # (webapp/proxy.py); gunicorn would otherwise believe X-Forwarded-Proto from any
+            # local process, whatever that setting says.
+            self.cfg.set("forwarded_allow_ips", "")
             if in_process:
                 self.cfg.set("post_worker_init", start_dispatcher)
 
