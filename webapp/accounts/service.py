@@ -41,9 +41,10 @@ _HASH_WAIT_SECONDS = 10.0
 # blocklist over composition rules, which people meet with "Password1!".
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1000
-# zxcvbn score 3: more than 10^8 guesses, after its lists of common passwords, words, names,
-# keyboard patterns and the user's own name and email.
-MIN_PASSWORD_SCORE = 3
+# At least 10^9 guesses by zxcvbn's estimate, after its lists of common passwords, words, names,
+# keyboard patterns and the person's own name and email (its score 3 starts at 10^8, which
+# lets "firstname-lastname-1" through).
+MIN_PASSWORD_GUESSES_LOG10 = 9
 _ZXCVBN_MAX = 72  # zxcvbn refuses longer input; the first 72 characters are plenty to judge
 
 # The growing delay: the nth consecutive failure makes the next attempt wait 2^n s, at most 60.
@@ -79,8 +80,13 @@ def check_password_policy(password: str, *, email: str = "", name: str = "") -> 
         raise PasswordRejected(f"Password must be {MAX_PASSWORD_LENGTH} characters or fewer")
     personal = [p for p in [email.partition("@")[0], *name.split()] if p]
     result = zxcvbn(password[:_ZXCVBN_MAX], user_inputs=personal)
-    if result["score"] < MIN_PASSWORD_SCORE:
-        warning = result["feedback"].get("warning") or "This password is too easy to guess."
+    if result["guesses_log10"] < MIN_PASSWORD_GUESSES_LOG10:
+        own = any(m.get("dictionary_name") == "user_inputs" for m in result["sequence"])
+        warning = (
+            "It contains your name or email address"
+            if own
+            else result["feedback"].get("warning") or "This password is too easy to guess."
+        )
         raise PasswordRejected(
             f"{warning.rstrip('.')}. Choose a longer password, for example three or four "
             "unrelated words."
@@ -398,6 +404,7 @@ def reactivate(actor: User | None, user: User) -> None:
     if not _may_administer(actor, user):
         raise NotAllowed("No such user")
     user.active = True
+    _reset(_key("account", user.email))  # tries while it was inactive were bound to fail
     audit.record("reactivate", "user", user.id)
     db.session.commit()
 

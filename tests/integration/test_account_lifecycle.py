@@ -1,0 +1,229 @@
+"""Account life cycle by administrators (deactivate, reactivate, set-password links, role and
+team), people changing their own password, and the password policy. Real HTTP, real database
+(SQLite and PostgreSQL), real Argon2."""
+
+from __future__ import annotations
+
+import random
+import re
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import Browser
+from webapp.audit import AuditEvent
+from webapp.devices.models import Device
+from webapp.extensions import db
+
+STRONG = "lantern-orbit-kettle-42"
+
+
+def user_id(email):
+    from webapp.accounts.models import User
+
+    db.session.expire_all()
+    return db.session.scalar(select(User.id).where(User.email == email))
+
+
+def user_row(email):
+    from webapp.accounts.models import User
+
+    db.session.expire_all()
+    return db.session.scalar(select(User).where(User.email == email))
+
+
+def audited(action, object_id):
+    db.session.expire_all()
+    return db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == action, AuditEvent.object_id == object_id)
+    ).all()
+
+
+def can_sign_in(app, email, password):
+    # Each from an address of its own: a failure's delay on the address is not under test here.
+    b = Browser(app.test_client())
+    b.get("/sign-in")
+    address = f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+    r = b.post(
+        "/sign-in", {"email": email, "password": password}, environ_base={"REMOTE_ADDR": address}
+    )
+    assert r.status_code in (302, 401), r.status_code
+    return r.status_code == 302
+
+
+def reset_link(admin, email):
+    r = admin.post(f"/admin/users/{user_id(email)}/reset-password")
+    assert r.status_code == 200
+    match = re.search(
+        r'id="reset-link-value" type="text" value="([^"]+)"', r.get_data(as_text=True)
+    )
+    assert match, "the page shows the link"
+    return match.group(1).replace("&amp;", "&")
+
+
+def test_administrators_find_the_users_page_and_see_their_authority_only(as_user):
+    admin = as_user("admin@demo.test")
+    home = admin.get("/", follow_redirects=True)
+    assert home.request.path == "/admin/users"
+    body = home.get_data(as_text=True)
+    assert 'href="/admin/users"' in body  # in the navigation
+    for email in ("worker@demo.test", "dsl@demo.test", "carer@demo.test"):
+        assert email in body
+    assert "manager@southvale.test" not in body
+    # Another authority's account does not exist as far as this administrator can tell.
+    assert admin.get(f"/admin/users/{user_id('manager@southvale.test')}").status_code == 404
+    assert (
+        admin.post(f"/admin/users/{user_id('manager@southvale.test')}/deactivate").status_code
+        == 404
+    )
+
+
+@pytest.mark.parametrize("email", ["manager@demo.test", "worker@demo.test", "dsl@demo.test"])
+def test_only_administrators_manage_accounts(as_user, email):
+    person = as_user(email)
+    assert person.get("/admin/users").status_code == 404
+    target = user_id("worker2@demo.test")
+    assert person.get(f"/admin/users/{target}").status_code == 404
+    assert person.post(f"/admin/users/{target}/deactivate").status_code == 404
+    assert person.post(f"/admin/users/{target}/reset-password").status_code == 404
+    assert user_row("worker2@demo.test").active
+
+
+def test_deactivation_ends_sessions_and_devices_and_reactivation_restores_sign_in(app, as_user):
+    worker = as_user("worker@demo.test")
+    assert worker.get("/api/v1/session").status_code == 200  # registers this device
+    assert worker.get("/returns").status_code == 200
+    admin = as_user("admin@demo.test")
+    wid = user_id("worker@demo.test")
+    r = admin.post(f"/admin/users/{wid}/deactivate", follow_redirects=True)
+    assert r.status_code == 200 and "is deactivated" in r.get_data(as_text=True)
+    # The open session is over, pages and API alike.
+    page = worker.get("/returns")
+    assert page.status_code == 302 and "/sign-in" in page.headers["Location"]
+    assert worker.get("/api/v1/session").status_code in (401, 410)
+    devices = db.session.scalars(select(Device).where(Device.user_id == wid)).all()
+    assert devices and all(d.revoked_at is not None for d in devices)
+    assert not can_sign_in(app, "worker@demo.test", "homeward-demo")
+    assert audited("deactivate", wid)
+    # No set-password link for a deactivated account.
+    assert admin.post(f"/admin/users/{wid}/reset-password").status_code == 302
+    assert not audited("password_reset_issued", wid)
+
+    assert admin.post(f"/admin/users/{wid}/reactivate").status_code == 302
+    assert can_sign_in(app, "worker@demo.test", "homeward-demo")
+    assert audited("reactivate", wid)
+
+
+def test_an_administrator_cannot_deactivate_themselves(as_user):
+    admin = as_user("admin@demo.test")
+    admin.post(f"/admin/users/{user_id('admin@demo.test')}/deactivate")
+    assert user_row("admin@demo.test").active
+    assert admin.get("/admin/users").status_code == 200
+
+
+def test_a_set_password_link_works_once_and_ends_the_old_password(app, as_user):
+    worker = as_user("worker@demo.test")
+    admin = as_user("admin@demo.test")
+    link = reset_link(admin, "worker@demo.test")
+    parts = urlsplit(link)
+    assert parts.path == "/set-password" and parts.query.startswith("code=")
+    wid = user_id("worker@demo.test")
+    assert audited("password_reset_issued", wid)
+    # Issuing a link changes nothing yet: the old password still works.
+    assert can_sign_in(app, "worker@demo.test", "homeward-demo")
+
+    person = Browser(app.test_client())
+    page = person.get(f"{parts.path}?{parts.query}")
+    assert page.status_code == 200 and "worker@demo.test" in page.get_data(as_text=True)
+    code = dict(p.split("=", 1) for p in parts.query.split("&"))["code"]
+    form = {"code": code, "new_password": "password1234", "confirm_password": "password1234"}
+    weak = person.post("/set-password", form)
+    assert weak.status_code == 422
+    assert "common password" in weak.get_data(as_text=True)
+    form = {"code": code, "new_password": STRONG, "confirm_password": STRONG}
+    assert person.post("/set-password", form).status_code == 302
+
+    assert can_sign_in(app, "worker@demo.test", STRONG)
+    assert not can_sign_in(app, "worker@demo.test", "homeward-demo")
+    assert worker.get("/returns").status_code == 302  # sessions from before the reset ended
+    assert audited("password_reset", wid)
+    # Used once: the same link is dead.
+    assert person.get(f"{parts.path}?{parts.query}").status_code == 410
+    assert person.post("/set-password", form).status_code == 410
+    # So is a made-up or tampered one.
+    assert person.get("/set-password?code=" + code[:-3] + "abc").status_code == 410
+    assert person.get("/set-password").status_code == 410
+
+
+def test_role_and_team_changes_are_checked_and_audited(as_user, ids):
+    admin = as_user("admin@demo.test")
+    wid = user_id("worker@demo.test")
+    page = admin.get(f"/admin/users/{wid}")
+    assert page.status_code == 200
+    r = admin.post(f"/admin/users/{wid}", {"role": "social_worker", "team": ""})
+    assert r.status_code == 302
+    row = user_row("worker@demo.test")
+    assert row.role == "social_worker" and row.team_id is None
+    events = audited("update", wid)
+    assert events and events[-1].detail == "role,team"
+    # A role that does not belong in the user's organisation is refused, with the reason.
+    r = admin.post(f"/admin/users/{wid}", {"role": "dsl", "team": ""})
+    assert r.status_code == 422
+    assert user_row("worker@demo.test").role == "social_worker"
+    # An administrator cannot change their own role (and lock everyone out of this page).
+    aid = user_id("admin@demo.test")
+    r = admin.post(f"/admin/users/{aid}", {"role": "manager", "team": ""})
+    assert r.status_code == 422 and user_row("admin@demo.test").role == "admin"
+
+
+def test_people_change_their_own_password(app, as_user):
+    laptop = as_user("worker@demo.test")
+    phone = as_user("worker@demo.test")
+    assert laptop.get("/account").status_code == 200
+    assert "/account/password" in laptop.get("/account").get_data(as_text=True)
+    laptop.get("/account/password")
+    form = {"current_password": "not-my-password", "new_password": STRONG}
+    form["confirm_password"] = STRONG
+    r = laptop.post("/account/password", form)
+    assert r.status_code == 422 and "current password is not right" in r.get_data(as_text=True)
+    form = {"current_password": "homeward-demo", "new_password": "sam-okafor-1"}
+    form["confirm_password"] = "sam-okafor-1"
+    r = laptop.post("/account/password", form)
+    assert r.status_code == 422
+    form["new_password"], form["confirm_password"] = STRONG, STRONG + "x"
+    r = laptop.post("/account/password", form)
+    assert r.status_code == 422 and "not the same" in r.get_data(as_text=True)
+    form["confirm_password"] = STRONG
+    r = laptop.post("/account/password", form)
+    assert r.status_code == 302 and "/sign-in" in r.headers["Location"]
+    assert phone.get("/returns").status_code == 302  # other sessions ended
+    assert can_sign_in(app, "worker@demo.test", STRONG)
+    assert not can_sign_in(app, "worker@demo.test", "homeward-demo")
+    assert audited("password_change", user_id("worker@demo.test"))
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("short-1", "at least 12 characters"),
+        ("password1234", "common password"),
+        ("qwertyuiop123", "common"),
+        ("aaaaaaaaaaaaaaaa", "Repeats"),
+    ],
+)
+def test_the_password_policy_says_what_is_wrong(password, message):
+    from webapp.accounts.service import PasswordRejected, check_password_policy
+
+    with pytest.raises(PasswordRejected, match=f"(?i){message}"):
+        check_password_policy(password)
+
+
+def test_the_password_policy_knows_the_person(backend):
+    from webapp.accounts.service import PasswordRejected, check_password_policy
+
+    with pytest.raises(PasswordRejected):
+        check_password_policy("okafor-samuel1", email="sam.okafor@demo.test", name="Sam Okafor")
+    check_password_policy(STRONG, email="sam.okafor@demo.test", name="Sam Okafor")
+    # Long passphrases are fine, past what zxcvbn itself accepts (72 characters).
+    check_password_policy("the heron waits by the grey canal while trams hum past " * 4)
