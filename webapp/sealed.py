@@ -11,6 +11,7 @@ from typing import Any
 from flask import current_app
 
 from webapp.crypto import FieldCipher
+from webapp.db_types import new_id
 
 
 def cipher() -> FieldCipher:
@@ -31,3 +32,29 @@ def unseal(token: str | None, kind: str, record_id: str, field: str, default: An
     if token is None:
         return default
     return cipher().decrypt_json(token, _aad(kind, record_id, field))
+
+
+class SealedAttribute:
+    """A model attribute stored sealed in another column: reading unseals, writing seals.
+
+    For values no query needs (a child's risk flags, a police log number), so forms, templates
+    and the sync payload keep reading `episode.police_log_number` while the database holds only
+    ciphertext. The associated data is `<kind>:<record id>:<field>`, so the record needs its id
+    before the first write; it is given one then if it has none yet (ids are client-side UUIDs).
+    """
+
+    def __init__(self, column: str, kind: str, field: str, default: Any = None):
+        self.column, self.kind, self.field, self.default = column, kind, field, default
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self  # class access: SQLAlchemy's constructor checks the name exists
+        return unseal(getattr(obj, self.column), self.kind, obj.id, self.field, self.default)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        if obj.id is None:
+            obj.id = new_id()
+        setattr(obj, self.column, seal(value, self.kind, obj.id, self.field))

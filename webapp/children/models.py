@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.accounts.models import Organisation, User
 from webapp.db_types import UTCDateTime, new_id, utcnow
 from webapp.extensions import db
+from webapp.sealed import SealedAttribute
 
 
 class LegalStatus(StrEnum):
@@ -41,6 +42,24 @@ FLAG_LABELS = {
 }
 
 
+def _flag(key: str) -> property:
+    """One risk flag as a plain bool attribute over the sealed set of flags."""
+
+    def get(child: Child) -> bool:
+        return bool(child.sealed_flags.get(key))
+
+    def set_(child: Child, on: bool) -> None:
+        child.sealed_flags = {**child.sealed_flags, key: int(bool(on))}
+
+    return property(get, set_)
+
+
+def _all_flags(values: dict) -> dict[str, int]:
+    # Every flag, 0 or 1: the same length of plaintext for every child, so the length of the
+    # ciphertext says nothing about how many flags a child has.
+    return {key: int(bool(values.get(key))) for key in FLAG_LABELS}
+
+
 class Child(db.Model):
     __tablename__ = "children"
 
@@ -62,10 +81,9 @@ class Child(db.Model):
     carer_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
     school_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id"), index=True)
     social_worker_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
-    flag_cse: Mapped[bool] = mapped_column(default=False)
-    flag_trafficking: Mapped[bool] = mapped_column(default=False)
-    flag_mental_health: Mapped[bool] = mapped_column(default=False)
-    flag_disability: Mapped[bool] = mapped_column(default=False)
+    # The risk flags are special-category data no query needs: one sealed {flag: 0|1} for all
+    # of FLAG_LABELS, written for every child, so neither NULL nor length tells anything.
+    flags_enc: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -84,9 +102,24 @@ class Child(db.Model):
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
 
+    _sealed_flags = SealedAttribute("flags_enc", "child", "flags", default={})
+    flag_cse = _flag("flag_cse")
+    flag_trafficking = _flag("flag_trafficking")
+    flag_mental_health = _flag("flag_mental_health")
+    flag_disability = _flag("flag_disability")
+
+    @property
+    def sealed_flags(self) -> dict[str, int]:
+        return _all_flags(self._sealed_flags)
+
+    @sealed_flags.setter
+    def sealed_flags(self, values: dict) -> None:
+        self._sealed_flags = _all_flags(values)
+
     @property
     def flags(self) -> list[str]:
-        return [label for attr, label in FLAG_LABELS.items() if getattr(self, attr)]
+        on = self.sealed_flags
+        return [label for key, label in FLAG_LABELS.items() if on[key]]
 
     @property
     def legal_status_label(self) -> str:
@@ -100,3 +133,9 @@ class Child(db.Model):
 
     def __repr__(self) -> str:  # never the name: reprs end up in logs
         return f"<Child {self.id}>"
+
+
+@event.listens_for(Child, "before_insert")
+def _seal_no_flags(mapper, connection, child: Child) -> None:
+    if child.flags_enc is None:
+        child.sealed_flags = {}

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from webapp.children.models import Child
 from webapp.db_types import UTCDateTime, new_id, utcnow
 from webapp.extensions import db
+from webapp.sealed import SealedAttribute
 
 
 class ReportedType(StrEnum):
@@ -56,7 +57,8 @@ class Episode(db.Model):
     child_id: Mapped[str] = mapped_column(ForeignKey("children.id"), index=True)
     reported_type: Mapped[str] = mapped_column(String(10))
     police_category: Mapped[str | None] = mapped_column(String(20))
-    police_log_number: Mapped[str | None] = mapped_column(String(40))
+    # Sealed: no query looks a log number up (see SealedAttribute below).
+    police_log_number_enc: Mapped[str | None] = mapped_column(Text)
     missing_from: Mapped[str] = mapped_column(String(10))
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     reported_to_police_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -71,6 +73,8 @@ class Episode(db.Model):
     version: Mapped[int] = mapped_column(default=1)
 
     child: Mapped[Child] = relationship()
+
+    police_log_number = SealedAttribute("police_log_number_enc", "episode", "police_log_number")
 
     __mapper_args__ = {"version_id_col": version}
 

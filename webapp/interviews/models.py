@@ -61,13 +61,12 @@ class Interview(db.Model):
     allocated_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     allocated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    # The envelope: kept in clear so oversight can count offers, declines and timeliness.
+    # The envelope: kept in clear so oversight can count offers, declines and timeliness. The
+    # child protection referral and consent answers are content (sealed): no query reads them.
     offered: Mapped[str | None] = mapped_column(String(2))  # Y / N / NA
     outcome: Mapped[str | None] = mapped_column(String(10))  # accepted / declined
     independent: Mapped[bool | None]
     held_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    cp_referral: Mapped[bool | None]
-    consent_to_share: Mapped[bool | None]
 
     # Everything else the child or carers said: AES-GCM tokens (webapp.crypto), never clear text.
     content_enc: Mapped[str | None] = mapped_column(Text)

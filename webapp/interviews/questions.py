@@ -4,9 +4,9 @@ offline client.
 Content follows the Wigan appendix e form (DOMAIN.md, "The return home interview"). Each question
 has a kind that decides its widget and validation. `envelope=True` marks the few answers the
 server keeps in clear because oversight counts them (offered, accepted or declined, independent,
-when held, child protection referral, consent); every other answer is interview content and is
-encrypted at rest. The police intelligence answer is its own encrypted field so it can be
-forwarded without the rest.
+when held); every other answer, the child protection referral and consent included, is
+interview content and is encrypted at rest. The police intelligence answer is its own encrypted
+field so it can be forwarded without the rest.
 """
 
 from __future__ import annotations
@@ -236,7 +236,6 @@ SECTIONS: tuple[Section, ...] = (
                 "Has a child protection referral been made?",
                 "radios",
                 choices=YES_NO,
-                envelope=True,
             ),
             Question(
                 "intelligence",
@@ -250,7 +249,6 @@ SECTIONS: tuple[Section, ...] = (
                 "Did the child consent to the information being shared?",
                 "radios",
                 choices=YES_NO,
-                envelope=True,
             ),
             Question("share_with", "Shared with whom?", "short"),
         ),

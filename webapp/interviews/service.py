@@ -27,7 +27,7 @@ from webapp.interviews.questions import (
 )
 from webapp.rules import NotAllowed, RuleError
 
-_BOOL_FIELDS = ("independent", "cp_referral", "consent_to_share")
+_BOOL_FIELDS = ("independent",)
 
 
 def _to_bool(value: str | None) -> bool | None:
