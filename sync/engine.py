@@ -9,6 +9,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import logging
 import re
 import struct
 from contextlib import AbstractContextManager, nullcontext
@@ -26,7 +27,9 @@ from sync.protocol import (
     Mutation,
     MutationResult,
     PullResponse,
+    PushBatch,
     PushRequest,
+    Refused,
     canonical_json,
     client_action_for,
 )
@@ -34,6 +37,7 @@ from sync.store import (
     PayloadError,
     RecordHandler,
     RecordState,
+    StaleWrite,
     Store,
     StoredMutation,
     SupportsSavepoint,
@@ -48,6 +52,9 @@ __all__ = [
     "fingerprint",
     "pull",
 ]
+
+
+_log = logging.getLogger(__name__)
 
 
 class BadCursor(ValueError):
@@ -77,31 +84,67 @@ def fingerprint(m: Mutation) -> str:
 # --- push ---------------------------------------------------------------------------------------
 
 
-def apply_batch(store: Store, actor: Any, request: PushRequest) -> list[MutationResult]:
+def apply_batch(store: Store, actor: Any, request: PushRequest | PushBatch) -> list[MutationResult]:
     """Answer every mutation of one push, in order. Run inside one transaction; raises to abort.
 
-    Only PayloadError from a handler becomes a per-mutation answer. Anything else (a database
-    error, a bug) propagates so that the caller rolls the whole batch back and the device, which
-    has deleted nothing, sends it again.
+    Each mutation is answered alone: one the protocol refused (a `Refused` item of a PushBatch),
+    one a handler refuses, a conflict, and (with a store that supports savepoints and says the
+    error is isolated) one whose write failed unexpectedly, which is answered server_error with
+    client_action "retry" and not remembered, so the rest of the batch goes on. Anything else (a
+    lost database connection) propagates so that the caller rolls the whole batch back and the
+    device, which has deleted nothing, sends it again.
     """
     if request.protocol != PROTOCOL_VERSION:
         raise UnsupportedProtocol(
             f"Sync protocol {request.protocol} is not supported; this server speaks "
             f"{PROTOCOL_VERSION}"
         )
+    items = request.items if isinstance(request, PushBatch) else request.mutations
     results: list[MutationResult] = []
-    for m in request.mutations:
-        fp = fingerprint(m)
-        stored = store.get_mutation(actor, m.mutation_id)
-        if stored is not None:
-            results.append(_replay(m, stored, fp))
-            continue
-        result = _apply(store, actor, m)
-        # Conflicts and rejections are remembered too, so a replay answers exactly as before
-        # instead of, say, creating a second conflict copy.
-        store.save_mutation(actor, request.device_id, StoredMutation(m.mutation_id, fp, result))
-        results.append(result)
+    for item in items:
+        if isinstance(item, Refused):
+            results.append(_refused(item))
+        else:
+            results.append(_apply_one(store, actor, request.device_id, item))
     return results
+
+
+class _Undo(Exception):
+    """Roll this mutation's savepoint back and answer `result` (a refusal found mid-write)."""
+
+    def __init__(self, result: MutationResult):
+        super().__init__(result.status)
+        self.result = result
+
+
+def _apply_one(store: Store, actor: Any, device_id: Any, m: Mutation) -> MutationResult:
+    fp = fingerprint(m)
+    stored = store.get_mutation(actor, m.mutation_id)
+    if stored is not None:
+        return _replay(m, stored, fp)
+    try:
+        with _savepoint(store):
+            result = _apply(store, actor, m)
+    except _Undo as undo:
+        result = undo.result
+    except StaleWrite:
+        # Another writer committed between our load and our write: answer as if we had seen it.
+        result = _conflict_after_stale_write(store, actor, m)
+    except Exception as exc:
+        if not (isinstance(store, SupportsSavepoint) and store.isolates(exc)):
+            raise
+        # The type only: the exception text may quote the device's values.
+        _log.error("sync: mutation failed, answered server_error: %s", type(exc).__name__)
+        return _rejected(
+            m,
+            ErrorCode.SERVER_ERROR,
+            "The server could not store this change; it will be sent again later",
+            field=None,
+        )
+    # Conflicts and rejections are remembered too, so a replay answers exactly as before
+    # instead of, say, creating a second conflict copy.
+    store.save_mutation(actor, device_id, StoredMutation(m.mutation_id, fp, result))
+    return result
 
 
 def _replay(m: Mutation, stored: StoredMutation, fp: str) -> MutationResult:
@@ -118,6 +161,22 @@ def _replay(m: Mutation, stored: StoredMutation, fp: str) -> MutationResult:
     if stored.result.status == "applied":
         return stored.result.model_copy(update={"status": "replayed"})
     return stored.result
+
+
+def _validated(handler: RecordHandler, m: Mutation) -> dict[str, Any]:
+    """The handler's normalised payload; raises _Undo with the refusal."""
+    if m.op == "delete":
+        if m.payload:
+            raise _Undo(
+                _rejected(
+                    m, ErrorCode.INVALID_PAYLOAD, "A delete carries no payload", field="payload"
+                )
+            )
+        return {}
+    try:
+        return handler.validate(m.payload)
+    except PayloadError as exc:
+        raise _Undo(_rejected(m, ErrorCode.INVALID_PAYLOAD, exc.message, field=exc.field)) from None
 
 
 def _apply(store: Store, actor: Any, m: Mutation) -> MutationResult:
@@ -137,22 +196,20 @@ def _apply(store: Store, actor: Any, m: Mutation) -> MutationResult:
             f"The payload is {size:,} bytes; the limit is {MAX_PAYLOAD_BYTES:,}",
             field="payload",
         )
-    if m.op == "delete":
-        if m.payload:
-            return _rejected(
-                m, ErrorCode.INVALID_PAYLOAD, "A delete carries no payload", field="payload"
-            )
-        payload: dict[str, Any] = {}
-    else:
-        try:
-            payload = handler.validate(m.payload)
-        except PayloadError as exc:
-            return _rejected(m, ErrorCode.INVALID_PAYLOAD, exc.message, field=exc.field)
-
+    payload = _validated(handler, m)
     state = handler.load(actor, m.record_id)
     if m.op == "delete":
         return _delete(store, handler, actor, m, state)
     return _upsert(store, handler, actor, m, payload, state)
+
+
+def _conflict_after_stale_write(store: Store, actor: Any, m: Mutation) -> MutationResult:
+    handler = store.handler(m.record_type)
+    assert handler is not None  # it wrote, so it exists
+    state = handler.load(actor, m.record_id)
+    if state is None:
+        return _not_found(m)
+    return _conflict(handler, actor, m, _validated(handler, m), state)
 
 
 def _upsert(
@@ -190,10 +247,9 @@ def _delete(
         return _forbidden(m)
     new_version = state.version + 1
     try:
-        with _savepoint(store):
-            stored = handler.delete(actor, state, new_version)
+        stored = handler.delete(actor, state, new_version)
     except PayloadError as exc:
-        return _rejected(m, ErrorCode.INVALID_PAYLOAD, exc.message, field=exc.field)
+        raise _Undo(_rejected(m, ErrorCode.INVALID_PAYLOAD, exc.message, field=exc.field)) from None
     version = _stored_version(stored, new_version, state.version)
     store.record_change(m.record_type, m.record_id, version, True)
     return _applied(m, version)
@@ -211,10 +267,10 @@ def _write(
 ) -> MutationResult:
     new_version = old_version + 1
     try:
-        with _savepoint(store):
-            stored = handler.write(actor, m.record_id, payload, new_version, create=create)
+        stored = handler.write(actor, m.record_id, payload, new_version, create=create)
     except PayloadError as exc:
-        return _rejected(m, ErrorCode.INVALID_PAYLOAD, exc.message, field=exc.field)
+        # A rule only checkable while writing: the savepoint undoes whatever was written.
+        raise _Undo(_rejected(m, ErrorCode.INVALID_PAYLOAD, exc.message, field=exc.field)) from None
     version = _stored_version(stored, new_version, old_version)
     store.record_change(m.record_type, m.record_id, version, False)
     return _applied(m, version)
@@ -291,6 +347,19 @@ def _forbidden(m: Mutation) -> MutationResult:
     verb = "delete" if m.op == "delete" else "change"
     return _rejected(
         m, ErrorCode.FORBIDDEN_OPERATION, f"You cannot {verb} this record now", field=None
+    )
+
+
+def _refused(item: Refused) -> MutationResult:
+    http_status = HTTP_STATUS[item.code]
+    return MutationResult(
+        mutation_id=item.mutation_id,
+        record_type=item.record_type,
+        record_id=item.record_id,
+        status="rejected",
+        http_status=http_status,
+        error=ErrorDetail(code=item.code, message=item.message, field=item.field),
+        client_action=client_action_for("rejected", http_status),
     )
 
 

@@ -179,8 +179,13 @@ class MemoryStore:
             self._restore(saved)
             raise
 
-    # The engine wraps each write in a savepoint when the store offers one.
+    # The engine wraps each mutation in a savepoint when the store offers one.
     savepoint = transaction
+
+    def isolates(self, exc: Exception) -> bool:
+        # In memory nothing is half-broken after a restore, but a failure here is a bug in the
+        # engine or a test's handler: let it surface instead of answering server_error.
+        return False
 
     def _snapshot(self) -> tuple[Any, ...]:
         handlers = {

@@ -9,11 +9,21 @@ too, so the documentation cannot drift from the code.
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 PROTOCOL_VERSION = 1
 
@@ -22,6 +32,12 @@ MAX_PAYLOAD_BYTES = 256 * 1024
 MAX_BODY_BYTES = 4 * 1024 * 1024
 DEFAULT_PULL_LIMIT = 200
 MAX_PULL_LIMIT = 500
+# Versions are 32-bit integers in the database (and exact in every JavaScript number): a larger
+# base_version can only be a bad value, and must be refused alone rather than fail the batch.
+MAX_VERSION = 2**31 - 1
+# No record type nests deeper than a few levels; a payload nested deeper is refused alone, before
+# any recursive code (fingerprint, JSON columns) could overflow the stack on it.
+MAX_PAYLOAD_DEPTH = 16
 
 
 class ErrorCode(StrEnum):
@@ -71,6 +87,45 @@ def canonical_json(value: Any) -> str:
     )
 
 
+def check_plain_json(value: Any, max_depth: int = MAX_PAYLOAD_DEPTH) -> None:
+    """Raise ValueError unless `value` is JSON that every database and parser agrees on.
+
+    Walked without recursion, so a hostile nesting depth cannot overflow the stack here. Refuses
+    NUL characters (PostgreSQL text cannot hold them) and unpaired surrogates (not Unicode:
+    nothing can encode them as UTF-8), in keys as in values, and non-finite numbers.
+    """
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= max_depth:
+                raise ValueError(f"nested more than {max_depth} levels deep")
+            if isinstance(item, dict):
+                for key, sub in item.items():
+                    if not isinstance(key, str):
+                        raise ValueError("object keys must be text")
+                    _check_text(key)
+                    stack.append((sub, depth + 1))
+            else:
+                stack.extend((sub, depth + 1) for sub in item)
+        elif isinstance(item, str):
+            _check_text(item)
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise ValueError("numbers must be finite")
+        elif item is not None and not isinstance(item, bool | int):
+            raise ValueError(f"{type(item).__name__} is not a JSON value")
+
+
+def _check_text(text: str) -> None:
+    if "\x00" in text:
+        raise ValueError("text must not contain NUL characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text must be valid Unicode (it has an unpaired surrogate)") from None
+
+
 def client_action_for(status: Status, http_status: int) -> ClientAction:
     """What the device must do with its local copy after this answer."""
     if status in ("applied", "replayed"):
@@ -98,6 +153,7 @@ class Mutation(_Model):
     op: Literal["upsert", "delete"] = "upsert"
     base_version: int | None = Field(
         ge=1,
+        le=MAX_VERSION,
         description="The server version the change was made on; null when the device believes "
         "it is creating the record.",
     )
@@ -110,8 +166,8 @@ class Mutation(_Model):
     @classmethod
     def _plain_json(cls, payload: dict[str, Any]) -> dict[str, Any]:
         try:
-            canonical_json(payload)
-        except (TypeError, ValueError) as exc:
+            check_plain_json(payload)
+        except ValueError as exc:
             raise ValueError(f"payload must be plain JSON: {exc}") from None
         return payload
 
@@ -131,6 +187,104 @@ class PushRequest(_Model):
                 raise ValueError(f"mutation_id {m.mutation_id} appears twice in one batch")
             seen.add(m.mutation_id)
         return mutations
+
+
+class PushEnvelope(_Model):
+    """A push as first read: the batch's own fields valid, each mutation still raw, so that one
+    bad mutation is refused alone instead of taking the whole batch (and the device's queue
+    behind it) down with it."""
+
+    protocol: int
+    device_id: UUID
+    mutations: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class _MutationIdentity(BaseModel):
+    # What a device needs to match an answer to its mutation; the rest may be invalid.
+    mutation_id: UUID
+    record_type: RecordType
+    record_id: UUID
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A mutation refused before the engine looked at it: answered alone, never applied."""
+
+    mutation_id: UUID
+    record_type: str
+    record_id: UUID
+    code: ErrorCode
+    message: str
+    field: str | None
+
+
+@dataclass(frozen=True)
+class PushBatch:
+    protocol: int
+    device_id: UUID
+    items: list[Mutation | Refused]
+
+
+class BatchInvalid(ValueError):
+    """The batch as a whole cannot be answered mutation by mutation (422, nothing applied)."""
+
+    def __init__(self, message: str, details: list[dict[str, Any]]):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+def _describe(loc: tuple) -> str:
+    # Locations are field names and indexes, never the device's values; keys inside a payload
+    # are not named (they are the device's text, and could be anything).
+    names = [str(part) for part in loc if isinstance(part, int) or part in Mutation.model_fields]
+    return ".".join(names) or "mutation"
+
+
+def read_push(data: Any) -> PushBatch:
+    """Read a push body. Raises pydantic's ValidationError when the envelope is invalid, and
+    BatchInvalid when a mutation cannot even be identified or an id repeats; otherwise every
+    invalid mutation becomes a `Refused` item in its place."""
+    envelope = PushEnvelope.model_validate(data)
+    items: list[Mutation | Refused] = []
+    seen: set[UUID] = set()
+    for index, raw in enumerate(envelope.mutations):
+        try:
+            item: Mutation | Refused = Mutation.model_validate(raw)
+            ident = item
+        except ValidationError as exc:
+            try:
+                ident = _MutationIdentity.model_validate(
+                    {k: raw.get(k) for k in ("mutation_id", "record_type", "record_id")}
+                )
+            except ValidationError as unidentifiable:
+                raise BatchInvalid(
+                    f"Mutation {index} has no valid mutation_id, record_type and record_id",
+                    [
+                        {"loc": ["mutations", index, *e["loc"]], "message": e["msg"]}
+                        for e in unidentifiable.errors(include_input=False, include_url=False)
+                    ],
+                ) from None
+            first = exc.errors(include_input=False, include_url=False)[0]
+            where = _describe(first["loc"])
+            item = Refused(
+                mutation_id=ident.mutation_id,
+                record_type=ident.record_type,
+                record_id=ident.record_id,
+                code=ErrorCode.INVALID_PAYLOAD,
+                message=f"{where}: {first['msg']}",
+                field=where,
+            )
+        if ident.mutation_id in seen:
+            # Within one batch a repeated id can only be a device bug; across batches it is a
+            # replay.
+            raise BatchInvalid(
+                f"mutation_id {ident.mutation_id} appears twice in one batch",
+                [{"loc": ["mutations", index, "mutation_id"], "message": "repeated"}],
+            )
+        seen.add(ident.mutation_id)
+        items.append(item)
+    return PushBatch(envelope.protocol, envelope.device_id, items)
 
 
 class ErrorDetail(_Model):

@@ -27,6 +27,11 @@ class PayloadError(ValueError):
         self.message = message
 
 
+class StaleWrite(RuntimeError):
+    """The record is no longer at the version the engine compared: another writer got there
+    between the load and the write. The engine answers a conflict, keeping both copies."""
+
+
 @dataclass(frozen=True)
 class StoredMutation:
     mutation_id: UUID
@@ -76,7 +81,13 @@ class RecordHandler(Protocol):
         *,
         create: bool,
     ) -> int | None:
-        """Store the payload as `new_version`.
+        """Store the payload as `new_version`: a compare-and-set.
+
+        The engine compared the mutation's base version with the version load() gave, which is
+        `new_version - 1`. The write must happen only if the record is still at that version,
+        checked atomically with the write (a conditional UPDATE, or a row lock taken before the
+        check); otherwise raise StaleWrite and change nothing. Without this, two phones saving at
+        once would both be told "applied" and the second would silently replace the first.
 
         A store that assigns versions itself (SQLAlchemy's version_id_col bumps once per flush)
         returns the version it actually stored, which must be above the old one. May raise
@@ -86,7 +97,8 @@ class RecordHandler(Protocol):
         ...
 
     def delete(self, actor: Any, state: RecordState, new_version: int) -> int | None:
-        """Leave a tombstone at `new_version` (or return the version stored, as for write)."""
+        """Leave a tombstone at `new_version` (or return the version stored, as for write); the
+        same compare-and-set as write, raising StaleWrite."""
         ...
 
     def save_conflict(
@@ -136,11 +148,19 @@ class SupportsSavepoint(Protocol):
 
     def savepoint(self) -> AbstractContextManager[Any]: ...
 
+    def isolates(self, exc: Exception) -> bool:
+        """Whether an unexpected error while applying one mutation, once its savepoint is rolled
+        back, leaves the transaction fit to go on with the rest of the batch (a bad value the
+        database refused, a bug triggered by one payload). A lost connection does not: the
+        batch fails whole and the device sends it again."""
+        ...
+
 
 __all__ = [
     "PayloadError",
     "RecordHandler",
     "RecordState",
+    "StaleWrite",
     "Store",
     "StoredMutation",
     "SupportsSavepoint",

@@ -157,7 +157,11 @@ def test_whole_request_errors(phone):
     assert r.status_code == 400 and r.json["error"] == "csrf_failed"
 
 
-def test_server_error_mid_batch_applies_nothing_and_retry_applies_all(phone, ids, monkeypatch):
+def test_lost_connection_mid_batch_applies_nothing_and_retry_applies_all(
+    phone, ids, monkeypatch
+):
+    from sqlalchemy.exc import OperationalError
+
     from webapp.fieldsync import store
 
     kai, mia = interview_of(ids["kai"]), interview_of(ids["mia"])
@@ -171,7 +175,7 @@ def test_server_error_mid_batch_applies_nothing_and_retry_applies_all(phone, ids
     def flaky(self, *args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 2:
-            raise RuntimeError("disk full")
+            raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(store.InterviewHandler, "write", flaky)
@@ -184,6 +188,39 @@ def test_server_error_mid_batch_applies_nothing_and_retry_applies_all(phone, ids
     monkeypatch.setattr(store.InterviewHandler, "write", real)
     results = phone.push(batch).json["results"]
     assert [r["status"] for r in results] == ["applied", "applied"]
+
+
+def test_a_fault_triggered_by_one_mutation_is_answered_alone_and_retried(
+    phone, ids, monkeypatch
+):
+    """A bug or a value the database refuses, hit by one mutation: that one is answered
+    server_error with "retry" (and not remembered), the rest of the batch is applied, and the
+    resent mutation applies once the fault is gone. Before, the whole batch answered 500 for
+    ever and blocked the phone's queue."""
+    from webapp.fieldsync import store
+
+    kai, mia = interview_of(ids["kai"]), interview_of(ids["mia"])
+    poison = mutation(kai.id, kai.version, {"why_details": "A"})
+    fine = mutation(mia.id, mia.version, {"why_details": "B"})
+    real = store.InterviewHandler.write
+
+    def broken_for_kai(self, actor, record_id, *args, **kwargs):
+        result = real(self, actor, record_id, *args, **kwargs)  # written, then it fails
+        if str(record_id) == kai.id:
+            raise RuntimeError("a bug hit by this payload")
+        return result
+
+    monkeypatch.setattr(store.InterviewHandler, "write", broken_for_kai)
+    before = (kai.content_enc, kai.version)
+    results = phone.push([poison, fine]).json["results"]
+    assert [(r["status"], r["http_status"], r["client_action"]) for r in results] == [
+        ("rejected", 500, "retry"),
+        ("applied", 200, "delete_local"),
+    ]
+    assert (fresh(kai).content_enc, fresh(kai).version) == before  # its write was undone
+    monkeypatch.setattr(store.InterviewHandler, "write", real)
+    (again,) = phone.push([poison]).json["results"]
+    assert again["status"] == "applied"
 
 
 def test_submit_through_sync(phone, ids):
@@ -261,7 +298,10 @@ def test_revoked_device_may_upload_then_is_told_to_wipe(phone, ids, as_user):
     r = manager.post(f"/devices/{device.user_id}/{device.id}/revoke")
     assert r.status_code == 302
     assert phone.b.get("/api/v1/session").json["device"]["revoked"] is True
-    pushed = phone.push([mutation(kai.id, kai.version, {"why_details": "last words"})])
+    # Made offline before the revocation: still uploaded (later changes are refused).
+    made_at = fresh(device).revoked_at.replace(microsecond=0).isoformat()
+    last_words = mutation(kai.id, kai.version, {"why_details": "last words"})
+    pushed = phone.push([dict(last_words, client_time=made_at)])
     assert pushed.json["results"][0]["status"] == "applied"
     r = phone.pull()
     assert r.status_code == 410 and r.json["wipe"] is True

@@ -16,11 +16,12 @@ from sync import engine
 from sync.protocol import (
     MAX_BODY_BYTES,
     PROTOCOL_VERSION,
+    BatchInvalid,
     ErrorCode,
     ProblemResponse,
-    PushRequest,
     PushResponse,
     openapi_document,
+    read_push,
 )
 from webapp import uow
 from webapp.api.views import bp
@@ -99,7 +100,11 @@ def device_wiped():
 def push():
     if (request.content_length or 0) > MAX_BODY_BYTES:
         return problem(413, ErrorCode.BATCH_TOO_LARGE, f"The body is over {MAX_BODY_BYTES} bytes")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        # Deeper than Python's JSON parser goes: no mutation can be read out of it.
+        return problem(400, ErrorCode.INVALID_PAYLOAD, "The body is nested too deeply")
     if not isinstance(data, dict):
         return problem(400, ErrorCode.INVALID_PAYLOAD, "The body must be a JSON object")
     if data.get("protocol") != PROTOCOL_VERSION:
@@ -109,17 +114,17 @@ def push():
             f"This server speaks sync protocol {PROTOCOL_VERSION}; reload the app to update it",
         )
     try:
-        batch = PushRequest.model_validate(data)
+        # Each mutation is read on its own: one that is invalid is answered alone, in its place.
+        batch = read_push(data)
     except ValidationError as exc:
-        too_many = any(
-            e["loc"][:1] == ("mutations",) and e["type"] == "too_long" for e in exc.errors()
-        )
+        errors = exc.errors(include_input=False, include_url=False)
+        too_many = any(e["loc"][:1] == ("mutations",) and e["type"] == "too_long" for e in errors)
         if too_many:
             return problem(413, ErrorCode.BATCH_TOO_LARGE, "Too many mutations in one batch")
-        details = [
-            {"loc": list(e["loc"]), "message": e["msg"], "type": e["type"]} for e in exc.errors()
-        ]
+        details = [{"loc": list(e["loc"]), "message": e["msg"], "type": e["type"]} for e in errors]
         return problem(422, ErrorCode.INVALID_PAYLOAD, "The batch is not valid", details)
+    except BatchInvalid as exc:
+        return problem(422, ErrorCode.INVALID_PAYLOAD, exc.message, exc.details)
 
     store = SqlStore(g.device_id)
     user = current_user._get_current_object()

@@ -13,9 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 
 from sync.protocol import Change, MutationResult
-from sync.store import PayloadError, RecordState, StoredMutation
+from sync.store import PayloadError, RecordState, StaleWrite, StoredMutation
 from webapp import access, sealed
 from webapp.accounts.models import User
 from webapp.extensions import db
@@ -146,7 +148,16 @@ class InterviewHandler:
         return interview is not None and access.can_edit_interview(actor, interview)
 
     def write(self, actor: User, record_id, payload, new_version: int, *, create: bool):
-        interview = self._get(actor, record_id)
+        # The compare-and-set the engine relies on: read the row as it is now (not the copy
+        # load() left in the session), and let the version column's WHERE clause refuse the
+        # UPDATE if another transaction moved it since (SQLAlchemy raises StaleDataError).
+        interview = db.session.scalar(
+            access.interviews_query(actor)
+            .where(Interview.id == str(record_id))
+            .execution_options(populate_existing=True)
+        )
+        if interview is None or interview.version != new_version - 1:
+            raise StaleWrite(f"interview is no longer at version {new_version - 1}")
         values = dict(payload["answers"])
         if "held_at" in values:
             values["held_at"] = datetime.fromisoformat(values["held_at"])
@@ -156,11 +167,13 @@ class InterviewHandler:
                 problems = interviews.submit(actor, interview)
                 if problems:
                     raise PayloadError(problems[0].field, problems[0].message)
+            db.session.flush()
+        except StaleDataError as err:
+            raise StaleWrite("interview changed while it was being written") from err
         except RuleError as err:
             raise PayloadError(err.field, err.message) from err
         except NotAllowed as err:
             raise PayloadError(None, str(err)) from err
-        db.session.flush()
         return interview.version
 
     def delete(self, actor, state, new_version: int) -> None:
@@ -190,10 +203,18 @@ class SqlStore:
         return self._handlers.get(record_type)
 
     def savepoint(self):
-        # The engine wraps each write in this, so a write refused part-way (a rule only checkable
-        # while writing, such as sending for authorisation) leaves nothing behind, audit rows
-        # included, while the rest of the batch goes on.
+        # The engine wraps each mutation in this, so a write refused part-way (a rule only
+        # checkable while writing, such as sending for authorisation) leaves nothing behind,
+        # audit rows included, while the rest of the batch goes on.
         return db.session.begin_nested()
+
+    def isolates(self, exc: Exception) -> bool:
+        # A value the database refused (DataError, IntegrityError) or a bug hit by one payload
+        # is undone by the savepoint. A lost or locked connection is not the mutation's fault:
+        # the batch fails whole and is sent again.
+        if isinstance(exc, OperationalError | InterfaceError):
+            return False
+        return not (isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
     def get_mutation(self, actor: User, mutation_id) -> StoredMutation | None:
         row = db.session.get(SyncMutation, str(mutation_id))

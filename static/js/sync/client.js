@@ -39,6 +39,18 @@ async function fetchJSON(url, { method = "GET", body, csrf } = {}) {
   }
 }
 
+// A refusal of the whole batch that sending it again cannot change (not a sign-in, CSRF,
+// protocol-version or rate-limit answer, which the caller handles or retries).
+function isWholeBatchRefusal(status, data) {
+  return (
+    status >= 400 &&
+    status < 500 &&
+    ![401, 408, 410, 429].includes(status) &&
+    Boolean(data && data.error) &&
+    !["csrf_failed", "protocol_version"].includes(data.error)
+  );
+}
+
 export class SyncClient {
   /**
    * @param {object} options
@@ -145,8 +157,10 @@ export class SyncClient {
     if (!due.length) return "done";
     this._status({ phase: "sending", sent: 0, total: due.length });
     let sent = 0;
-    for (let i = 0; i < due.length; i += PUSH_BATCH) {
-      const batch = due.slice(i, i + PUSH_BATCH);
+    const batches = [];
+    for (let i = 0; i < due.length; i += PUSH_BATCH) batches.push(due.slice(i, i + PUSH_BATCH));
+    while (batches.length) {
+      const batch = batches.shift();
       await this.store.markSending(batch.map((m) => m.mutationId));
       const body = {
         protocol: PROTOCOL,
@@ -175,6 +189,26 @@ export class SyncClient {
         await this._unsend(batch);
         this.onWipe();
         return "wipe";
+      }
+      if (isWholeBatchRefusal(status, data)) {
+        // The server could not read the batch as a whole (so it answered no mutation). Send the
+        // mutations one at a time: the one it cannot read is shown as needing attention and the
+        // rest still go, so one bad change never blocks the queue behind it.
+        if (batch.length > 1) {
+          await this._unsend(batch);
+          batches.unshift(...batch.map((m) => [m]));
+        } else {
+          await this._apply(
+            {
+              mutation_id: batch[0].mutationId,
+              client_action: "keep_and_show",
+              error: { code: data.error, message: data.message, field: null },
+            },
+            batch[0],
+          );
+          sent += 1;
+        }
+        continue;
       }
       if (status !== 200 || !data) {
         // 5xx or a proxy page: the server rolled the batch back; send it all again later.
