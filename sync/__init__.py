@@ -17,10 +17,19 @@ Push (POST /sync/push)
                                                       copy too, under conflict_id
     rejected, 4xx            403/404/ keep_and_show   "needs attention": kept and shown, never
                              409/422                  dropped, and never blocks the rest
-    rejected, 5xx / no reply          retry           send the same batch again
+    rejected, 5xx            500      retry           this mutation only: send it again later
+    no reply / whole 5xx              retry           send the same batch again
 
-    The whole batch is one database transaction. If the server fails part-way, nothing is kept
-    and the device (which deleted nothing) resends the batch unchanged.
+    The whole batch is one database transaction, and each mutation runs in its own savepoint.
+    A mutation the server cannot accept is answered alone and the rest go on: one that does not
+    match the schema (a lone surrogate or NUL in its text, nesting over 16 levels, a version over
+    2^31-1) is rejected 422 invalid_payload naming the field; one that hits a fault of the server
+    (a bug, a value the database refused) is undone and answered 500 server_error with "retry",
+    and is not remembered, so its resend is applied once the fault is gone. Only a fault of the
+    whole transaction (a lost database connection) fails the batch: nothing is kept and the
+    device (which deleted nothing) resends it unchanged. A batch the server cannot read at all
+    (a whole-request 4xx below) is resent by the field client one mutation at a time, so the
+    unreadable one is shown as needing attention and never blocks the queue behind it.
 
 Idempotency
     The device generates `mutation_id` once per change and keeps it across retries. The server
@@ -36,7 +45,10 @@ Versions and conflicts
 
     upsert, record absent, base null         create (if allowed) -> version 1
     upsert or delete, base matches           apply if the user may write (else 403
-                                             forbidden_operation) -> version + 1
+                                             forbidden_operation) -> version + 1; the write
+                                             is a compare-and-set on the version, so of two
+                                             devices writing the same base at once one is
+                                             applied and the other gets the conflict
     base does not match, or base null for
     an existing record, or record deleted    conflict: nothing changes, the losing copy is
                                              saved, the answer carries the server's copy
@@ -63,6 +75,7 @@ Cursors
 
 Whole-request errors (ProblemResponse)
     400 protocol_version, 400 invalid JSON, 413 batch_too_large (over 100 mutations or 4 MiB),
-    422 invalid_payload (the batch does not match the schema; nothing applied), 400 bad_cursor,
+    422 invalid_payload (the batch's own fields are invalid, a mutation has no valid
+    mutation_id/record_type/record_id, or an id repeats; nothing applied), 400 bad_cursor,
     500 server_error (nothing applied; retry).
 """
