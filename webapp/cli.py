@@ -1,8 +1,7 @@
-"""The `homeward` command: serve, init-db, demo-data, create-user, keys."""
+"""The `homeward` command: serve, init-db, demo-data, create-user, users, keys."""
 
 from __future__ import annotations
 
-import getpass
 import os
 import sys
 
@@ -52,6 +51,43 @@ def demo_data(password: str) -> None:
             click.echo(f"  {email:<22} {role}")
 
 
+def _find_org(ref: str):
+    from webapp.accounts.models import Organisation
+    from webapp.extensions import db
+
+    org = db.session.scalar(
+        select(Organisation).where(
+            or_(
+                Organisation.id == ref,
+                Organisation.name == ref,
+                Organisation.ons_code == ref,
+                Organisation.urn == ref,
+            )
+        )
+    )
+    if org is None:
+        raise click.ClickException(f"No organisation {ref!r}")
+    return org
+
+
+_base_url_option = click.option(
+    "--base-url",
+    default=lambda: os.environ.get("HOMEWARD_BASE_URL", "http://127.0.0.1:5000"),
+    show_default="$HOMEWARD_BASE_URL or http://127.0.0.1:5000",
+    help="The address people open Homeward at, for the link.",
+)
+
+
+def _set_password_link(app, user, base_url: str) -> str:
+    from flask import url_for
+
+    from webapp.accounts import service
+
+    code = service.issue_reset_token(None, user, app.config["SECRET_KEY"])
+    with app.test_request_context(base_url=base_url):
+        return url_for("accounts.set_password", code=code, _external=True)
+
+
 @main.command("create-user", help="Create a user account.")
 @click.option("--email", required=True)
 @click.option("--name", required=True)
@@ -66,45 +102,155 @@ def demo_data(password: str) -> None:
     help="Organisation id, name, ONS code (authority) or URN (school).",
 )
 @click.option("--team", default=None, help="Team id or name (staff only).")
-@click.option("--password", default=None, help="Omit to be asked (not echoed).")
-def create_user(email, name, role, organisation, team, password) -> None:
+@click.option(
+    "--link",
+    is_flag=True,
+    help="Print a one-time set-password link for the person instead of asking for a password.",
+)
+@_base_url_option
+def create_user(email, name, role, organisation, team, link, base_url) -> None:
+    # No --password: a password on the command line stays in shell history and `ps`.
     from webapp.accounts import service
-    from webapp.accounts.models import Organisation
     from webapp.extensions import db
 
     app = _app()
     with app.app_context():
-
-        def find(ref: str) -> Organisation:
-            org = db.session.scalar(
-                select(Organisation).where(
-                    or_(
-                        Organisation.id == ref,
-                        Organisation.name == ref,
-                        Organisation.ons_code == ref,
-                        Organisation.urn == ref,
-                    )
-                )
+        password = None
+        if not link:
+            password = click.prompt(
+                f"Password (at least {service.MIN_PASSWORD_LENGTH} characters)",
+                hide_input=True,
+                confirmation_prompt=True,
             )
-            if org is None:
-                raise click.ClickException(f"No organisation {ref!r}")
-            return org
-
-        if password is None:
-            password = getpass.getpass("Password: ")
         try:
             user = service.create_user(
                 email=email,
                 name=name,
                 password=password,
                 role=role,
-                organisation=find(organisation),
-                team=find(team) if team else None,
+                organisation=_find_org(organisation),
+                team=_find_org(team) if team else None,
             )
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
         db.session.commit()
         click.echo(f"Created {user.role} {user.email}")
+        if link:
+            click.echo("Give them this link (it works once, for 24 hours):")
+            click.echo(_set_password_link(app, user, base_url))
+
+
+@main.group(help="User accounts: list, deactivate, reactivate, reset-password, set-role, set-team.")
+def users() -> None:
+    pass
+
+
+def _user(email: str):
+    from webapp.accounts import service
+    from webapp.rules import NotAllowed
+
+    try:
+        return service.user_by_email(email)
+    except NotAllowed as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@users.command("list", help="Every account, or those of one authority.")
+@click.option("--authority", default=None, help="Authority id, name or ONS code.")
+def users_list(authority: str | None) -> None:
+    from webapp.accounts.models import Organisation, User
+    from webapp.extensions import db
+
+    app = _app()
+    with app.app_context():
+        query = select(User).join(Organisation, User.organisation_id == Organisation.id)
+        if authority:
+            org = _find_org(authority)
+            query = query.where(or_(Organisation.id == org.id, Organisation.parent_id == org.id))
+        for user in db.session.scalars(query.order_by(User.email)):
+            state = "active" if user.active else "deactivated"
+            team = f" / {user.team.name}" if user.team else ""
+            click.echo(
+                f"{user.email:<32} {user.role:<14} {state:<12} {user.organisation.name}{team}"
+            )
+
+
+@users.command("deactivate", help="Stop sign-in, end every session, revoke every device.")
+@click.argument("email")
+def users_deactivate(email: str) -> None:
+    from webapp.accounts import service
+
+    app = _app()
+    with app.app_context():
+        user = _user(email)
+        revoked = service.deactivate(None, user)
+        click.echo(f"Deactivated {user.email}: signed out everywhere, {revoked} device(s) revoked.")
+
+
+@users.command("reactivate", help="Let a deactivated account sign in again.")
+@click.argument("email")
+def users_reactivate(email: str) -> None:
+    from webapp.accounts import service
+
+    app = _app()
+    with app.app_context():
+        user = _user(email)
+        service.reactivate(None, user)
+        click.echo(f"Reactivated {user.email}.")
+
+
+@users.command("reset-password", help="Print a one-time set-password link (valid 24 hours).")
+@click.argument("email")
+@_base_url_option
+def users_reset_password(email: str, base_url: str) -> None:
+    from webapp.rules import RuleError
+
+    app = _app()
+    with app.app_context():
+        user = _user(email)
+        try:
+            link = _set_password_link(app, user, base_url)
+        except RuleError as exc:
+            raise click.ClickException(exc.message) from exc
+        click.echo(f"Set-password link for {user.email} (works once, for 24 hours):")
+        click.echo(link)
+
+
+@users.command("set-role", help="Change an account's role.")
+@click.argument("email")
+@click.argument(
+    "role", type=click.Choice(["worker", "social_worker", "manager", "dsl", "carer", "admin"])
+)
+def users_set_role(email: str, role: str) -> None:
+    from webapp.accounts import service
+    from webapp.rules import RuleError
+
+    app = _app()
+    with app.app_context():
+        user = _user(email)
+        try:
+            service.change_role_and_team(None, user, role, user.team_id)
+        except RuleError as exc:
+            raise click.ClickException(exc.message) from exc
+        click.echo(f"{user.email} is now {user.role}.")
+
+
+@users.command("set-team", help="Put an account in a team of its authority, or 'none'.")
+@click.argument("email")
+@click.argument("team")
+def users_set_team(email: str, team: str) -> None:
+    from webapp.accounts import service
+    from webapp.rules import RuleError
+
+    app = _app()
+    with app.app_context():
+        user = _user(email)
+        team_id = None if team.lower() == "none" else _find_org(team).id
+        try:
+            service.change_role_and_team(None, user, user.role, team_id)
+        except RuleError as exc:
+            raise click.ClickException(exc.message) from exc
+        click.echo(f"{user.email}: team {user.team.name if user.team else 'none'}.")
 
 
 @main.group(help="Data encryption keys.")

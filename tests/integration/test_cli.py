@@ -8,7 +8,7 @@ import sys
 import pytest
 
 
-def run(args, instance, **env):
+def run(args, instance, input=None, **env):
     environ = {k: v for k, v in os.environ.items() if not k.startswith("HOMEWARD_")}
     environ.update({"HOMEWARD_INSTANCE_PATH": str(instance), **env})
     environ.pop("DATABASE_URL", None)
@@ -18,6 +18,7 @@ def run(args, instance, **env):
         capture_output=True,
         text=True,
         timeout=120,
+        input=input,
     )
 
 
@@ -43,13 +44,13 @@ def test_init_db_demo_data_and_create_user(tmp_path):
             "worker",
             "--organisation",
             "E06009901",
-            "--password",
-            "long-enough-1",
         ],
         tmp_path,
+        # Asked twice, never on the command line (shell history, `ps`).
+        input="long-enough-1\nlong-enough-1\n",
     )
     assert r.returncode == 0, r.stderr
-    assert "new.worker@demo.test" in r.stdout
+    assert "new.worker@demo.test" in r.stdout and "long-enough-1" not in r.stdout
     r = run(
         [
             "create-user",
@@ -61,10 +62,9 @@ def test_init_db_demo_data_and_create_user(tmp_path):
             "dsl",
             "--organisation",
             "E06009901",
-            "--password",
-            "long-enough-1",
         ],
         tmp_path,
+        input="long-enough-1\nlong-enough-1\n",
     )
     assert r.returncode != 0 and "belongs to a school" in r.stderr
 
@@ -108,3 +108,76 @@ def test_one_dispatcher_at_a_time_on_sqlite(tmp_path):
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a running dispatcher holds it
         r = run(["reminders", "run", "--once"], tmp_path)
     assert r.returncode != 0 and "Another dispatcher" in r.stderr
+
+
+def test_users_commands_manage_accounts_without_passwords_on_the_command_line(tmp_path):
+    from urllib.parse import urlsplit
+
+    from tests.conftest import Browser
+    from webapp import create_app
+
+    assert run(["init-db"], tmp_path).returncode == 0
+    assert run(["demo-data"], tmp_path).returncode == 0
+    r = run(
+        ["create-user", "--email", "a@demo.test", "--name", "A B", "--role", "worker"]
+        + ["--organisation", "E06009901", "--password", "long-enough-1"],
+        tmp_path,
+    )
+    assert r.returncode != 0 and "No such option" in r.stderr
+    r = run(
+        ["create-user", "--email", "new@demo.test", "--name", "Nia Holt", "--role", "worker"]
+        + ["--organisation", "E06009901", "--link", "--base-url", "https://homeward.example"],
+        tmp_path,
+    )
+    assert r.returncode == 0, r.stderr
+    new_link = r.stdout.strip().splitlines()[-1]
+    assert new_link.startswith("https://homeward.example/set-password?code=")
+    # Weak passwords are refused at creation too, with the reason.
+    r = run(
+        ["create-user", "--email", "weak@demo.test", "--name", "W", "--role", "worker"]
+        + ["--organisation", "E06009901"],
+        tmp_path,
+        input="password1234\npassword1234\n",
+    )
+    assert r.returncode != 0 and "common password" in r.stderr
+
+    r = run(["users", "list", "--authority", "E06009901"], tmp_path)
+    assert "worker@demo.test" in r.stdout and "manager@southvale.test" not in r.stdout
+    r = run(["users", "set-role", "worker2@demo.test", "social_worker"], tmp_path)
+    assert r.returncode == 0 and "social_worker" in r.stdout, r.stderr
+    r = run(["users", "set-team", "worker2@demo.test", "none"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = run(["users", "deactivate", "worker@demo.test"], tmp_path)
+    assert r.returncode == 0 and "Deactivated" in r.stdout, r.stderr
+    r = run(["users", "reset-password", "worker@demo.test"], tmp_path)
+    assert r.returncode != 0 and "Reactivate" in r.stderr
+    assert run(["users", "reactivate", "worker@demo.test"], tmp_path).returncode == 0
+    r = run(["users", "reset-password", "worker@demo.test"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    link = r.stdout.strip().splitlines()[-1]
+    assert link.startswith("http://127.0.0.1:5000/set-password?code=")
+    r = run(["users", "deactivate", "nobody@demo.test"], tmp_path)
+    assert r.returncode != 0 and "No user" in r.stderr
+
+    # Both links work in the app, once.
+    app = create_app(
+        {"INSTANCE_PATH": str(tmp_path), "TESTING": True},
+        environ={"HOMEWARD_INSTANCE_PATH": str(tmp_path)},
+    )
+    with app.app_context():
+        for url, email in ((new_link, "new@demo.test"), (link, "worker@demo.test")):
+            b = Browser(app.test_client())
+            parts = urlsplit(url)
+            assert b.get(f"{parts.path}?{parts.query}").status_code == 200
+            code = parts.query.split("=", 1)[1]
+            form = {"code": code, "new_password": "heron-canal-tram-9"}
+            form["confirm_password"] = "heron-canal-tram-9"
+            assert b.post("/set-password", form).status_code == 302
+            assert b.get(f"{parts.path}?{parts.query}").status_code == 410
+            b.get("/sign-in")
+            r = b.post("/sign-in", {"email": email, "password": "heron-canal-tram-9"})
+            assert r.status_code == 302, email
+        from webapp.extensions import db
+
+        db.session.remove()
+        db.engine.dispose()
