@@ -302,3 +302,63 @@ def test_no_inline_script_or_style_in_pages(as_user, ids):
 def test_oversized_bodies_are_refused_before_they_are_read(browser):
     r = browser.raw_post("/sign-in", data={"email": "x" * (6 * 1024 * 1024)})
     assert r.status_code == 413
+
+
+def test_the_address_allowance_is_shared_by_servers_through_redis(database, instance_dir):
+    """HOMEWARD_RATELIMIT_STORAGE_URI=redis://...: failures seen by one server count on the next
+    (here a second app started after the first: nothing is left in process memory)."""
+    import os
+    import uuid
+
+    import pytest
+    import redis
+
+    url = "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(url).ping()
+    except redis.ConnectionError:
+        if os.environ.get("CI"):
+            pytest.fail("Redis is not running at 127.0.0.1:6379 (.ci/run starts it)")
+        pytest.skip("Redis is not running on this machine")
+
+    from webapp import create_app
+
+    db_url, _ = database
+    # An address of this test's own: the store outlives the test, and other tests share it.
+    address = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250 + 1}"
+    settings = {
+        "SQLALCHEMY_DATABASE_URI": db_url,
+        "INSTANCE_PATH": str(instance_dir),
+        "HOMEWARD_ENV": "testing",
+        "TESTING": True,
+        "RATELIMIT_STORAGE_URI": url,
+        "HOMEWARD_SIGNIN_RATE_LIMIT": "2 per minute",
+    }
+
+    def server():
+        return create_app(dict(settings), environ={"HOMEWARD_INSTANCE_PATH": str(instance_dir)})
+
+    first = server()
+    with first.app_context():
+        b = Browser(first.test_client())
+        b.get("/sign-in")
+        for email in ["a@x.test", "b@x.test"]:
+            assert sign_in(b, email, "wrong-password-1", address).status_code in (401, 429)
+        from webapp.extensions import db
+
+        db.session.remove()
+    second = server()
+    with second.app_context():
+        b = Browser(second.test_client())
+        b.get("/sign-in")
+        r = sign_in(b, "worker@demo.test", "homeward-demo", address)
+        assert r.status_code == 429
+        assert "from your network" in r.get_data(as_text=True)
+        from webapp.extensions import db
+
+        db.session.remove()
+        db.engine.dispose()
+    store = redis.Redis.from_url(url)
+    keys = store.keys(f"LIMITS:*/{address}/*")
+    assert keys
+    store.delete(*keys)
