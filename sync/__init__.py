@@ -73,6 +73,13 @@ Cursors
     another key or ahead of the server's log is refused (400 bad_cursor): the device pulls
     again without one; its unsent work is unaffected.
 
+Revoked devices
+    A revoked device may push only the changes it made before the revocation (by `client_time`,
+    the device's clock at its last edit); a later or undated change is rejected alone, 410
+    device_revoked, "keep_and_show". Once the device has reported its wipe, and for pulls and
+    everything else at once, the answer is 410 {"error": "device_revoked", "wipe": true}. The
+    rule lives in webapp/devices/revocation.py.
+
 Whole-request errors (ProblemResponse)
     400 protocol_version, 400 invalid JSON, 413 batch_too_large (over 100 mutations or 4 MiB),
     422 invalid_payload (the batch's own fields are invalid, a mutation has no valid

@@ -52,6 +52,8 @@ class ErrorCode(StrEnum):
     MUTATION_ID_REUSED = "mutation_id_reused"
     CONFLICT = "conflict"
     BAD_CURSOR = "bad_cursor"
+    # The device was revoked and this change was made after that (or cannot show it was not).
+    DEVICE_REVOKED = "device_revoked"
     SERVER_ERROR = "server_error"
 
 
@@ -67,6 +69,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.MUTATION_ID_REUSED: 409,
     ErrorCode.CONFLICT: 409,
     ErrorCode.BAD_CURSOR: 400,
+    ErrorCode.DEVICE_REVOKED: 410,
     ErrorCode.SERVER_ERROR: 500,
 }
 
@@ -159,7 +162,9 @@ class Mutation(_Model):
     )
     payload: dict[str, Any] = Field(default_factory=dict)
     client_time: AwareDatetime | None = Field(
-        default=None, description="When the change was made on the device (informational only)."
+        default=None,
+        description="When the change was last made on the device. A revoked device's changes "
+        "are accepted only with a time before the revocation.",
     )
 
     @field_validator("payload")

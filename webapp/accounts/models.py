@@ -76,8 +76,15 @@ class User(UserMixin, db.Model):
     organisation: Mapped[Organisation] = relationship(foreign_keys=[organisation_id])
     team: Mapped[Organisation | None] = relationship(foreign_keys=[team_id])
 
+    # The secret token of the server-side session this request runs under (UserSession), set
+    # when a session starts or is loaded. Flask-Login keeps what get_id() answers in the cookie,
+    # so the cookie names a session that the server can end, not the user.
+    session_token = None  # str | None; a plain attribute, not a column
+
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_epoch}"
+        if not self.session_token:
+            raise RuntimeError("A user is signed in through webapp.accounts.sessions.start()")
+        return self.session_token
 
     @property
     def is_active(self) -> bool:
@@ -97,6 +104,29 @@ class User(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.role} {self.id}>"
+
+
+class UserSession(db.Model):
+    """One signed-in session of one user on one device (the `hw_device` cookie of the browser).
+
+    The cookie holds a random token; only its SHA-256 is kept here, so a copy of the database
+    signs no one in. Ending a row (sign-out, sign out everywhere, revoking the device, idle)
+    ends that session wherever its cookie has been copied to.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the token
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    device_id: Mapped[str] = mapped_column(String(36), index=True)
+    # The user's session_epoch when it started: bumping the epoch ends it even where no code
+    # path ended the row itself.
+    epoch: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # sign_out, sign_out_everywhere, device_revoked, idle, deactivated, ...
+    end_reason: Mapped[str | None] = mapped_column(String(30))
 
 
 class LoginThrottle(db.Model):

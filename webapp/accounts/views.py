@@ -7,18 +7,21 @@ from flask import (
     Blueprint,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
     session,
     url_for,
 )
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, login_user, logout_user, user_logged_out
 
-from webapp.accounts import service
+from webapp.accounts import service, sessions
 from webapp.accounts.forms import ChangePasswordForm, LoginForm, SetPasswordForm
 from webapp.accounts.models import User
-from webapp.extensions import db, limiter, login_manager
+from webapp.devices import revocation
+from webapp.devices import service as devices
+from webapp.extensions import limiter, login_manager
 from webapp.rules import RuleError
 from webapp.security import login_required, public
 from webapp.urls import safe_local_path
@@ -32,18 +35,36 @@ login_manager.session_protection = "strong"
 
 
 @login_manager.user_loader
-def load_user(session_id: str) -> User | None:
-    user_id, _, epoch = session_id.partition(":")
-    user = db.session.get(User, user_id)
-    if user is None or not user.active or str(user.session_epoch) != epoch:
+def load_user(token: str) -> User | None:
+    """The cookie names a server-side session bound to one device (webapp/accounts/sessions.py);
+    a revoked device keeps only what the revocation rule leaves it."""
+    g.device_gone = g.revoked_device = None  # a retried request (dbretry) decides afresh
+    loaded = sessions.load(token, g.get("device_id"), current_app.permanent_session_lifetime)
+    if loaded is None:
         return None
-    return user
+    view = current_app.view_functions.get(request.endpoint or "")
+    if not revocation.may(loaded.device, revocation.action_of(view)):
+        g.device_gone = True  # unauthorized() tells the field app to wipe itself
+        return None
+    g.revoked_device = loaded.device if loaded.device and loaded.device.revoked else None
+    return loaded.user
+
+
+@user_logged_out.connect
+def _end_server_session(_app, user, **_extra) -> None:
+    # Every sign-out (the idle timeout's too) ends the session on the server, not just the cookie.
+    sessions.end(getattr(user, "session_token", None), sessions.SIGN_OUT)
 
 
 @login_manager.unauthorized_handler
 def unauthorized():
     if request.path.startswith("/api/"):
+        if g.get("device_gone"):
+            return revocation.GONE, 410
         return {"error": "unauthorized", "message": "Sign in to continue."}, 401
+    if g.get("device_gone"):
+        flash(revocation.GONE["message"], "info")
+        return redirect(url_for("accounts.login"))
     flash(login_manager.login_message, "info")
     return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
 
@@ -106,6 +127,10 @@ def login():
             # A new session on sign-in: nothing from before (a planted session) carries over.
             next_url = _safe_next(request.args.get("next"))
             session.clear()
+            if devices.needs_new_id(user, g.device_id):
+                # Wiped after revocation: this browser starts again as a new device.
+                g.device_id, g.new_device = devices.new_device_id(), True
+            sessions.start(user, g.device_id)
             login_user(user)
             session.permanent = True
             return redirect(next_url or url_for("main.home"))
@@ -120,6 +145,9 @@ def login():
 @bp.route("/sign-out", methods=["POST"])
 @public
 def logout():
+    # By the cookie's token, so that a session current_user no longer loads (a revoked device's,
+    # one carried to another browser) is ended too.
+    sessions.end(session.get("_user_id"), sessions.SIGN_OUT)
     logout_user()
     session.clear()
     flash("You have signed out.", "success")
@@ -136,6 +164,7 @@ def account():
 @login_required
 def logout_everywhere():
     service.sign_out_everywhere(current_user._get_current_object())
+    sessions.end_all(current_user._get_current_object(), sessions.SIGN_OUT_EVERYWHERE)
     logout_user()
     session.clear()
     flash("You have been signed out on every device.", "success")

@@ -25,6 +25,7 @@ from sync.protocol import (
 )
 from webapp import uow
 from webapp.api.views import bp
+from webapp.devices import revocation
 from webapp.devices import service as devices
 from webapp.extensions import db
 from webapp.fieldsync.store import SqlStore
@@ -42,14 +43,7 @@ def _cursor_secret() -> bytes:
 
 
 def _revoked_response():
-    return (
-        jsonify(
-            error="device_revoked",
-            message="This device has been removed from Homeward. Its data will now be deleted.",
-            wipe=True,
-        ),
-        410,
-    )
+    return jsonify(revocation.GONE), 410
 
 
 def _note_sync(user) -> None:
@@ -64,6 +58,7 @@ def _note_sync(user) -> None:
 
 @bp.route("/session")
 @login_required
+@revocation.still_allowed(revocation.STANDING)
 def session_info():
     """Who is signed in here, the CSRF token for the field app, and the device's standing."""
     from flask_wtf.csrf import generate_csrf
@@ -90,6 +85,7 @@ def recovery_key():
 
 @bp.route("/devices/wiped", methods=["POST"])
 @login_required
+@revocation.still_allowed(revocation.REPORT_WIPE)
 def device_wiped():
     devices.mark_wiped(current_user, g.device_id)
     return jsonify(ok=True)
@@ -97,6 +93,7 @@ def device_wiped():
 
 @bp.route("/sync/push", methods=["POST"])
 @login_required
+@revocation.still_allowed(revocation.UPLOAD)  # only changes made before the revocation
 def push():
     if (request.content_length or 0) > MAX_BODY_BYTES:
         return problem(413, ErrorCode.BATCH_TOO_LARGE, f"The body is over {MAX_BODY_BYTES} bytes")
@@ -115,7 +112,7 @@ def push():
         )
     try:
         # Each mutation is read on its own: one that is invalid is answered alone, in its place.
-        batch = read_push(data)
+        batch = revocation.refuse_late_changes(g.get("revoked_device"), read_push(data))
     except ValidationError as exc:
         errors = exc.errors(include_input=False, include_url=False)
         too_many = any(e["loc"][:1] == ("mutations",) and e["type"] == "too_long" for e in errors)

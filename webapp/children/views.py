@@ -37,7 +37,8 @@ def new():
             form[err.field].errors.append(err.message)
             status = 422
         else:
-            flash(f"{child.full_name} added.", "success")
+            # Generic: flash messages travel in the session cookie, which is signed, not secret.
+            flash("Child added.", "success")
             return redirect(url_for("children.show", child_id=child.id))
     elif form.is_submitted():
         status = 422

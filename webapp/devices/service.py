@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import secrets
+import uuid
 
 from sqlalchemy import or_, select
 
 from webapp import audit, sealed, uow
+from webapp.accounts import sessions
 from webapp.accounts.models import Organisation, Role, User
 from webapp.db_types import utcnow
 from webapp.devices.models import Device
@@ -105,6 +107,7 @@ def revoke(actor: User, device_id: str, user_id: str) -> Device:
         device.revoked_at = utcnow()
         device.revoked_by_id = actor.id
         audit.record("revoke", "device", device.id, detail=f"user {device.user_id}")
+        sessions.end_device(device.user_id, device.id, sessions.DEVICE_REVOKED)
     uow.commit()
     return device
 
@@ -115,6 +118,18 @@ def mark_wiped(user: User, device_id: str) -> None:
         device.wiped_at = utcnow()
         audit.record("wiped", "device", device.id, user_id=user.id)
         uow.commit()
+
+
+def needs_new_id(user: User, device_id: str) -> bool:
+    """True when this browser's device id belongs to a device of `user` that was revoked and has
+    wiped itself: signing in again there starts a new device. One revoked but not yet wiped
+    keeps its id, so the field app still uploads its unsent work and wipes."""
+    device = db.session.get(Device, (device_id, user.id))
+    return device is not None and device.wiped_at is not None
+
+
+def new_device_id() -> str:
+    return str(uuid.uuid4())
 
 
 def is_revoked(user: User, device_id: str) -> bool:

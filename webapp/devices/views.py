@@ -22,9 +22,9 @@ def revoke(user_id: str, device_id: str):
         device = service.revoke(current_user, device_id, user_id)
     except NotAllowed:
         abort(404)
+    # No person's name: flash messages travel in the session cookie, which is signed, not secret.
     flash(
-        f"{device.label} of {device.user.name} is revoked. Its Homeward data will be deleted "
-        "the next time it connects.",
+        f"{device.label} is revoked. Its Homeward data will be deleted the next time it connects.",
         "success",
     )
     return redirect(request.form.get("back") or url_for("devices.index"))

@@ -10,7 +10,7 @@
 //   vault      one record under the key "vault": the wrapped data key (see vault.js)
 //   records    { type, id, version, box }                       key [type, id]; index "type"
 //   outbox     { mutationId, seq, recordType, recordId, status, attempts, nextAttemptAt,
-//                lastError, createdAt, updatedAt, box }          key mutationId;
+//                lastError, createdAt, editedAt, updatedAt, box } key mutationId;
 //                                                                indexes "seq", "status", "record"
 //   conflicts  { conflictId, recordType, recordId, serverVersion, at, box }   key conflictId
 //   meta       key/value, e.g. lastSync, cursor, deviceId: nothing personal, never encrypted
@@ -487,7 +487,7 @@ export class DeviceStore {
             !sameBytes(current.box.iv, latest.box.iv)) {
           return null;
         }
-        store.put({ ...current, box, updatedAt: now });
+        store.put({ ...current, box, editedAt: now, updatedAt: now });
         return { mutationId: current.mutationId, seq: current.seq, coalesced: true };
       });
     }
@@ -512,6 +512,9 @@ export class DeviceStore {
         nextAttemptAt: 0,
         lastError: null,
         createdAt: now,
+        // When the person last changed it (updatedAt also moves when it is sent): the server
+        // accepts a revoked device's changes only if made before the revocation.
+        editedAt: now,
         updatedAt: now,
         box,
       });

@@ -172,6 +172,7 @@ export class SyncClient {
           op: m.op,
           base_version: m.baseVersion,
           payload: m.payload,
+          client_time: new Date(m.editedAt || m.createdAt).toISOString(),
         })),
       };
       const { status, data } = await fetchJSON("/api/v1/sync/push", {
