@@ -10,7 +10,7 @@ from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from webapp import proxy, security
+from webapp import dbretry, proxy, security
 from webapp.config import build_config
 from webapp.crypto import load_cipher
 from webapp.extensions import compress, csrf, db, htmx, limiter, login_manager, migrate
@@ -112,6 +112,7 @@ def create_app(config: dict | None = None, environ: dict | None = None) -> Flask
 
     templating.init_app(app)
     _register_errors(app)
+    dbretry.init_app(app)  # a connection lost mid-request: GET retried once, else 503
 
     # Before any view reads the request: values no database column can hold (NUL, surrogates).
     from webapp import inputguard
