@@ -1,6 +1,7 @@
 """Files that hold secrets (data keys, the VAPID key, the generated session secret): created
 mode 0o600, never replacing what is there, never seen half-written by a racing process, and
-synced with their directory so a crash cannot lose a key that has already sealed records.
+synced with their directory so a crash cannot lose a key that has already sealed records. Also
+the owner-only modes of the instance folder and the SQLite database (private_dir, private_file).
 
 Pure standard library: used by the app's configuration and by the pure key modules.
 """
