@@ -7,6 +7,7 @@ import hmac
 import os
 import secrets
 import threading
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -32,7 +33,12 @@ _DUMMY_HASH = _hasher.hash("not a real password")
 
 # At most one hash per core at a time in this process: a burst of sign-ins queues here, among
 # itself, instead of taking every core from the requests that only read a page.
-_HASH_SLOTS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
+_CORES = max(1, os.cpu_count() or 1)
+_HASH_SLOTS = threading.BoundedSemaphore(_CORES)
+# And at most as many again waiting: a waiting sign-in holds one of gunicorn's threads (8 by
+# default), so the rest of a burst is told "busy" at once and the other threads stay free for
+# phones syncing and pages loading.
+_HASH_ADMISSION = threading.BoundedSemaphore(2 * _CORES)
 # A phone gives up after 15 s; past this wait, say "busy" rather than answer too late.
 _HASH_WAIT_SECONDS = 10.0
 
@@ -93,24 +99,32 @@ def check_password_policy(password: str, *, email: str = "", name: str = "") -> 
         )
 
 
-def _hash(password: str) -> str:
-    if not _HASH_SLOTS.acquire(timeout=_HASH_WAIT_SECONDS):
-        raise ServerBusy("Homeward is busy. Try again in a few seconds.")
+@contextmanager
+def _hash_slot():
+    if not _HASH_ADMISSION.acquire(blocking=False):
+        raise ServerBusy("Many people are signing in at once. Try again in a few seconds.")
     try:
-        return _hasher.hash(password)
+        if not _HASH_SLOTS.acquire(timeout=_HASH_WAIT_SECONDS):
+            raise ServerBusy("Homeward is busy. Try again in a few seconds.")
+        try:
+            yield
+        finally:
+            _HASH_SLOTS.release()
     finally:
-        _HASH_SLOTS.release()
+        _HASH_ADMISSION.release()
+
+
+def _hash(password: str) -> str:
+    with _hash_slot():
+        return _hasher.hash(password)
 
 
 def _verify(password_hash: str, password: str) -> bool:
-    if not _HASH_SLOTS.acquire(timeout=_HASH_WAIT_SECONDS):
-        raise ServerBusy("Homeward is busy. Try again in a few seconds.")
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-    finally:
-        _HASH_SLOTS.release()
+    with _hash_slot():
+        try:
+            return _hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
 
 
 def hash_password(password: str, *, email: str = "", name: str = "") -> str:
@@ -249,7 +263,8 @@ def authenticate(email: str, password: str, ip: str, throttle: Throttle) -> User
         _reset(account)
         _reset(address)
         if _hasher.check_needs_rehash(user.password_hash):
-            user.password_hash = _hash(password)
+            with suppress(ServerBusy):  # upgraded at a quieter sign-in
+                user.password_hash = _hash(password)
         user.last_login_at = now
         audit.record("sign_in", "user", user.id, user_id=user.id)
     else:

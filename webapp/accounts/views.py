@@ -84,8 +84,9 @@ def _signin_limit() -> str:
 
 
 def _failed(response) -> bool:
-    # Only failures use up an address's allowance: a whole office signs in from one address.
-    return response.status_code != 302
+    # Only wrong passwords (and tries while told to wait) use up an address's allowance: a whole
+    # office signs in from one address, and "busy" is the server's doing, not the client's.
+    return response.status_code in (401, 429)
 
 
 def _too_many_from_address(limit):
@@ -122,7 +123,7 @@ def login():
         except service.ServerBusy as exc:
             form.email.errors.append(str(exc))
             form.password.data = None
-            return render_template("accounts/login.html", form=form), 503, {"Retry-After": "5"}
+            return render_template("accounts/login.html", form=form), 503, {"Retry-After": "2"}
         if user is not None:
             # A new session on sign-in: nothing from before (a planted session) carries over.
             next_url = _safe_next(request.args.get("next"))
