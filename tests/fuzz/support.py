@@ -74,12 +74,33 @@ NASTY = [
     "\U0001f600",
 ]
 
+# One character that has broken a server, put somewhere into an otherwise plausible value.
+SPECIALS = ["\x00", "\ud800", "\udfff", "\r\n", "\n", "\t", "\\", "\u2028", "\x7f", "%00"]
+
+
+def poisoned(base: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.builds(
+        lambda text, bad, at: text[: at % (len(text) + 1)] + bad + text[at % (len(text) + 1) :],
+        base,
+        st.sampled_from(SPECIALS),
+        st.integers(min_value=0, max_value=64),
+    )
+
+
 nasty_text = st.one_of(
     st.sampled_from(NASTY),
+    poisoned(st.text(max_size=20)),
     st.text(max_size=40),
-    st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=20),
     st.builds(lambda n: "x" * n, st.sampled_from([255, 256, 1001, 10_001, 100_001])),
 )
+
+
+def plausible_or_nasty(real: list[str]) -> st.SearchStrategy[str]:
+    """A value the page offers, the same with a bad character in it, or anything nasty."""
+    if not real:
+        return nasty_text
+    offered = st.sampled_from(sorted(real))
+    return st.one_of(offered, poisoned(offered), nasty_text)
 
 
 def assert_sane(response, what: str) -> None:
