@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 export HOMEWARD_INSTANCE_PATH ?= $(CURDIR)/instance
 PYTEST_ARGS ?=
 
-.PHONY: run test test-unit test-integration test-e2e lint assets setup bench clean
+.PHONY: run test test-unit test-integration test-e2e lint assets setup bench clean fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,12 @@ test-integration: setup
 
 test-e2e: setup
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+# The fuzzers of tests/fuzz with a much larger budget than `make test` gives them (examples per
+# target; FUZZ_EXAMPLES=20000 make fuzz for a night). Needs PostgreSQL, where NUL bytes matter.
+FUZZ_EXAMPLES ?= 2000
+fuzz: setup
+	HOMEWARD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/fuzz -n 2 $(PYTEST_ARGS)
 
 # Benchmarks print figures (docs/BENCHMARKS.md); they assert nothing. Needs PostgreSQL and Chromium.
 bench: setup
