@@ -47,10 +47,8 @@ def test_a_bad_value_is_refused_alone_and_the_rest_of_the_batch_applies(phone, i
     start = bad_json.index(key)
     end = bad_json.index(', "', start) if key == '"base_version"' else len(bad_json) - 1
     bad_json = bad_json[:start] + fragment + bad_json[end:]
-    body = (
-        '{"protocol": 1, "device_id": "%s", "mutations": [%s, %s]}'
-        % (phone.device_id, bad_json, json.dumps(fine))
-    )
+    envelope = {"protocol": 1, "device_id": phone.device_id, "mutations": ["BAD", fine]}
+    body = json.dumps(envelope).replace('"BAD"', bad_json)
     r = phone.raw_push(body)
     assert r.status_code == 200, r.get_data(as_text=True)[:500]
     refused, applied = r.json["results"]

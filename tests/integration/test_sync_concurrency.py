@@ -20,9 +20,7 @@ def two_phones(as_user):
     return Device(as_user("worker@demo.test")), Device(as_user("worker@demo.test"))
 
 
-def test_two_phones_saving_at_once_one_wins_the_other_gets_a_conflict(
-    two_phones, ids, monkeypatch
-):
+def test_two_phones_saving_at_once_one_wins_the_other_gets_a_conflict(two_phones, ids, monkeypatch):
     """Both phones read version N, then both write. Before the fix the second write silently
     replaced the first and both phones were told "applied"."""
     a, b = two_phones
@@ -68,13 +66,15 @@ def test_two_phones_saving_at_once_one_wins_the_other_gets_a_conflict(
     statuses = sorted(body["results"][0]["status"] for _, body in results.values())
     assert statuses == ["applied", "conflict"], results
 
-    winner = next(p for p, (_, body) in results.items() if body["results"][0]["status"] == "applied")
+    winner = next(
+        p for p, (_, body) in results.items() if body["results"][0]["status"] == "applied"
+    )
     loser = a if winner is b else b
     loser_result = results[loser][1]["results"][0]
     # The loser keeps its copy (a conflict copy on the server) and sees the winner's.
-    assert loser_result["server_payload"]["answers"]["where_stayed"] == answers[winner][
-        "where_stayed"
-    ]
+    assert (
+        loser_result["server_payload"]["answers"]["where_stayed"] == answers[winner]["where_stayed"]
+    )
     assert db.session.get(SyncConflict, loser_result["conflict_id"]) is not None
     stored = fresh(interview)
     assert stored.version == base + 1
@@ -111,9 +111,9 @@ def test_before_commit_work_runs_once_per_transaction_not_per_savepoint(app, ids
     """The change-log lock is taken once, at the real commit: SQLAlchemy also fires before_commit
     at every savepoint release, which held the lock from a batch's first mutation to its end."""
     from webapp import uow
+    from webapp.accounts.models import User
     from webapp.fieldsync import changes
     from webapp.interviews import service as interviews
-    from webapp.accounts.models import User
 
     calls = []
     real = changes.append_log
