@@ -76,6 +76,50 @@ class Job:
     targets: tuple[tuple[str, push.Subscription], ...]  # (subscription id, subscription)
 
 
+class _Notes:
+    """Each push attempt committed as soon as its answer is back, before that thread sends again:
+    if the process dies later in the round, a restart skips this device instead of pushing to it
+    twice. One autocommit connection per sending thread for the round, so a note is one INSERT
+    (no pool checkout, ping or BEGIN each time); all go back to the pool when the round ends."""
+
+    def __init__(self, engine):
+        self._engine = engine
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._open: list = []
+
+    def write(self, attempt: dict) -> bool:
+        conn = getattr(self._local, "conn", None)
+        try:
+            if self._engine.dialect.name == "sqlite":
+                # No round trips to save on a local file; and AUTOCOMMIT would leave the pooled
+                # connection DEFERRED afterwards, undoing the app's BEGIN IMMEDIATE.
+                with self._engine.begin() as local:
+                    local.execute(insert(ReminderAttempt), attempt)
+                return True
+            if conn is None:
+                conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+                self._local.conn = conn
+                with self._lock:
+                    self._open.append(conn)
+            conn.execute(insert(ReminderAttempt), attempt)
+        except Exception:
+            # The round's closing transaction writes it instead; only a kill before then loses
+            # the note, which costs one repeated push, never a lost one.
+            log.warning("could not record a push attempt as it happened", exc_info=True)
+            if conn is not None:
+                conn.invalidate()
+            self._local.conn = None
+            return False
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._open:
+                conn.close()
+            self._open.clear()
+
+
 @dataclass
 class Dispatcher:
     keys: VapidKeys
@@ -106,24 +150,27 @@ class Dispatcher:
         if not claimed:
             return 0
         jobs, finished = self._jobs(claimed, now)
-        engine = db.engine  # read here: the sending threads have no app context
+        notes = _Notes(db.engine)  # read here: the sending threads have no app context
 
         def send_and_note(item):
             reminder_id, sub_id, sub, message = item
             outcome = self._send(sub, message)
-            noted = self._note(engine, reminder_id, sub_id, outcome, given)
+            noted = notes.write(self._attempt(reminder_id, sub_id, outcome, given or utcnow()))
             return reminder_id, sub_id, outcome, noted
 
-        outcomes = list(
-            self._pool.map(
-                send_and_note,
-                [
-                    (job.claimed.id, sub_id, sub, job.message)
-                    for job in jobs
-                    for sub_id, sub in job.targets
-                ],
+        try:
+            outcomes = list(
+                self._pool.map(
+                    send_and_note,
+                    [
+                        (job.claimed.id, sub_id, sub, job.message)
+                        for job in jobs
+                        for sub_id, sub in job.targets
+                    ],
+                )
             )
-        )
+        finally:
+            notes.close()
         # Frozen-time tests pass `now`; otherwise the results are stamped when they came back.
         self._record(jobs, outcomes, finished, given or utcnow())
         return len(claimed)
@@ -138,35 +185,6 @@ class Dispatcher:
             "http_status": outcome.http_status,
             "detail": outcome.detail[:300],
         }
-
-    def _note(
-        self,
-        engine,
-        reminder_id: str,
-        sub_id: str,
-        outcome: push.SendOutcome,
-        at: datetime | None,
-    ) -> bool:
-        """Commit this attempt now, before this thread sends anything else: if the process dies
-        later in the round, a restart skips this device instead of pushing to it again."""
-        try:
-            with engine.begin() as conn:
-                if conn.dialect.name == "postgresql":
-                    # Visible to the next dispatcher the moment it commits, which is what a killed
-                    # dispatcher needs; waiting for the disk on each of hundreds of sends a second
-                    # would only guard against PostgreSQL itself crashing, and then the lease
-                    # still makes sure nothing is lost (at worst a push goes twice).
-                    conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-                conn.execute(
-                    insert(ReminderAttempt),
-                    self._attempt(reminder_id, sub_id, outcome, at or utcnow()),
-                )
-        except Exception:
-            # The round's closing transaction writes it instead; only a kill before then
-            # loses the note, which costs one repeated push, never a lost one.
-            log.warning("could not record a push attempt as it happened", exc_info=True)
-            return False
-        return True
 
     def _send(self, subscription: push.Subscription, message: push.Message) -> push.SendOutcome:
         try:
