@@ -49,8 +49,6 @@ def init_app(app: Flask) -> None:
     def refuse_unstorable_characters():
         if _any_unstorable([request.path]) or _any_unstorable(_multidict_values(request.args)):
             return _refuse(ADDRESS_MESSAGE)
-        if request.mimetype in FORM_MIMETYPES and _any_unstorable(
-            _multidict_values(request.form)
-        ):
+        if request.mimetype in FORM_MIMETYPES and _any_unstorable(_multidict_values(request.form)):
             return _refuse(MESSAGE)
         return None
