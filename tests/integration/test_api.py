@@ -1,5 +1,8 @@
 from datetime import datetime, timedelta
 
+import pytest
+from sqlalchemy.orm.exc import StaleDataError
+
 from tests.integration.helpers import episodes_of
 
 
@@ -33,3 +36,23 @@ def test_open_episode_has_no_rhi_due_yet(as_user, ids):
     data = as_user("manager@demo.test").get(f"/api/v1/episodes/{episode.id}").json
     assert data["returned_at"] is None and data["rhi_due_at"] is None
     assert "need_to_know" in {e["code"] for e in data["escalations"]}
+
+
+@pytest.mark.parametrize(
+    ("raised", "status", "code"),
+    [(PermissionError, 404, "not_found"), (StaleDataError, 409, "conflict")],
+)
+def test_api_answers_domain_refusals_in_its_own_shape_not_as_500(
+    app, as_user, monkeypatch, raised, status, code
+):
+    """The API blueprint's catch-all handler is found before the app's: a NotAllowed (a
+    PermissionError) or a version clash under /api/ once came back as a JSON 500."""
+    phone = as_user("worker@demo.test")
+
+    def refuse(*args, **kwargs):
+        raise raised("refused")
+
+    monkeypatch.setitem(app.view_functions, "api.pull", refuse)
+    r = phone.get("/api/v1/sync/pull")
+    assert r.status_code == status
+    assert r.json["error"] == code

@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import current_app, g, jsonify, request
 from flask_login import current_user
 from pydantic import ValidationError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from sync import engine
@@ -177,6 +178,15 @@ def server_error(err: Exception):
     if isinstance(err, HTTPException):
         return err
     db.session.rollback()
+    # The domain's refusals keep their meaning here too (this handler is found before the app's).
+    if isinstance(err, PermissionError):
+        return problem(404, ErrorCode.NOT_FOUND, "No such record, or you do not have access to it")
+    if isinstance(err, StaleDataError):
+        return problem(
+            409,
+            ErrorCode.CONFLICT,
+            "Someone else changed this record at the same moment",
+        )
     current_app.logger.error("sync API failure: %s", type(err).__name__, exc_info=err)
     return problem(
         500,
