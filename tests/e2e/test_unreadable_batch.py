@@ -29,7 +29,7 @@ REFUSAL = {"error": "invalid_payload", "message": "The body is nested too deeply
 def test_one_unreadable_change_is_set_aside_and_the_rest_are_sent(chromium, server, net):  # noqa: F811
     context, page = new_phone(chromium, net)
     set_up_field_mode(page)
-    mia_id, _, _ = server_copy(server, "Mia Cole")
+    mia_id, _, mia_before = server_copy(server, "Mia Cole")
     kai_id, _, _ = server_copy(server, "Kai Turner")
     sizes: list[int] = []
     signal = {"on": True}
@@ -66,7 +66,7 @@ def test_one_unreadable_change_is_set_aside_and_the_rest_are_sent(chromium, serv
 
     _, content, answers = server_copy(server, "Mia Cole")
     assert content["feel_now"] == "Unblocked-Canary-4410"
-    assert answers.count("applied") == 1
+    assert answers.count("applied") == mia_before.count("applied") + 1  # exactly once
     _, kai_content, _ = server_copy(server, "Kai Turner")
     assert kai_content.get("feel_now") != "Kai was calm"
     assert mia_id != kai_id

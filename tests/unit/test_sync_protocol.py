@@ -63,6 +63,7 @@ def test_protocol_constants():
         "conflict",
         "bad_cursor",
         "server_error",
+        "device_revoked",
     }
     assert set(HTTP_STATUS) == set(ErrorCode)
 
