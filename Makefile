@@ -37,8 +37,9 @@ run: setup
 	$(BIN)/homeward vapid-keys --if-missing
 	$(BIN)/homeward serve
 
-# Every test: unit, integration (SQLite and PostgreSQL) and end-to-end in Chromium.
-test: setup
+# Every test: lint first (cheap, and a red lint is a red build), then unit, integration (SQLite
+# and PostgreSQL), fuzz and end-to-end in Chromium behind nginx.
+test: setup lint
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 test-unit: setup
@@ -61,6 +62,7 @@ bench: setup
 	$(BIN)/python bench/sync_push.py
 	$(BIN)/python bench/offline_start.py
 	$(BIN)/python bench/reminders_dispatch.py
+	$(BIN)/python bench/signin_load.py
 
 lint: setup
 	$(BIN)/ruff check .

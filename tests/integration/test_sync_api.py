@@ -157,9 +157,7 @@ def test_whole_request_errors(phone):
     assert r.status_code == 400 and r.json["error"] == "csrf_failed"
 
 
-def test_lost_connection_mid_batch_applies_nothing_and_retry_applies_all(
-    phone, ids, monkeypatch
-):
+def test_lost_connection_mid_batch_applies_nothing_and_retry_applies_all(phone, ids, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
     from webapp.fieldsync import store
@@ -190,9 +188,7 @@ def test_lost_connection_mid_batch_applies_nothing_and_retry_applies_all(
     assert [r["status"] for r in results] == ["applied", "applied"]
 
 
-def test_a_fault_triggered_by_one_mutation_is_answered_alone_and_retried(
-    phone, ids, monkeypatch
-):
+def test_a_fault_triggered_by_one_mutation_is_answered_alone_and_retried(phone, ids, monkeypatch):
     """A bug or a value the database refuses, hit by one mutation: that one is answered
     server_error with "retry" (and not remembered), the rest of the batch is applied, and the
     resent mutation applies once the fault is gone. Before, the whole batch answered 500 for
