@@ -12,3 +12,8 @@ class RuleError(ValueError):
 
 class NotAllowed(PermissionError):
     """The user may see the record but not do this to it (views answer 404 or 403)."""
+
+
+class ChangedMeanwhile(Exception):
+    """The record moved on since the person read it: saving now would silently replace someone
+    else's change (views answer 409 and keep what was typed)."""

@@ -3,6 +3,8 @@ nothing typed. The fuzzers next to this file look for the rest of each class."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -215,3 +217,50 @@ def test_two_browsers_saving_one_section_at_once(as_user, ids, monkeypatch, auto
     kai = fresh(kai)
     content = sealed.unseal(kai.content_enc, "interview", kai.id, "content")
     assert content["why_details"] == "B's words 5521"
+
+
+VERSION_INPUT = re.compile(r'name="version" id="hw-interview-version" value="(\d+)"')
+
+
+def test_a_save_over_a_change_made_since_the_form_was_read_is_refused_and_kept(as_user, ids):
+    """Not at the same instant: A opens the section, a phone (or another tab) saves, then A
+    saves. Before, A's save silently replaced the other change; now A is told, with what A
+    typed in front of it, and a deliberate second save from that page goes through."""
+    kai = interview_of(ids["kai"])
+    url = f"/interviews/{kai.id}/sections/why"
+    a = as_user("worker@demo.test")
+    b = as_user("worker@demo.test")
+    read_at = VERSION_INPUT.search(text(a.get(url))).group(1)
+    b_page = text(b.get(url))
+    r = b.post(url, {"why_details": "B's words 8812", "version": VERSION_INPUT.search(b_page)[1]})
+    assert r.status_code == 302
+
+    r = a.post(url, {"why_details": "A's words 3190", "version": read_at})
+    assert r.status_code == 409
+    page = text(r)
+    assert "Someone else changed" in page
+    assert "A&#39;s words 3190" in page or "A's words 3190" in page
+    content = sealed.unseal(fresh(kai).content_enc, "interview", kai.id, "content")
+    assert content["why_details"] == "B's words 8812"
+
+    # The refusal carries the current version: saving again, knowingly, is accepted.
+    now_at = VERSION_INPUT.search(page).group(1)
+    assert int(now_at) > int(read_at)
+    r = a.post(url, {"why_details": "A's words 3190", "version": now_at})
+    assert r.status_code == 302
+    content = sealed.unseal(fresh(kai).content_enc, "interview", kai.id, "content")
+    assert content["why_details"] == "A's words 3190"
+
+
+def test_autosave_moves_the_forms_version_on_so_it_never_clashes_with_itself(as_user, ids):
+    kai = interview_of(ids["kai"])
+    url = f"/interviews/{kai.id}/sections/why"
+    a = as_user("worker@demo.test")
+    version = VERSION_INPUT.search(text(a.get(url))).group(1)
+    hx = {"HX-Request": "true"}
+    for words in ("first draft", "second draft"):
+        r = a.post(url, {"why_details": words, "_autosave": "1", "version": version}, headers=hx)
+        assert r.status_code == 200, text(r)
+        oob = re.search(r'value="(\d+)" hx-swap-oob="true"', text(r))
+        assert oob and int(oob.group(1)) > int(version)
+        version = oob.group(1)

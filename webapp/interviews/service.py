@@ -25,7 +25,7 @@ from webapp.interviews.questions import (
     SECTIONS,
     Section,
 )
-from webapp.rules import NotAllowed, RuleError
+from webapp.rules import ChangedMeanwhile, NotAllowed, RuleError
 
 _BOOL_FIELDS = ("independent",)
 
@@ -163,14 +163,25 @@ def workers_for(manager: User) -> list[User]:
     return [w for w in workers if w.authority_id == manager.authority_id]
 
 
-def save_section(user: User, interview: Interview, section: Section, values: dict) -> Interview:
+def save_section(
+    user: User,
+    interview: Interview,
+    section: Section,
+    values: dict,
+    *,
+    read_version: int | None = None,
+) -> Interview:
     """Store the given answers of one section (only the names given; the rest stay as they are).
 
     Autosave sends only the answers that passed validation, so a half-typed date never costs the
-    paragraph typed next to it.
+    paragraph typed next to it. `read_version` is the version the form was read at: if the
+    interview has moved on since (a phone synced, another tab saved), nothing is stored and
+    ChangedMeanwhile is raised, so a save never silently replaces a change its author never saw.
     """
     if not access.can_edit_interview(user, interview):
         raise NotAllowed("This interview cannot be changed now")
+    if read_version is not None and interview.version != read_version:
+        raise ChangedMeanwhile("The interview changed since this form was read")
     unknown = set(values) - section.names
     if unknown:
         raise RuleError(None, f"Unknown answers: {', '.join(sorted(unknown))}")

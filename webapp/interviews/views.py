@@ -26,7 +26,7 @@ from webapp.interviews.forms import (
 )
 from webapp.interviews.models import InterviewStatus
 from webapp.interviews.questions import SECTIONS, SECTIONS_BY_SLUG
-from webapp.rules import NotAllowed, RuleError
+from webapp.rules import ChangedMeanwhile, NotAllowed, RuleError
 from webapp.security import login_required, roles_required
 
 bp = Blueprint("interviews", __name__)
@@ -106,24 +106,35 @@ def section(interview_id: str, slug: str):
             # Save every answer that is valid, even when another one is not: nothing typed is
             # lost while the person fixes the one mistake.
             service.save_section(
-                current_user, interview, section, values_from(form, section, only_valid=True)
+                current_user,
+                interview,
+                section,
+                values_from(form, section, only_valid=True),
+                read_version=_read_version(),
             )
         except RuleError as err:
             if err.field in form:
                 form[err.field].errors.append(err.message)
             valid = False
-        except StaleDataError:
-            # Another browser or phone saved this interview between our read and our write
-            # (the version column caught it). Nothing of ours was written: the form goes back
-            # as typed, so the person can compare and save again.
+        except (ChangedMeanwhile, StaleDataError):
+            # Another browser or phone saved this interview since this form was read (the form's
+            # version), or between our read and our write (the version column caught it).
+            # Nothing of ours was written: the form goes back as typed, with the current
+            # version, so the person can compare and save again deliberately.
             db.session.rollback()
             conflict = True
     if conflict:
         return _render_conflict(interview, section, form, autosave)
     saved_at = utcnow() if not form.csrf_token.errors else None
     if autosave:
+        # The form's version moves on with each save it made (an out-of-band swap), so its next
+        # autosave is not taken for someone else's change.
         return render_template(
-            "interviews/_save_status.html", saved_at=saved_at, form=form, valid=valid
+            "interviews/_save_status.html",
+            saved_at=saved_at,
+            form=form,
+            valid=valid,
+            version_oob=interview.version if saved_at else None,
         ), (200 if valid else 422)
     if not valid:
         return _render_section(interview, section, form, saved_at=saved_at, status=422)
@@ -137,6 +148,17 @@ def section(interview_id: str, slug: str):
         # A plain 302 would be followed inside the fetch and the next page swapped into this form.
         return make_response("", 200, {"HX-Redirect": target})
     return redirect(target)
+
+
+def _read_version() -> int | None:
+    """The version the form was read at; None from a client that sends none (no check)."""
+    raw = request.form.get("version")
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        return -1  # never an interview's version: answered as a conflict
 
 
 CONFLICT_MESSAGE = (
