@@ -203,12 +203,17 @@ def sign_in(base_url: str, email: str, password: str) -> requests.Session:
     match = _CSRF_INPUT.search(form.text)
     if not match:
         raise SystemExit("No csrf_token on the sign-in form")
-    answer = http.post(
-        base_url + "/sign-in",
-        data={"email": email, "password": password, "csrf_token": match[1] or match[2]},
-        allow_redirects=False,
-        timeout=30,
-    )
+    for _ in range(30):
+        answer = http.post(
+            base_url + "/sign-in",
+            data={"email": email, "password": password, "csrf_token": match[1] or match[2]},
+            allow_redirects=False,
+            timeout=30,
+        )
+        if answer.status_code != 503:
+            break
+        # The server checks a few passwords at a time and asks the rest to come back.
+        time.sleep(float(answer.headers.get("Retry-After", "1")))
     if answer.status_code != 302:
         raise SystemExit(f"Sign-in as {email} failed: HTTP {answer.status_code}")
     return http

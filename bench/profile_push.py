@@ -56,8 +56,9 @@ def profile(env: dict[str, str], device, records: int, top: int) -> None:
     from sqlalchemy.engine import Engine
 
     from sync import engine
-    from sync.protocol import PushRequest
+    from sync.protocol import read_push
     from webapp import create_app, uow
+    from webapp.accounts import sessions
     from webapp.accounts.models import User
     from webapp.extensions import db
     from webapp.fieldsync.store import SqlStore
@@ -76,8 +77,9 @@ def profile(env: dict[str, str], device, records: int, top: int) -> None:
     seconds, cpu = {}, {}
     with app.test_request_context("/api/v1/sync/push", method="POST"):
         user = db.session.scalar(select(User).where(User.email == device.email))
-        login_user(user)
         g.device_id = str(uuid.uuid4())
+        sessions.start(user, g.device_id)  # a server-side session, as signing in makes
+        login_user(user)
         for name, batches, prof in (("without", plain, None), ("with", profiled, profiler)):
             statements.clear()
             started, cpu_started = time.perf_counter(), time.process_time()
@@ -85,7 +87,7 @@ def profile(env: dict[str, str], device, records: int, top: int) -> None:
                 # What sync_views.push does between parsing the JSON and answering.
                 if prof:
                     prof.enable()
-                batch = PushRequest.model_validate(body)
+                batch = read_push(body)
                 with uow.batch():
                     results = engine.apply_batch(SqlStore(g.device_id), user, batch)
                 if prof:

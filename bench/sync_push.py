@@ -74,7 +74,7 @@ BATCH = 50  # static/js/sync/client.js PUSH_BATCH
 # webapp/api/sync_views.py logs the exception type (never the body) of any failure.
 SERVER_FAILURE = re.compile(r"sync API failure: (\w+)")
 CLIENT_TIMEOUT = 15.0  # static/js/sync/client.js REQUEST_TIMEOUT_MS: the phone gives up after this
-PASSWORD = "bench-password"  # noqa: S105  (fictional users in a throwaway database)
+PASSWORD = "bench walrus kettle orbit 4471"  # noqa: S105  (fictional users, throwaway database)
 
 
 @dataclass
