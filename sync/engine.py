@@ -364,16 +364,7 @@ def _refused(item: Refused) -> MutationResult:
 
 
 def _rejected(m: Mutation, code: ErrorCode, message: str, *, field: str | None) -> MutationResult:
-    http_status = HTTP_STATUS[code]
-    return MutationResult(
-        mutation_id=m.mutation_id,
-        record_type=m.record_type,
-        record_id=m.record_id,
-        status="rejected",
-        http_status=http_status,
-        error=ErrorDetail(code=code, message=message, field=field),
-        client_action=client_action_for("rejected", http_status),
-    )
+    return _refused(Refused(m.mutation_id, m.record_type, m.record_id, code, message, field))
 
 
 # --- cursors ------------------------------------------------------------------------------------

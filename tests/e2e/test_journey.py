@@ -15,6 +15,20 @@ def local_input(dt: datetime) -> str:
     return deadlines.to_local(dt).strftime("%Y-%m-%dT%H:%M")
 
 
+def record_return_and_allocate(manager, worker: str) -> datetime:
+    """As the manager, on a missing child's page: the child came back an hour ago (found by
+    police), then the return interview is allocated to `worker`. Returns the return time."""
+    returned = datetime.now(UTC) - timedelta(hours=1)
+    manager.get_by_label("When did the child return or was found?").fill(local_input(returned))
+    manager.get_by_label("Found by police").check()
+    manager.get_by_role("button", name="Record return").click()
+    assert "The 72-hour return interview clock has started" in banner(manager)
+    manager.get_by_label("Allocate to").select_option(label=worker)
+    manager.get_by_role("button", name="Allocate").click()
+    assert f"Allocated to {worker}" in banner(manager)
+    return returned
+
+
 def test_return_allocate_interview_authorise(chromium, server):
     from tests.e2e.conftest import PHONE
 
@@ -31,16 +45,7 @@ def test_return_allocate_interview_authorise(chromium, server):
         assert manager.get_by_role("heading", name="Returns and escalations").is_visible()
         manager.get_by_role("link", name="Leah Marsh").first.click()
         assert manager.get_by_text("Need to Know notification").first.is_visible()
-        returned = datetime.now(UTC) - timedelta(hours=1)
-        manager.get_by_label("When did the child return or was found?").fill(local_input(returned))
-        manager.get_by_label("Found by police").check()
-        manager.get_by_role("button", name="Record return").click()
-        assert "The 72-hour return interview clock has started" in banner(manager)
-
-        # Allocate it to the demo worker.
-        manager.get_by_label("Allocate to").select_option(label="Sam Okafor")
-        manager.get_by_role("button", name="Allocate").click()
-        assert "Allocated to Sam Okafor" in banner(manager)
+        returned = record_return_and_allocate(manager, "Sam Okafor")
         interview_url = manager.url
 
         # The worker sees it in My returns with the time left.

@@ -36,7 +36,7 @@ from tests.e2e.conftest import (
     start_server,
     stop_server,
 )
-from tests.e2e.test_journey import banner, local_input
+from tests.e2e.test_journey import record_return_and_allocate
 from tests.e2e.test_offline_journey import PASSPHRASE, server_copy, status
 
 NGINX = os.environ.get("HOMEWARD_NGINX", shutil.which("nginx") or "/usr/sbin/nginx")
@@ -247,14 +247,7 @@ def test_production_behind_tls_proxy(trusting_chromium, site):
 
         # More forms: record Leah's return, then allocate her interview.
         manager.get_by_role("link", name="Leah Marsh").first.click()
-        returned = datetime.now(UTC) - timedelta(hours=1)
-        manager.get_by_label("When did the child return or was found?").fill(local_input(returned))
-        manager.get_by_label("Found by police").check()
-        manager.get_by_role("button", name="Record return").click()
-        assert "The 72-hour return interview clock has started" in banner(manager)
-        manager.get_by_label("Allocate to").select_option(label="Sam Okafor")
-        manager.get_by_role("button", name="Allocate").click()
-        assert "Allocated to Sam Okafor" in banner(manager)
+        record_return_and_allocate(manager, "Sam Okafor")
         assert all(c["secure"] for c in context.cookies()), context.cookies()
         manager.close()
 
