@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 export HOMEWARD_INSTANCE_PATH ?= $(CURDIR)/instance
 PYTEST_ARGS ?=
 
-.PHONY: run test test-unit test-integration test-e2e lint assets setup bench clean fuzz
+.PHONY: run test test-unit test-integration test-e2e lint js-lint js-test assets setup bench clean fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,7 @@ run: setup
 
 # Every test: lint first (cheap, and a red lint is a red build), then unit, integration (SQLite
 # and PostgreSQL), fuzz and end-to-end in Chromium behind nginx.
-test: setup lint
+test: setup lint js-test
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 test-unit: setup
@@ -64,9 +64,18 @@ bench: setup
 	$(BIN)/python bench/reminders_dispatch.py
 	$(BIN)/python bench/signin_load.py
 
-lint: setup
+lint: setup js-lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# The browser JS: ESLint, then the JSDoc types checked by tsc (no build, nothing emitted).
+js-lint: node_modules/.installed
+	node_modules/.bin/eslint .
+	node_modules/.bin/tsc -p tsconfig.json
+
+# Unit tests of the pure field-client modules (clock, outbox coalescing, validation, router...).
+js-test: node_modules/.installed
+	node --test tests/js/
 
 clean:
 	rm -rf $(VENV) node_modules static/dist

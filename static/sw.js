@@ -62,7 +62,7 @@ async function navigate(request) {
     const response = await fetch(request, { signal: controller.signal });
     clearTimeout(timer);
     return response;
-  } catch (err) {
+  } catch (_err) {
     clearTimeout(timer);
     // Offline or too slow: field mode works from the device; any other page explains.
     const fallback = url.pathname.startsWith("/app") ? "/app/" : "/offline";
@@ -120,7 +120,7 @@ function samePath(url) {
 }
 
 self.addEventListener("push", (event) => {
-  let data = {};
+  let data;
   try {
     data = event.data ? event.data.json() : {};
   } catch (_) {
