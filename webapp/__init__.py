@@ -86,7 +86,6 @@ def create_app(config: dict | None = None, environ: dict | None = None) -> Flask
     from webapp.episodes.views import bp as episodes_bp
     from webapp.field.views import bp as field_bp
     from webapp.fieldsync import changes  # noqa: F401  (the change log listener)
-    from webapp.interviews.views import bp as interviews_bp
     from webapp.main.views import bp as main_bp
     from webapp.oversight.views import bp as oversight_bp
     from webapp.push import views as push_views  # noqa: F401  (adds the push routes to the API)
@@ -98,7 +97,6 @@ def create_app(config: dict | None = None, environ: dict | None = None) -> Flask
         accounts_bp,
         children_bp,
         episodes_bp,
-        interviews_bp,
         oversight_bp,
         field_bp,
         devices_bp,
@@ -107,6 +105,9 @@ def create_app(config: dict | None = None, environ: dict | None = None) -> Flask
     ):
         app.register_blueprint(bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    from webapp import interviews
+
+    interviews.init_app(app)
 
     from webapp import templating
 

@@ -23,6 +23,7 @@ from webapp.accounts.models import Role, User
 from webapp.children.models import Child
 from webapp.episodes.models import Episode
 from webapp.extensions import db
+from webapp.interviews import workflow
 from webapp.interviews.models import Interview
 
 
@@ -101,11 +102,9 @@ def can_manage(user: User) -> bool:
     return user.role == Role.MANAGER
 
 
-def can_edit_interview(user: User, interview: Interview) -> bool:
-    if not interview.is_open or interview.status == "awaiting_allocation":
-        return False
-    if user.role != Role.WORKER:
-        return False
+def is_assignee(user: User, interview: Interview) -> bool:
+    """The interview is allocated to this user (or to their team, where the authority lets
+    workers see their team's allocations)."""
     return interview.allocated_to_id == user.id or bool(
         user.team_id
         and interview.team_id == user.team_id
@@ -113,9 +112,27 @@ def can_edit_interview(user: User, interview: Interview) -> bool:
     )
 
 
+def interview_actions(user: User, interview: Interview) -> list[workflow.Action]:
+    """What `user` may do to the interview now (the workflow's rules, with this user's facts)."""
+    return workflow.allowed_actions(
+        interview.status,
+        user.role,
+        is_assignee=is_assignee(user, interview),
+        forwarded=interview.forwarded_to_police_at is not None,
+    )
+
+
+def can_take(user: User, interview: Interview, action: workflow.Action) -> bool:
+    return workflow.can(
+        action, interview.status, user.role, is_assignee=is_assignee(user, interview)
+    )
+
+
+def can_edit_interview(user: User, interview: Interview) -> bool:
+    return can_take(user, interview, workflow.Action.EDIT)
+
+
 def can_read_interview_content(user: User, interview: Interview) -> bool:
     """Social workers read an interview once a manager has authorised it; the others as allowed
     by interview_clause."""
-    if user.role == Role.SOCIAL_WORKER:
-        return interview.status == "authorised"
-    return user.role in (Role.WORKER, Role.MANAGER)
+    return workflow.can_read_content(user.role, interview.status)

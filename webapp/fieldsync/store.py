@@ -23,6 +23,7 @@ from webapp.accounts.models import User
 from webapp.extensions import db
 from webapp.fieldsync.models import ChangeLog, SyncConflict, SyncDelivery, SyncMutation
 from webapp.interviews import service as interviews
+from webapp.interviews import workflow
 from webapp.interviews.models import Interview
 from webapp.interviews.questions import QUESTIONS
 from webapp.rules import NotAllowed, RuleError
@@ -49,7 +50,10 @@ def interview_payload(interview: Interview, actor: User) -> dict[str, Any]:
             "flags": child.flags,
         },
         "status": interview.status,
-        "status_label": interview.status_label,
+        "status_label": workflow.status_label(interview.status),
+        # What this person may do now, with the words to show: the client never works out a
+        # status or a permission for itself.
+        "actions": workflow.action_labels(access.interview_actions(actor, interview)),
         "due_at": _iso(interview.due_at),
         "episodes": [
             {
@@ -63,7 +67,7 @@ def interview_payload(interview: Interview, actor: User) -> dict[str, Any]:
         ],
         "answers": interviews.answers(interview),
         "review_note": interviews.review_note(interview)
-        if interview.status == "sent_back"
+        if interview.status == workflow.Status.SENT_BACK
         else None,
         "editable": access.can_edit_interview(actor, interview),
     }

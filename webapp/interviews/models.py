@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import Column, ForeignKey, String, Table, Text, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -13,30 +12,12 @@ from webapp.children.models import Child
 from webapp.db_types import UTCDateTime, new_id, utcnow
 from webapp.episodes.models import Episode
 from webapp.extensions import db
+from webapp.interviews import workflow
 
-
-class InterviewStatus(StrEnum):
-    AWAITING_ALLOCATION = "awaiting_allocation"
-    ALLOCATED = "allocated"
-    SUBMITTED = "submitted"  # awaiting manager authorisation
-    SENT_BACK = "sent_back"  # manager asked for changes
-    AUTHORISED = "authorised"
-
-
-STATUS_LABELS = {
-    InterviewStatus.AWAITING_ALLOCATION: "Awaiting allocation",
-    InterviewStatus.ALLOCATED: "Allocated",
-    InterviewStatus.SUBMITTED: "Awaiting authorisation",
-    InterviewStatus.SENT_BACK: "Sent back for changes",
-    InterviewStatus.AUTHORISED: "Authorised",
-}
-
-# Statuses in which the worker is still responsible for getting the interview done.
-OPEN_STATUSES = (
-    InterviewStatus.AWAITING_ALLOCATION,
-    InterviewStatus.ALLOCATED,
-    InterviewStatus.SENT_BACK,
-)
+# The workflow lives in workflow.py; these names stay importable from the model.
+InterviewStatus = workflow.Status
+STATUS_LABELS = workflow.STATUS_LABELS
+OPEN_STATUSES = workflow.OPEN_STATUSES
 
 interview_episodes = Table(
     "interview_episodes",
@@ -94,11 +75,11 @@ class Interview(db.Model):
 
     @property
     def status_label(self) -> str:
-        return STATUS_LABELS[InterviewStatus(self.status)]
+        return workflow.status_label(self.status)
 
     @property
     def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
+        return workflow.is_open(self.status)
 
     def __repr__(self) -> str:
         return f"<Interview {self.id}>"

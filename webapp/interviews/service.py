@@ -17,7 +17,8 @@ from webapp.accounts.models import Role, User
 from webapp.children import service as children
 from webapp.db_types import utcnow
 from webapp.extensions import db
-from webapp.interviews.models import OPEN_STATUSES, Interview, InterviewStatus
+from webapp.interviews import workflow
+from webapp.interviews.models import Interview
 from webapp.interviews.questions import (
     ENVELOPE_FIELDS,
     INTELLIGENCE_FIELD,
@@ -45,7 +46,7 @@ def list_for_worker(user: User) -> list[Interview]:
     """The worker's returns still to do, soonest deadline first (overdue at the top)."""
     rows = db.session.scalars(
         access.interviews_query(user)
-        .where(Interview.status.in_([InterviewStatus.ALLOCATED, InterviewStatus.SENT_BACK]))
+        .where(Interview.status.in_(workflow.statuses_allowing(workflow.Action.EDIT)))
         .order_by(Interview.due_at)
     ).all()
     audit.record("list", "interview", None, detail=f"{len(rows)} returns")
@@ -132,11 +133,18 @@ def completeness_problems(data: dict) -> list[Problem]:
 # ---------------------------------------------------------------- changing
 
 
+def _check(user: User, interview: Interview, action: workflow.Action, not_role: str) -> None:
+    """Refuse an action the workflow does not allow: NotAllowed for the wrong role, RuleError
+    (shown beside the form field) for a status it cannot be taken from."""
+    if not workflow.role_may(action, user.role):
+        raise NotAllowed(not_role)
+    refused = workflow.refusal(action, interview.status)
+    if refused:
+        raise RuleError(*refused)
+
+
 def allocate(manager: User, interview: Interview, worker_id: str) -> Interview:
-    if not access.can_manage(manager):
-        raise NotAllowed("Only managers allocate")
-    if interview.status not in OPEN_STATUSES:
-        raise RuleError("worker_id", "This interview has already been submitted")
+    _check(manager, interview, workflow.Action.ALLOCATE, "Only managers allocate")
     worker = db.session.get(User, worker_id) if worker_id else None
     if (
         worker is None
@@ -149,8 +157,7 @@ def allocate(manager: User, interview: Interview, worker_id: str) -> Interview:
     interview.team_id = worker.team_id
     interview.allocated_by_id = manager.id
     interview.allocated_at = utcnow()
-    if interview.status == InterviewStatus.AWAITING_ALLOCATION:
-        interview.status = InterviewStatus.ALLOCATED
+    interview.status = workflow.next_status(workflow.Action.ALLOCATE, interview.status)
     audit.record("allocate", "interview", interview.id, child_id=interview.child_id)
     uow.commit()
     return interview
@@ -247,12 +254,12 @@ def _store_answers(interview: Interview, values: dict, *, replace: bool) -> None
 
 def submit(user: User, interview: Interview) -> list[Problem]:
     """Send the interview for authorisation, or say what is missing."""
-    if not access.can_edit_interview(user, interview):
+    if not access.can_take(user, interview, workflow.Action.SUBMIT):
         raise NotAllowed("This interview cannot be submitted now")
     problems = completeness_problems(answers(interview))
     if problems:
         return problems
-    interview.status = InterviewStatus.SUBMITTED
+    interview.status = workflow.next_status(workflow.Action.SUBMIT, interview.status)
     interview.completed_by_id = user.id
     interview.submitted_at = utcnow()
     audit.record("submit", "interview", interview.id, child_id=interview.child_id)
@@ -261,11 +268,8 @@ def submit(user: User, interview: Interview) -> list[Problem]:
 
 
 def authorise(manager: User, interview: Interview) -> Interview:
-    if not access.can_manage(manager):
-        raise NotAllowed("Only managers authorise")
-    if interview.status != InterviewStatus.SUBMITTED:
-        raise RuleError(None, "Only a submitted interview can be authorised")
-    interview.status = InterviewStatus.AUTHORISED
+    _check(manager, interview, workflow.Action.AUTHORISE, "Only managers authorise")
+    interview.status = workflow.next_status(workflow.Action.AUTHORISE, interview.status)
     interview.authorised_by_id = manager.id
     interview.authorised_at = utcnow()
     audit.record("authorise", "interview", interview.id, child_id=interview.child_id)
@@ -274,13 +278,10 @@ def authorise(manager: User, interview: Interview) -> Interview:
 
 
 def send_back(manager: User, interview: Interview, note: str) -> Interview:
-    if not access.can_manage(manager):
-        raise NotAllowed("Only managers send interviews back")
-    if interview.status != InterviewStatus.SUBMITTED:
-        raise RuleError("note", "Only a submitted interview can be sent back")
+    _check(manager, interview, workflow.Action.SEND_BACK, "Only managers send interviews back")
     if not note.strip():
         raise RuleError("note", "Say what needs to change")
-    interview.status = InterviewStatus.SENT_BACK
+    interview.status = workflow.next_status(workflow.Action.SEND_BACK, interview.status)
     interview.review_note_enc = sealed.seal(note.strip(), "interview", interview.id, "review_note")
     audit.record("send_back", "interview", interview.id, child_id=interview.child_id)
     uow.commit()
@@ -288,10 +289,7 @@ def send_back(manager: User, interview: Interview, note: str) -> Interview:
 
 
 def record_forwarded(manager: User, interview: Interview, when: datetime) -> Interview:
-    if not access.can_manage(manager):
-        raise NotAllowed("Only managers record forwarding")
-    if interview.status != InterviewStatus.AUTHORISED:
-        raise RuleError("forwarded_at", "Authorise the interview before forwarding it")
+    _check(manager, interview, workflow.Action.FORWARD_TO_POLICE, "Only managers record forwarding")
     if when > utcnow():
         raise RuleError("forwarded_at", "The date forwarded must be in the past")
     if interview.authorised_at and when < interview.authorised_at.replace(second=0, microsecond=0):

@@ -15,7 +15,7 @@ from webapp import access
 from webapp.accounts.models import Role
 from webapp.db_types import utcnow
 from webapp.extensions import db
-from webapp.interviews import service
+from webapp.interviews import service, workflow
 from webapp.interviews.forms import (
     AllocateForm,
     ForwardForm,
@@ -24,7 +24,6 @@ from webapp.interviews.forms import (
     section_form_class,
     values_from,
 )
-from webapp.interviews.models import InterviewStatus
 from webapp.interviews.questions import SECTIONS, SECTIONS_BY_SLUG
 from webapp.rules import ChangedMeanwhile, NotAllowed, RuleError
 from webapp.security import login_required, roles_required
@@ -56,8 +55,8 @@ def show(interview_id: str):
 def _render_show(
     interview, *, problems=(), allocate_form=None, review_form=None, forward_form=None, status=200
 ):
-    can_manage = access.can_manage(current_user)
-    if allocate_form is None and can_manage and interview.is_open:
+    actions = access.interview_actions(current_user, interview)
+    if allocate_form is None and workflow.Action.ALLOCATE in actions:
         allocate_form = AllocateForm(worker_id=interview.allocated_to_id)
     if allocate_form is not None:
         allocate_form.worker_id.choices = [("", "Choose a worker")] + [
@@ -73,8 +72,7 @@ def _render_show(
             sections=[(s, service.section_state(s, data)) for s in SECTIONS],
             answers=data,
             review_note=service.review_note(interview),
-            can_edit=access.can_edit_interview(current_user, interview),
-            can_manage=can_manage,
+            actions=actions,
             problems=problems,
             allocate_form=allocate_form,
             review_form=review_form or ReviewForm(),
@@ -206,7 +204,7 @@ def submit(interview_id: str):
     try:
         problems = service.submit(current_user, interview)
     except NotAllowed:
-        if interview.status not in (InterviewStatus.SUBMITTED, InterviewStatus.AUTHORISED):
+        if workflow.is_open(interview.status):
             raise  # not this worker's to submit: answered as not found
         # A second tap on Submit, or the Back button and Submit again: the first one counted.
         flash("This interview has already been sent for authorisation.", "info")
