@@ -1,6 +1,11 @@
 """Shared fixtures.
 
-Integration tests run twice, on SQLite and on the local PostgreSQL (the production database).
+Integration tests run on SQLite. Tests of SQL behaviour (locking, concurrency, migrations,
+constraints, NUL bytes, JSON columns, the sync store, raw reads of sealed columns...) carry
+`@pytest.mark.both_databases` and run on the local PostgreSQL (the production database) too; the
+rest would only repeat on PostgreSQL what SQLite already showed. `--all-databases` (or
+HOMEWARD_TEST_ALL_DATABASES=1) runs every database test on both, e.g. before a release.
+
 Each backend gets one template database per test session, built by running the Alembic
 migrations and loading the demo data; every test then gets its own fresh copy (a file copy for
 SQLite, CREATE DATABASE ... TEMPLATE for PostgreSQL), so tests can commit freely and never see each
@@ -112,6 +117,42 @@ def pg_template(instance_dir):
     ids = _build_template(_pg_url(name), instance_dir)
     yield name, ids
     _pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+BOTH_DATABASES = "both_databases"
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--all-databases",
+        action="store_true",
+        help="run every database test on PostgreSQL too, not only those marked both_databases",
+    )
+
+
+def _all_databases(config) -> bool:
+    return config.getoption("--all-databases") or os.environ.get(
+        "HOMEWARD_TEST_ALL_DATABASES", ""
+    ) not in ("", "0")
+
+
+def pytest_collection_modifyitems(config, items):
+    # The backend fixture offers both databases; the PostgreSQL copy of a test is kept only when
+    # the test is about SQL behaviour. Deselecting (not skipping) keeps the count honest: a skip
+    # would read as "could not run here". Tests that pin their backend themselves (a module's
+    # own `backend` fixture, an indirect parametrize) have no such choice and are left alone.
+    if _all_databases(config):
+        return
+    kept, dropped = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if params.get("backend") == "postgresql" and not item.get_closest_marker(BOTH_DATABASES):
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -74,6 +74,7 @@ def test_a_whole_date_of_birth_still_adds_the_child(as_user):
 NUL = "\x00"
 
 
+@pytest.mark.both_databases
 def test_nul_in_a_form_value_is_refused_with_a_reason(as_user, ids):
     # PostgreSQL text cannot hold NUL: this was a 500 there, on every form.
     manager = as_user("manager@demo.test")
@@ -91,6 +92,7 @@ def test_nul_in_a_form_value_is_refused_with_a_reason(as_user, ids):
     assert "cannot be stored" in text(r)
 
 
+@pytest.mark.both_databases
 @pytest.mark.parametrize(
     "url",
     [
@@ -109,6 +111,7 @@ def test_nul_in_the_address_is_refused_with_a_reason(as_user, url):
     assert "cannot be stored" in text(r) or "not allowed" in text(r)
 
 
+@pytest.mark.both_databases
 def test_nul_in_an_api_address_is_a_json_400(as_user):
     worker = as_user("worker@demo.test")
     r = worker.api("GET", "/api/v1/episodes/%00")
@@ -167,6 +170,7 @@ def test_turning_off_reminders_goes_back_only_to_a_page_of_ours(as_user):
             assert r.headers["Location"] == expected
 
 
+@pytest.mark.both_databases
 def test_submitting_an_interview_twice_says_it_was_already_sent(as_user, ids):
     worker = as_user("worker@demo.test")
     noah = interview_of(ids["noah"])  # authorised in the demo data
@@ -185,6 +189,7 @@ def test_submitting_an_interview_one_cannot_see_is_still_a_404(as_user, ids):
     assert r.status_code == 404
 
 
+@pytest.mark.both_databases
 @pytest.mark.parametrize("autosave", [False, True])
 def test_two_browsers_saving_one_section_at_once(as_user, ids, monkeypatch, autosave):
     """Browser B saves while browser A's save of the same section is under way: A is told
@@ -222,6 +227,7 @@ def test_two_browsers_saving_one_section_at_once(as_user, ids, monkeypatch, auto
 VERSION_INPUT = re.compile(r'name="version" id="hw-interview-version" value="(\d+)"')
 
 
+@pytest.mark.both_databases
 def test_a_save_over_a_change_made_since_the_form_was_read_is_refused_and_kept(as_user, ids):
     """Not at the same instant: A opens the section, a phone (or another tab) saves, then A
     saves. Before, A's save silently replaced the other change; now A is told, with what A
@@ -252,6 +258,7 @@ def test_a_save_over_a_change_made_since_the_form_was_read_is_refused_and_kept(a
     assert content["why_details"] == "A's words 3190"
 
 
+@pytest.mark.both_databases
 def test_autosave_moves_the_forms_version_on_so_it_never_clashes_with_itself(as_user, ids):
     kai = interview_of(ids["kai"])
     url = f"/interviews/{kai.id}/sections/why"

@@ -43,6 +43,7 @@ def test_child_pages_and_episode_api_follow_the_rules(as_user, ids, email):
             assert got == expected, (email, child, "api")
 
 
+@pytest.mark.both_databases
 @pytest.mark.parametrize("email", USERS)
 def test_children_list_shows_only_visible_children(as_user, ids, email):
     page = as_user(email).get("/children/")
@@ -80,6 +81,7 @@ def test_interview_content_only_for_worker_manager(as_user, ids):
     assert as_user("sw@demo.test").get(url).status_code == 404
 
 
+@pytest.mark.both_databases
 def test_my_returns_lists_only_own_allocations_soonest_first(as_user):
     body = as_user("worker@demo.test").get("/returns").get_data(as_text=True)
     assert "Kai Turner" in body and "Mia Cole" in body
@@ -123,6 +125,7 @@ def test_another_worker_cannot_edit_or_submit(as_user, ids):
     assert other.post(f"/interviews/{kai.id}/submit").status_code == 404
 
 
+@pytest.mark.both_databases
 def test_team_visibility_is_configurable(app, as_user, ids):
     ella = interview_of(ids["ella"])
     worker = as_user("worker@demo.test")
@@ -140,6 +143,7 @@ def test_signed_out_is_sent_to_sign_in_and_api_gets_401(app, ids):
     assert api.status_code == 401 and api.json["error"] == "unauthorized"
 
 
+@pytest.mark.both_databases
 def test_every_read_of_a_child_is_audited_with_user_and_device(app, as_user, ids):
     from sqlalchemy import select
 

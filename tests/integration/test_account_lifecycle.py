@@ -90,6 +90,7 @@ def test_only_administrators_manage_accounts(as_user, email):
     assert user_row("worker2@demo.test").active
 
 
+@pytest.mark.both_databases
 def test_deactivation_ends_sessions_and_devices_and_reactivation_restores_sign_in(app, as_user):
     worker = as_user("worker@demo.test")
     assert worker.get("/api/v1/session").status_code == 200  # registers this device
@@ -122,6 +123,7 @@ def test_an_administrator_cannot_deactivate_themselves(as_user):
     assert admin.get("/admin/users").status_code == 200
 
 
+@pytest.mark.both_databases
 def test_a_set_password_link_works_once_and_ends_the_old_password(app, as_user):
     worker = as_user("worker@demo.test")
     admin = as_user("admin@demo.test")
@@ -177,6 +179,7 @@ def test_role_and_team_changes_are_checked_and_audited(as_user, ids):
     assert r.status_code == 422 and user_row("admin@demo.test").role == "admin"
 
 
+@pytest.mark.both_databases
 def test_people_change_their_own_password(app, as_user):
     laptop = as_user("worker@demo.test")
     phone = as_user("worker@demo.test")

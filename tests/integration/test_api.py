@@ -6,6 +6,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from tests.integration.helpers import episodes_of
 
 
+@pytest.mark.both_databases
 def test_episode_json_has_times_with_offsets_and_escalations(as_user, ids):
     manager = as_user("manager@demo.test")
     episode = episodes_of(ids["kai"])[0]
@@ -22,6 +23,7 @@ def test_episode_json_has_times_with_offsets_and_escalations(as_user, ids):
     assert {e["code"] for e in data["escalations"]} == set()
 
 
+@pytest.mark.both_databases
 def test_third_episode_in_30_days_calls_an_intervention_meeting(as_user, ids):
     latest = episodes_of(ids["mia"])[-1]
     data = as_user("manager@demo.test").get(f"/api/v1/episodes/{latest.id}").json

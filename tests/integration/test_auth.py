@@ -2,6 +2,8 @@
 
 import time
 
+import pytest
+
 from tests.conftest import Browser
 
 
@@ -44,6 +46,7 @@ def sign_out(browser):
     browser.get("/sign-in")
 
 
+@pytest.mark.both_databases
 def test_failures_make_the_next_attempt_wait_ever_longer_up_to_a_minute(app, browser, monkeypatch):
     clock = FakeClock(monkeypatch)
     browser.get("/sign-in")
@@ -62,6 +65,7 @@ def test_failures_make_the_next_attempt_wait_ever_longer_up_to_a_minute(app, bro
     assert sign_in(browser, "worker@demo.test", "homeward-demo").status_code == 302
 
 
+@pytest.mark.both_databases
 def test_a_success_resets_the_count_and_other_accounts_elsewhere_are_untouched(
     app, browser, monkeypatch
 ):
@@ -103,6 +107,7 @@ def _parallel(app, requests):
     return results
 
 
+@pytest.mark.both_databases
 def test_parallel_wrong_guesses_all_count(app, monkeypatch):
     """Five guesses at once from one address, at five accounts: every guess that was checked
     counts against the address (an UPDATE that reads and adds, never read-then-write)."""
@@ -120,6 +125,7 @@ def test_parallel_wrong_guesses_all_count(app, monkeypatch):
     assert r.headers["Retry-After"] == str(min(2**checked, 60)), (codes, r.headers["Retry-After"])
 
 
+@pytest.mark.both_databases
 def test_parallel_guesses_at_one_account_are_checked_one_at_a_time(app, monkeypatch):
     """Many guesses at once at one account, from many addresses: only one password is checked;
     the rest wait as if it had failed, so a burst gains an attacker nothing."""
@@ -130,6 +136,7 @@ def test_parallel_guesses_at_one_account_are_checked_one_at_a_time(app, monkeypa
     assert codes.count(401) == 1 and codes.count(429) == 5, codes
 
 
+@pytest.mark.both_databases
 def test_only_failures_use_up_an_address_allowance(app, browser, monkeypatch):
     """Flask-Limiter caps failed sign-ins per address whatever the accounts (password spraying),
     while an office signing in from one address is never stopped by it."""
@@ -152,6 +159,7 @@ def test_only_failures_use_up_an_address_allowance(app, browser, monkeypatch):
     assert sign_in(browser, "worker2@demo.test", "homeward-demo", "10.7.7.9").status_code == 302
 
 
+@pytest.mark.both_databases
 def test_new_hashes_use_the_chosen_argon2_parameters_and_old_ones_are_upgraded(app, browser):
     from argon2 import PasswordHasher
     from sqlalchemy import select

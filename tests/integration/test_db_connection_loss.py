@@ -19,6 +19,9 @@ from tests.integration.helpers import fresh, interview_of
 from webapp.extensions import db
 from webapp.interviews import service as interviews
 
+# PostgreSQL only, whatever the test matrix: the backend below is pinned, not chosen.
+pytestmark = pytest.mark.postgres
+
 
 @pytest.fixture
 def backend():

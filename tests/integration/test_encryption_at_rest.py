@@ -1,9 +1,13 @@
 """Interview content never reaches the database in clear."""
 
+import pytest
 from sqlalchemy import inspect, select, text
 
 from tests.integration.helpers import interview_of
 from webapp.extensions import db
+
+# Raw reads of the stored bytes: each database stores them its own way.
+pytestmark = pytest.mark.both_databases
 
 CANARY = "Canary-Quokka-5521"
 INTEL = "Intel-Vehicle-KX71"

@@ -2,6 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from tests.integration.helpers import episodes_of, fresh, interview_of
 from webapp import deadlines
 from webapp.interviews.models import InterviewStatus
@@ -11,6 +13,7 @@ def local(dt: datetime) -> str:
     return deadlines.to_local(dt).strftime("%Y-%m-%dT%H:%M")
 
 
+@pytest.mark.both_databases
 def test_full_flow(as_user, ids):
     manager = as_user("manager@demo.test")
     now = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -144,6 +147,7 @@ def test_full_flow(as_user, ids):
     )
 
 
+@pytest.mark.both_databases
 def test_second_return_before_interview_joins_the_same_interview(as_user, ids):
     manager = as_user("manager@demo.test")
     mia = interview_of(ids["mia"])

@@ -2,6 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from tests.integration.helpers import episodes_of, fresh, interview_of
 from webapp import deadlines, sealed
 
@@ -67,6 +69,7 @@ def test_clock_change_gap_time_is_explained(as_user, ids):
     assert "clocks" in r.get_data(as_text=True).lower()
 
 
+@pytest.mark.both_databases
 def test_second_open_episode_is_refused(as_user, ids):
     manager = as_user("manager@demo.test")
     r = manager.post(
@@ -96,6 +99,7 @@ def test_return_before_last_seen_is_refused(as_user, ids):
     assert fresh(episode).returned_at is None
 
 
+@pytest.mark.both_databases
 def test_section_saves_valid_answers_and_keeps_the_invalid_one(as_user, ids):
     worker = as_user("worker@demo.test")
     kai = interview_of(ids["kai"])
@@ -120,6 +124,7 @@ def test_section_saves_valid_answers_and_keeps_the_invalid_one(as_user, ids):
     assert "location" not in content
 
 
+@pytest.mark.both_databases
 def test_autosave_returns_a_status_line(as_user, ids):
     worker = as_user("worker@demo.test")
     kai = interview_of(ids["kai"])

@@ -16,6 +16,9 @@ from webapp.extensions import db
 from webapp.push.models import PushSubscription
 from webapp.push.service import public_key
 
+# An endpoint unique across devices: a constraint each database enforces.
+pytestmark = pytest.mark.both_databases
+
 SUBS = "/api/v1/push/subscriptions"
 
 

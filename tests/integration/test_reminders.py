@@ -23,6 +23,9 @@ from webapp.push.models import PushSubscription
 from webapp.reminders import dispatcher as dispatch
 from webapp.reminders.models import Reminder, ReminderAttempt, ReminderStatus
 
+# The dispatcher's claims (SKIP LOCKED on PostgreSQL), leases and recomputed schedules.
+pytestmark = pytest.mark.both_databases
+
 H = timedelta(hours=1)
 
 

@@ -19,6 +19,9 @@ from webapp.audit import DEVICE_COOKIE, AuditEvent
 from webapp.devices.models import Device
 from webapp.extensions import db
 
+# Sync pushes from a revoked device: the sync store and per-mutation refusals.
+pytestmark = pytest.mark.both_databases
+
 
 class Phone:
     """Field mode on one phone: a signed-in Browser speaking the sync protocol."""

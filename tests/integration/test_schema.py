@@ -1,5 +1,6 @@
 """The migrations are the schema: one head, and they match the models exactly."""
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
@@ -7,6 +8,9 @@ from alembic.script import ScriptDirectory
 
 from webapp import MIGRATIONS
 from webapp.extensions import db
+
+# Migrations, the models' schema and savepoints differ between the two databases.
+pytestmark = pytest.mark.both_databases
 
 
 def test_single_migration_head():

@@ -17,6 +17,9 @@ from flask_migrate import downgrade, upgrade
 
 from tests.conftest import _make_app, _pg_exec, _pg_url
 
+# A data migration over each database's own column types.
+pytestmark = pytest.mark.both_databases
+
 BEFORE = "c4a1e5510005"
 LOG = "LOG-Migrate-Canary-6620"
 

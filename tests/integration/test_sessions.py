@@ -7,12 +7,16 @@ import json
 import uuid
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from tests.conftest import Browser
 from webapp.audit import DEVICE_COOKIE, AuditEvent
 from webapp.db_types import utcnow
 from webapp.extensions import db
+
+# Server-side session rows: idle times compared in SQL, ended in bulk.
+pytestmark = pytest.mark.both_databases
 
 
 def session_cookie_name(app) -> str:

@@ -11,6 +11,9 @@ from webapp.extensions import db
 from webapp.fieldsync.models import SyncConflict, SyncMutation
 from webapp.interviews.models import InterviewStatus
 
+# The sync store: change log, cursors, compare-and-set writes and savepoints.
+pytestmark = pytest.mark.both_databases
+
 
 class Device:
     """A field-mode client: a signed-in Browser speaking the sync protocol."""

@@ -14,6 +14,9 @@ from webapp.extensions import db
 from webapp.fieldsync import store as field_store
 from webapp.fieldsync.models import ChangeLog, SyncConflict
 
+# Concurrent writers, locks and savepoints.
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.fixture
 def two_phones(as_user):
