@@ -1,8 +1,12 @@
 """One home for each interview rule: the workflow's actions and the answer validator, as the web
 pages, the sync API and field mode's schema all see them."""
 
-from tests.integration.helpers import interview_of
-from tests.integration.test_sync_api import Device
+import html
+
+import pytest
+
+from tests.integration.helpers import fresh, interview_of
+from tests.integration.test_sync_api import Device, mutation
 
 
 def _pulled(phone, child_id):
@@ -29,3 +33,60 @@ def test_show_page_offers_what_the_workflow_allows(as_user, ids):
     assert "Send for authorisation" not in page
     page = manager.get(f"/interviews/{interview_of(ids['kai']).id}").get_data(as_text=True)
     assert 'value="authorise"' not in page and "Reallocate" in page
+
+
+BAD_ANSWERS = [
+    ("arrangements", "offered", "perhaps", "offered", "perhaps"),
+    ("arrangements", "location", "x" * 201, "location", "x" * 201),
+    ("why", "reasons", "flew", "reasons", ["flew"]),
+]
+
+
+@pytest.mark.parametrize(("section", "name", "form_value", "_n", "sync_value"), BAD_ANSWERS)
+def test_the_form_and_sync_refuse_a_bad_answer_in_the_same_words(
+    as_user, ids, section, name, form_value, _n, sync_value
+):
+    from webapp.interviews.questions import QUESTIONS, check_answer
+
+    try:
+        check_answer(QUESTIONS[name], sync_value)
+    except ValueError as err:
+        expected = err.message
+    else:
+        raise AssertionError("the validator took it")
+    worker = as_user("worker@demo.test")
+    kai = interview_of(ids["kai"])
+    r = worker.post(f"/interviews/{kai.id}/sections/{section}", {name: form_value})
+    assert r.status_code == 422
+    assert html.escape(expected, quote=False) in r.get_data(as_text=True)
+
+    phone = Device(worker)
+    pushed = phone.push([mutation(kai.id, fresh(kai).version, {name: sync_value})])
+    error = pushed.json["results"][0]["error"]
+    assert error["message"] == expected and error["field"] == name
+
+
+def test_field_mode_is_given_the_validators_rules(as_user):
+    schema = as_user("worker@demo.test").get("/api/v1/schema/interview").json
+    questions = {q["name"]: q for s in schema["sections"] for q in s["questions"]}
+    assert questions["location"]["messages"]["too_long"] == (
+        "Where was it held? must be 200 characters or fewer"
+    )
+    rules = {r["field"]: r for r in schema["required"]}
+    assert rules["share_with"]["when"] == [{"outcome": ["accepted"], "consent_to_share": ["yes"]}]
+
+
+def test_completeness_rules_as_data_say_what_is_missing():
+    from webapp.interviews.questions import completeness_problems
+
+    assert [p.field for p in completeness_problems({})] == ["offered"]
+    declined = completeness_problems({"offered": "Y", "outcome": "declined"})
+    assert [p.field for p in declined] == ["decline_reason", "attempts"]
+    assert [p.field for p in completeness_problems({"offered": "N"})] == [
+        "decline_reason",
+        "attempts",
+    ]
+    accepted = {p.field for p in completeness_problems({"offered": "Y", "outcome": "accepted"})}
+    assert "share_with" not in accepted and "held_at" in accepted
+    consented = {"offered": "Y", "outcome": "accepted", "consent_to_share": "yes"}
+    assert "share_with" in {p.field for p in completeness_problems(consented)}

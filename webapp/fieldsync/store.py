@@ -22,10 +22,9 @@ from webapp import access, sealed
 from webapp.accounts.models import User
 from webapp.extensions import db
 from webapp.fieldsync.models import ChangeLog, SyncConflict, SyncDelivery, SyncMutation
+from webapp.interviews import questions, workflow
 from webapp.interviews import service as interviews
-from webapp.interviews import workflow
 from webapp.interviews.models import Interview
-from webapp.interviews.questions import QUESTIONS
 from webapp.rules import NotAllowed, RuleError
 
 # How many log rows one pull reads before answering has_more.
@@ -73,42 +72,6 @@ def interview_payload(interview: Interview, actor: User) -> dict[str, Any]:
     }
 
 
-def _normalise_answers(raw: Any) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        raise PayloadError("answers", "answers must be an object")
-    out: dict[str, Any] = {}
-    for name, value in raw.items():
-        question = QUESTIONS.get(name)
-        if question is None:
-            raise PayloadError(name, f"Unknown answer {name!r}")
-        if value in (None, "", []):
-            continue
-        if question.kind == "checkboxes":
-            allowed = {c[0] for c in question.choices}
-            if not isinstance(value, list) or not set(value) <= allowed:
-                raise PayloadError(name, f"{question.label}: choose from the options given")
-        elif question.kind == "radios":
-            if value not in {c[0] for c in question.choices}:
-                raise PayloadError(name, f"{question.label}: choose one of the options given")
-        elif question.kind == "datetime":
-            try:
-                parsed = datetime.fromisoformat(value)
-            except (TypeError, ValueError):
-                raise PayloadError(name, f"{question.label}: not a date and time") from None
-            if parsed.tzinfo is None:
-                raise PayloadError(name, f"{question.label}: give the time zone offset")
-            value = parsed.isoformat()
-        else:
-            if not isinstance(value, str):
-                raise PayloadError(name, f"{question.label}: must be text")
-            if len(value) > question.max_length:
-                raise PayloadError(
-                    name, f"{question.label} must be {question.max_length:,} characters or fewer"
-                )
-        out[name] = value
-    return out
-
-
 class InterviewHandler:
     record_type = "interview"
 
@@ -124,12 +87,15 @@ class InterviewHandler:
         extra = set(payload) - {"answers", "submit"}
         if extra:
             raise PayloadError(sorted(extra)[0], "Only answers and submit can be sent")
-        answers = _normalise_answers(payload.get("answers", {}))
+        try:
+            answers = questions.clean_answers(payload.get("answers", {}))
+        except questions.AnswerError as err:
+            raise PayloadError(err.field, err.message) from None
         submit = payload.get("submit", False)
         if not isinstance(submit, bool):
             raise PayloadError("submit", "submit must be true or false")
         if submit:
-            problems = interviews.completeness_problems(answers)
+            problems = questions.completeness_problems(answers)
             if problems:
                 raise PayloadError(problems[0].field, problems[0].message)
         return {"answers": answers, "submit": submit}

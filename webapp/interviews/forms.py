@@ -15,37 +15,58 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovTextInput,
 )
 from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from webapp.formfields import LocalDateTimeField, OptionalRadioField
-from webapp.interviews.questions import SECTIONS_BY_SLUG, Question, Section
+from webapp.interviews.questions import (
+    SECTIONS_BY_SLUG,
+    AnswerError,
+    Question,
+    Section,
+    check_answer,
+    empty,
+)
+
+
+class Answer:
+    """The question set's own check (questions.check_answer) as a WTForms validator, so the web
+    form refuses a bad answer with the same words as a sync push and field mode."""
+
+    def __init__(self, question: Question):
+        self.question = question
+
+    def __call__(self, form, field):
+        if empty(field.data):
+            return
+        try:
+            check_answer(self.question, field.data)
+        except AnswerError as err:
+            raise ValidationError(err.message) from None
 
 
 def _field(q: Question):
-    kw = {"description": q.hint or ""}
-    too_long = f"{q.label} must be {q.max_length:,} characters or fewer"
+    kw = {"description": q.hint or "", "validators": [Optional(), Answer(q)]}
     if q.kind == "radios":
-        return OptionalRadioField(q.label, choices=list(q.choices), widget=GovRadioInput(), **kw)
+        # validate_choice off: the question set says what a wrong choice is called.
+        return OptionalRadioField(
+            q.label, choices=list(q.choices), widget=GovRadioInput(), validate_choice=False, **kw
+        )
     if q.kind == "checkboxes":
         return SelectMultipleField(
-            q.label, choices=list(q.choices), widget=GovCheckboxesInput(), **kw
+            q.label,
+            choices=list(q.choices),
+            widget=GovCheckboxesInput(),
+            validate_choice=False,
+            **kw,
         )
     if q.kind == "text":
         return TextAreaField(
-            q.label,
-            widget=GovCharacterCount() if q.max_length < 2000 else GovTextArea(),
-            validators=[Optional(), Length(max=q.max_length, message=too_long)],
-            **kw,
+            q.label, widget=GovCharacterCount() if q.max_length < 2000 else GovTextArea(), **kw
         )
     if q.kind == "short":
-        return StringField(
-            q.label,
-            widget=GovTextInput(),
-            validators=[Optional(), Length(max=q.max_length, message=too_long)],
-            **kw,
-        )
+        return StringField(q.label, widget=GovTextInput(), **kw)
     if q.kind == "datetime":
-        return LocalDateTimeField(q.label, validators=[Optional()], **kw)
+        return LocalDateTimeField(q.label, **kw)
     raise ValueError(q.kind)
 
 

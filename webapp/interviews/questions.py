@@ -12,6 +12,7 @@ field so it can be forwarded without the rest.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 YES_NO = (("yes", "Yes"), ("no", "No"))
 YES_NO_UNSURE = (("yes", "Yes"), ("no", "No"), ("not_said", "Did not say"))
@@ -275,12 +276,197 @@ INTELLIGENCE_FIELD = "intelligence"
 ENVELOPE_FIELDS = frozenset(q.name for q in QUESTIONS.values() if q.envelope)
 
 
+# ---------------------------------------------------------------- validation
+#
+# One validator for answers, whoever sends them: the web form runs it as a WTForms validator, the
+# sync handler on every pushed answer, and field mode (which receives these rules in the schema)
+# before it queues a change. The same bad answer is refused with the same words everywhere.
+
+
+class AnswerError(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+# The words of every refusal, by rule; field mode receives them filled in for each question.
+MESSAGES = {
+    "choose_many": "{label}: choose from the options given",
+    "choose_one": "{label}: choose one of the options given",
+    "not_datetime": "{label}: not a date and time",
+    "no_offset": "{label}: give the time zone offset",
+    "not_text": "{label}: must be text",
+    "too_long": "{label} must be {max_length:,} characters or fewer",
+}
+
+
+def message(question: Question, rule: str) -> str:
+    return MESSAGES[rule].format(label=question.label, max_length=question.max_length)
+
+
+def empty(value) -> bool:
+    return value in (None, "", [])
+
+
+def check_answer(question: Question, value):
+    """The answer in its stored form (an ISO 8601 string for a time), or AnswerError."""
+
+    def refuse(rule: str):
+        return AnswerError(question.name, message(question, rule))
+
+    if question.kind == "checkboxes":
+        allowed = {c[0] for c in question.choices}
+        if not isinstance(value, list) or not set(value) <= allowed:
+            raise refuse("choose_many")
+        return value
+    if question.kind == "radios":
+        if not isinstance(value, str) or value not in {c[0] for c in question.choices}:
+            raise refuse("choose_one")
+        return value
+    if question.kind == "datetime":
+        if isinstance(value, datetime):
+            parsed = value
+        else:
+            try:
+                parsed = datetime.fromisoformat(value)
+            except (TypeError, ValueError):
+                raise refuse("not_datetime") from None
+        if parsed.tzinfo is None:
+            raise refuse("no_offset")
+        return parsed.isoformat()
+    if not isinstance(value, str):
+        raise refuse("not_text")
+    if len(value) > question.max_length:
+        raise refuse("too_long")
+    return value
+
+
+_RULES_BY_KIND = {
+    "checkboxes": ("choose_many",),
+    "radios": ("choose_one",),
+    "datetime": ("not_datetime", "no_offset"),
+    "text": ("not_text", "too_long"),
+    "short": ("not_text", "too_long"),
+}
+
+
+def clean_answers(raw) -> dict:
+    """Every answer given checked and normalised, empty ones left out; AnswerError at the first
+    that is wrong (an unknown name included)."""
+    if not isinstance(raw, dict):
+        raise AnswerError("answers", "answers must be an object")
+    out = {}
+    for name, value in raw.items():
+        question = QUESTIONS.get(name)
+        if question is None:
+            raise AnswerError(name, f"Unknown answer {name!r}")
+        if not empty(value):
+            out[name] = check_answer(question, value)
+    return out
+
+
+# ---------------------------------------------------------------- completeness
+#
+# What must be answered before a manager can authorise (Wigan appendix e, Kent), as data so that
+# field mode applies the very same rules: a question is required when any one of its `when`
+# alternatives holds (every answer named in it is one of the values listed); no `when` means
+# always.
+
+
+@dataclass(frozen=True)
+class Required:
+    section: str
+    field: str
+    message: str
+    when: tuple[dict[str, tuple[str, ...]], ...] = ()
+
+
+_ACCEPTED = {"outcome": ("accepted",)}
+REQUIRED: tuple[Required, ...] = (
+    Required("arrangements", "offered", "Say whether an independent interview was offered"),
+    Required(
+        "arrangements",
+        "outcome",
+        "Say whether the child accepted or declined",
+        ({"offered": ("Y",)},),
+    ),
+    Required(
+        "arrangements",
+        "decline_reason",
+        "Say why it was declined or not offered",
+        ({"outcome": ("declined",)}, {"offered": ("N",)}),
+    ),
+    Required(
+        "arrangements",
+        "attempts",
+        "Record the attempts to contact the child",
+        ({"outcome": ("declined",)}, {"offered": ("N",)}),
+    ),
+    Required(
+        "arrangements", "independent", "Say whether the interviewer is independent", (_ACCEPTED,)
+    ),
+    Required("arrangements", "held_at", "Enter when the interview was held", (_ACCEPTED,)),
+    Required("arrangements", "location", "Enter where the interview was held", (_ACCEPTED,)),
+    Required("arrangements", "present", "Enter who was present", (_ACCEPTED,)),
+    Required(
+        "concerns", "cp_referral", "Say whether a child protection referral was made", (_ACCEPTED,)
+    ),
+    Required(
+        "concerns",
+        "consent_to_share",
+        "Say whether the child consented to sharing",
+        (_ACCEPTED,),
+    ),
+    Required(
+        "concerns",
+        "share_with",
+        "Say who the information was shared with",
+        ({**_ACCEPTED, "consent_to_share": ("yes",)},),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    section: str
+    field: str
+    message: str
+
+
+def completeness_problems(data: dict) -> list[Problem]:
+    """What is still missing before the interview can be sent for authorisation."""
+
+    def holds(alternative: dict[str, tuple[str, ...]]) -> bool:
+        return all(data.get(name) in values for name, values in alternative.items())
+
+    return [
+        Problem(r.section, r.field, r.message)
+        for r in REQUIRED
+        if (not r.when or any(holds(alt) for alt in r.when)) and empty(data.get(r.field))
+    ]
+
+
 def choice_label(question: Question, value: str) -> str:
     return dict(question.choices).get(value, value)
 
 
+def required_rules() -> list[dict]:
+    """REQUIRED as plain data, for the offline client."""
+    return [
+        {
+            "section": r.section,
+            "field": r.field,
+            "message": r.message,
+            "when": [{k: list(v) for k, v in alt.items()} for alt in r.when],
+        }
+        for r in REQUIRED
+    ]
+
+
 def to_json_schema() -> list[dict]:
-    """The form as plain data, for the offline client."""
+    """The form as plain data, for the offline client: with each question's kind, choices and
+    length, check_answer's rules; with required_rules(), completeness_problems'."""
     return [
         {
             "slug": s.slug,
@@ -294,6 +480,7 @@ def to_json_schema() -> list[dict]:
                     "hint": q.hint,
                     "choices": [list(c) for c in q.choices],
                     "max_length": q.max_length,
+                    "messages": {rule: message(q, rule) for rule in _RULES_BY_KIND[q.kind]},
                 }
                 for q in s.questions
             ],

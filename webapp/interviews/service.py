@@ -7,7 +7,6 @@ police intelligence goes to its own sealed field; everything else is one sealed 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -24,7 +23,9 @@ from webapp.interviews.questions import (
     INTELLIGENCE_FIELD,
     QUESTIONS,
     SECTIONS,
+    Problem,
     Section,
+    completeness_problems,
 )
 from webapp.rules import ChangedMeanwhile, NotAllowed, RuleError
 
@@ -94,40 +95,6 @@ def section_state(section: Section, data: dict) -> str:
         return "not_started"
     problems = [p for p in completeness_problems(data) if p.section == section.slug]
     return "in_progress" if problems else "completed"
-
-
-@dataclass(frozen=True)
-class Problem:
-    section: str
-    field: str
-    message: str
-
-
-def completeness_problems(data: dict) -> list[Problem]:
-    """What must be answered before a manager can authorise (Wigan appendix e, Kent)."""
-    out: list[Problem] = []
-
-    def need(section: str, field: str, message: str) -> None:
-        if data.get(field) in (None, "", []):
-            out.append(Problem(section, field, message))
-
-    need("arrangements", "offered", "Say whether an independent interview was offered")
-    offered = data.get("offered")
-    if offered == "Y":
-        need("arrangements", "outcome", "Say whether the child accepted or declined")
-    if data.get("outcome") == "declined" or offered == "N":
-        need("arrangements", "decline_reason", "Say why it was declined or not offered")
-        need("arrangements", "attempts", "Record the attempts to contact the child")
-    if data.get("outcome") == "accepted":
-        need("arrangements", "independent", "Say whether the interviewer is independent")
-        need("arrangements", "held_at", "Enter when the interview was held")
-        need("arrangements", "location", "Enter where the interview was held")
-        need("arrangements", "present", "Enter who was present")
-        need("concerns", "cp_referral", "Say whether a child protection referral was made")
-        need("concerns", "consent_to_share", "Say whether the child consented to sharing")
-        if data.get("consent_to_share") == "yes":
-            need("concerns", "share_with", "Say who the information was shared with")
-    return out
 
 
 # ---------------------------------------------------------------- changing
