@@ -13,7 +13,8 @@ from webapp.children.models import Child, LegalStatus
 from webapp.db_types import utcnow
 from webapp.episodes.models import Episode
 from webapp.extensions import db
-from webapp.rules import NotAllowed, RuleError
+from webapp.interviews.models import Interview
+from webapp.errors import NotAllowed, RuleError
 
 
 def list_children(user: User) -> list[Child]:
@@ -30,6 +31,28 @@ def read_child(user: User, child_id: str) -> Child:
     audit.record("view", "child", child.id, child_id=child.id)
     uow.commit()
     return child
+
+
+def visible_episodes(user: User, child: Child) -> list[Episode]:
+    """The child's episodes this person may see, latest first."""
+    return list(
+        db.session.scalars(
+            access.episodes_query(user)
+            .where(Episode.child_id == child.id)
+            .order_by(Episode.last_seen_at.desc())
+        )
+    )
+
+
+def visible_interviews(user: User, child: Child) -> list[Interview]:
+    """The child's interviews this person may see, latest due first."""
+    return list(
+        db.session.scalars(
+            access.interviews_query(user)
+            .where(Interview.child_id == child.id)
+            .order_by(Interview.due_at.desc())
+        )
+    )
 
 
 def history(child: Child) -> list[deadlines.EpisodeFacts]:

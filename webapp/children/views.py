@@ -7,10 +7,8 @@ from webapp.children import service
 from webapp.children.forms import ChildForm
 from webapp.db_types import utcnow
 from webapp.episodes import service as episodes
-from webapp.extensions import db
 from webapp.interviews import service as interviews
-from webapp.interviews.models import Interview
-from webapp.rules import RuleError
+from webapp.errors import RuleError
 from webapp.security import login_required, roles_required
 
 bp = Blueprint("children", __name__, url_prefix="/children")
@@ -52,20 +50,9 @@ def show(child_id: str):
     now = utcnow()
     history = service.history(child)
     episode_rows = [
-        (e, episodes.escalations(e, now))
-        for e in sorted(
-            db.session.scalars(
-                access.episodes_query(current_user).where(access.Episode.child_id == child.id)
-            ).all(),
-            key=lambda e: e.last_seen_at,
-            reverse=True,
-        )
+        (e, episodes.escalations(e, now)) for e in service.visible_episodes(current_user, child)
     ]
-    interview_rows = db.session.scalars(
-        access.interviews_query(current_user)
-        .where(Interview.child_id == child.id)
-        .order_by(Interview.due_at.desc())
-    ).all()
+    interview_rows = service.visible_interviews(current_user, child)
     return render_template(
         "children/show.html",
         child=child,
