@@ -333,6 +333,38 @@ def test_views_do_not_query_the_database():
     assert views_querying_the_database(ROOT) == [], "move these queries into the service"
 
 
+# ---------------------------------------------------------------- the field client's seams
+#
+# Only static/js/store/db.js opens IndexedDB and only static/js/api.js calls fetch: every other
+# module goes through them, so timeouts, CSRF, signed-out handling and the database's upgrades
+# each live in one place. The service worker (static/sw.js) keeps its own fetch.
+
+JS_ROOT = "static/js"
+JS_OWNERS = {
+    "indexedDB": ("static/js/store/db.js", re.compile(r"\bindexedDB\b")),
+    "fetch": (
+        "static/js/api.js",
+        re.compile(r"(?:\b(?:window|self|globalThis)\.|(?<![\w$.]))fetch\s*\("),
+    ),
+}
+_JS_COMMENT = re.compile(r"/\*.*?\*/|(?<![:\\])//[^\n]*", re.S)
+
+
+def js_calls_outside_their_module(root: Path) -> list[str]:
+    found = []
+    for path in sorted((root / JS_ROOT).rglob("*.js")):
+        rel = path.relative_to(root).as_posix()
+        code = _JS_COMMENT.sub("", path.read_text())
+        for name, (owner, pattern) in JS_OWNERS.items():
+            if rel != owner and pattern.search(code):
+                found.append(f"{rel} uses {name} (only {owner} may)")
+    return found
+
+
+def test_field_client_calls_indexeddb_and_fetch_only_from_their_modules():
+    assert js_calls_outside_their_module(ROOT) == []
+
+
 def test_services_do_not_touch_the_request():
     for path in (ROOT / "webapp").glob("*/service.py"):
         tree = ast.parse(path.read_text())
@@ -453,4 +485,25 @@ def test_an_import_kept_for_its_side_effects_is_named(tmp_path):
     )
     assert side_effect_imports(root) == [
         "webapp/__init__.py:1: from webapp import hooks  # noqa: F401  (registers itself)"
+    ]
+
+
+def test_field_code_calling_indexeddb_or_fetch_itself_is_named(tmp_path):
+    root = _tree(
+        tmp_path,
+        {
+            "static/js/store/db.js": "const open = indexedDB.open('homeward', 3);\n",
+            "static/js/api.js": "export const get = (url) => fetch(url);\n",
+            "static/js/field/main.js": "const r = await window.fetch('/api/v1/x');\n",
+            "static/js/store/outbox.js": "const req = indexedDB.open('x');\n",
+            # Comments and other objects' fetch methods are not calls.
+            "static/js/sync/client.js": (
+                "// fetch(url) goes through api.js, never indexedDB here\n"
+                "/* indexedDB */ const x = cache.fetch(1); const url = 'https://x';\n"
+            ),
+        },
+    )
+    assert js_calls_outside_their_module(root) == [
+        "static/js/field/main.js uses fetch (only static/js/api.js may)",
+        "static/js/store/outbox.js uses indexedDB (only static/js/store/db.js may)",
     ]
