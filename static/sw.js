@@ -10,6 +10,10 @@
  * reloaded under someone's thumb.
  */
 
+/* global MSG, OUTBOX_SYNC_TAG */
+// The message names shared with the pages: static/js/sw-messages.js, inlined here by the server.
+/* __HOMEWARD_MESSAGES__ */
+
 const VERSION = "__HOMEWARD_VERSION__";
 const SHELL = [] /* __HOMEWARD_SHELL__ */;
 const CACHE_PREFIX = "homeward-shell-";
@@ -39,9 +43,9 @@ self.addEventListener("activate", (event) => {
 });
 
 self.addEventListener("message", (event) => {
-  if (event.data && event.data.type === "SKIP_WAITING") self.skipWaiting();
-  if (event.data && event.data.type === "VERSION") {
-    event.source && event.source.postMessage({ type: "VERSION", version: VERSION });
+  if (event.data && event.data.type === MSG.SKIP_WAITING) self.skipWaiting();
+  if (event.data && event.data.type === MSG.VERSION) {
+    event.source && event.source.postMessage({ type: MSG.VERSION, version: VERSION });
   }
 });
 
@@ -91,10 +95,10 @@ self.addEventListener("fetch", (event) => {
 // Background Sync: the outbox is encrypted with a key that exists only in an unlocked page, so
 // the worker cannot send it itself; it wakes any open Homeward page to flush.
 self.addEventListener("sync", (event) => {
-  if (event.tag !== "homeward-outbox") return;
+  if (event.tag !== OUTBOX_SYNC_TAG) return;
   event.waitUntil(
     self.clients.matchAll({ type: "window" }).then((clients) => {
-      for (const client of clients) client.postMessage({ type: "FLUSH_OUTBOX" });
+      for (const client of clients) client.postMessage({ type: MSG.FLUSH_OUTBOX });
     }),
   );
 });

@@ -1,5 +1,9 @@
 // Web Push from the page: opt in on a tap, re-register on every start, opt out. What arrives is
 // shown by the service worker (static/sw.js); payloads carry generic words and an opaque id only.
+// Requests go through api.js, the worker through sw-bridge.js.
+
+import * as api from "./api.js";
+import * as bridge from "./sw-bridge.js";
 
 const KEY_URL = "/api/v1/push/key";
 const SUBS_URL = "/api/v1/push/subscriptions";
@@ -27,9 +31,8 @@ function sameKey(buffer, bytes) {
 }
 
 async function serverState() {
-  const response = await fetch(KEY_URL, { credentials: "same-origin", cache: "no-store" });
-  if (!response.ok) return null;
-  return response.json();
+  const result = await api.request(KEY_URL);
+  return result.ok ? result.data : null;
 }
 
 async function serverKey() {
@@ -43,24 +46,13 @@ export async function heldByAnother() {
   return Boolean(state && state.this_device === "another account");
 }
 
-async function registration() {
-  await navigator.serviceWorker.register("/sw.js", { scope: "/" });
-  return navigator.serviceWorker.ready;
+function registration() {
+  return bridge.ready();
 }
 
 async function send(method, body, csrf) {
-  const response = await fetch(SUBS_URL, {
-    method,
-    credentials: "same-origin",
-    cache: "no-store",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": csrf || "" },
-    body: JSON.stringify(body),
-  });
-  if (!response.ok && response.status !== 204) {
-    let message = "The server did not accept this device's reminders.";
-    try { message = (await response.json()).message || message; } catch (_) { /* not JSON */ }
-    throw new Error(message);
-  }
+  if (csrf) api.setCsrf(csrf);
+  await api.call(SUBS_URL, { method, body }, "The server did not accept this device's reminders.");
 }
 
 /** The browser's subscription for our current key, made (or remade) if needed. */
@@ -96,7 +88,7 @@ export async function turnOn(csrf) {
 }
 
 export async function turnOff(csrf) {
-  const reg = await navigator.serviceWorker.getRegistration("/");
+  const reg = await bridge.existing();
   const sub = reg && (await reg.pushManager.getSubscription());
   if (!sub) return;
   await send("DELETE", { endpoint: sub.endpoint }, csrf);
@@ -105,6 +97,6 @@ export async function turnOff(csrf) {
 
 export async function isOn() {
   if (!supported() || Notification.permission !== "granted") return false;
-  const reg = await navigator.serviceWorker.getRegistration("/");
+  const reg = await bridge.existing();
   return Boolean(reg && (await reg.pushManager.getSubscription()));
 }

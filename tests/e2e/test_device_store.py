@@ -1,4 +1,5 @@
-"""The device vault (static/js/crypto/vault.js) and encrypted store (static/js/store/db.js), driven
+"""The device vault (static/js/crypto/vault.js) and encrypted store (static/js/store/device.js over
+the object-store modules beside it, with db.js the only code calling indexedDB), driven
 in Debian's Chromium from a real page of the app, with real WebCrypto and IndexedDB.
 
 Most tests use a low PBKDF2 iteration count to stay fast; the first runs at the default.
@@ -17,7 +18,7 @@ from tests.e2e.storage import DUMP, found
 # IndexedDB), and the modules are the real files the app serves.
 PRELUDE = """
 const V = await import('/static/js/crypto/vault.js');
-const S = await import('/static/js/store/db.js');
+const S = await import('/static/js/store/device.js');
 const { DeviceStore } = S;
 const FAST = { iterations: 2000 };
 const PASS = 'correct horse battery';

@@ -1,11 +1,18 @@
-// Field mode: return interviews with no signal. Renders only from the encrypted device store.
+// Field mode: records to work on with no signal. Renders only from the encrypted device store.
 //
-// Life of a session: boot -> (setup | unlock) -> list <-> interview. Locks after 5 minutes idle
-// or 2 minutes hidden; the key then exists nowhere but wrapped on disk.
+// Life of a session: boot -> (setup | unlock) -> list <-> record. Locks after 5 minutes idle
+// or 2 minutes hidden; the key then exists nowhere but wrapped on disk. Screens are history
+// entries (../router.js), so the phone's back button moves between them, and what was typed is
+// saved before any screen goes. The record types (../records/) say what each screen shows; this
+// file neither opens IndexedDB (../store/) nor calls the network (../api.js, ../sync/client.js).
 
+import * as api from "../api.js";
 import * as vault from "../crypto/vault.js";
 import * as push from "../push.js";
-import { DeviceStore } from "../store/db.js";
+import { registry } from "../records/index.js";
+import { createRouter } from "../router.js";
+import { DeviceStore } from "../store/device.js";
+import * as bridge from "../sw-bridge.js";
 import { SyncClient } from "../sync/client.js";
 import * as v from "./views.js";
 
@@ -13,7 +20,6 @@ const IDLE_LOCK_MS = 5 * 60 * 1000;
 const HIDDEN_LOCK_MS = 2 * 60 * 1000;
 const AUTOSAVE_MS = 800;
 const SCHEMA_URL = "/api/v1/schema/interview";
-const DB_PREFIX = "homeward-u-";
 
 const root = document.getElementById("hw-field-view");
 const statusEl = document.getElementById("hw-field-status");
@@ -22,14 +28,18 @@ const app = {
   store: null,
   client: null,
   schema: null,
+  thresholds: { dueSoonHours: 24 },
+  types: [], // the record types this role keeps on the phone
   session: null,
   userId: null,
   status: { online: navigator.onLine, phase: "idle", pending: 0, attention: 0 },
-  current: null, // the interview being edited: { id, answers, timer, record, base }
+  current: null, // the record being edited: { type, id, answers, timer, record, base }
   idleTimer: null,
   hiddenAt: null,
   updateReady: null,
 };
+
+const router = createRouter({ show: showRoute, leave: () => flushAutosave() });
 
 function render(node) {
   root.replaceChildren(node);
@@ -48,59 +58,63 @@ async function refreshStatus(patch = {}) {
     unlocked: app.store && app.store.isUnlocked,
     onLock: lock,
     updateReady: Boolean(app.updateReady),
-    onUpdate: () => app.updateReady.postMessage({ type: "SKIP_WAITING" }),
+    onUpdate: () => bridge.post(app.updateReady, bridge.MSG.SKIP_WAITING),
   }));
 }
 
 // How much this origin keeps on the device, so a worker can see it before the phone runs out.
 async function storageUse() {
-  if (!navigator.storage || !navigator.storage.estimate) return null;
-  const { usage = 0 } = await navigator.storage.estimate();
-  const mb = usage / (1024 * 1024);
+  const estimate = app.store ? await app.store.estimate() : null;
+  if (!estimate) return null;
+  const mb = (estimate.usage || 0) / (1024 * 1024);
   return `${mb < 0.1 ? "under 0.1" : mb.toFixed(1)} MB used on this device`;
-}
-
-async function fetchSchema() {
-  const response = await fetch(SCHEMA_URL, { credentials: "same-origin" });
-  return response.json();
-}
-
-async function localUserId() {
-  // Offline start: which user's store is on this device? Database names carry only the opaque id.
-  if (!indexedDB.databases) return null;
-  const names = (await indexedDB.databases()).map((d) => d.name).filter((n) => n && n.startsWith(DB_PREFIX));
-  return names.length ? names[0].slice(DB_PREFIX.length) : null;
 }
 
 // ------------------------------------------------------------------ boot
 
 async function boot() {
   registerServiceWorker();
-  app.schema = await fetchSchema();
+  // The schema is part of the precached shell, so it answers with no signal too.
+  app.schema = (await api.request(SCHEMA_URL)).data;
+  if (app.schema && app.schema.thresholds) {
+    app.thresholds = { dueSoonHours: app.schema.thresholds.due_soon_hours };
+  }
   const probe = new SyncClient({ store: { isUnlocked: false } });
   app.session = await probe.session();
-  app.userId = (app.session && app.session.user_id) || (await localUserId());
+  app.userId = (app.session && app.session.user_id) || (await DeviceStore.localUserIds())[0] || null;
   if (!app.userId) {
     render(v.setupView({ online: false }));
     return;
   }
+  if (app.session) {
+    app.types = registry.forRole(app.schema.record_types, app.session.role);
+    if (!app.types.length) {
+      // Nothing of this role's would be kept here: do not invite them to set up a phone.
+      render(v.nothingHereView());
+      return;
+    }
+  } else {
+    // Offline start: the store on this device was made for a role that had record types.
+    app.types = registry.all();
+  }
   app.store = await DeviceStore.open(app.userId);
   app.client = new SyncClient({
     store: app.store,
+    types: registry,
     onStatus: (s) => refreshStatus(s),
     onWipe: () => wipe("revoked"),
-    onChanges: () => { if (!app.current) showList(); },
+    onChanges: () => { if (!app.current && router.current().screen === "list") showList(); },
     // Our own accepted change moves the open form's base on, as rebase() does for the outbox;
     // a change from elsewhere does not, so the next save still clashes with it (never a silent
     // overwrite).
     onApplied: (type, id, fromBase, toVersion) => {
-      if (app.current && type === "interview" && app.current.id === id && app.current.base === fromBase) {
+      if (app.current && app.current.type === type && app.current.id === id && app.current.base === fromBase) {
         app.current.base = toVersion;
       }
     },
   });
   if (app.session) {
-    app.client.csrf = app.session.csrf_token;
+    app.client.signedIn = true;
     // Field mode is a start of the app too: keep this device's push subscription current.
     push.refresh(app.session.csrf_token).catch(() => {});
   }
@@ -164,8 +178,8 @@ async function unlock(form) {
 
 async function fetchRecoveryKey() {
   try {
-    const response = await fetch("/api/v1/devices/recovery-key", { credentials: "same-origin", cache: "no-store" });
-    if (response.ok) return (await response.json()).key;
+    const result = await api.request("/api/v1/devices/recovery-key");
+    if (result.ok) return result.data.key;
   } catch (_) { /* offline: the vault is created without a recovery wrapping */ }
   return null;
 }
@@ -201,7 +215,8 @@ async function recover() {
 
 function startSession() {
   armIdleLock();
-  showList();
+  // Back where the person was (a reload, or unlocking after the idle lock).
+  showRoute(router.current());
   app.client.sync("unlock");
 }
 
@@ -235,68 +250,65 @@ document.addEventListener("visibilitychange", () => {
   }
 });
 
-// ------------------------------------------------------------------ the list
+// ------------------------------------------------------------------ screens
+
+function showRoute(route) {
+  if (!app.store || !app.store.isUnlocked) return; // the unlock screen stays until unlocked
+  if (route.screen === "record" && registry.get(route.type)) return showRecord(route);
+  if (route.screen === "conflict") return showConflictById(route.id);
+  return showList();
+}
 
 async function pendingByRecord() {
   const all = await app.store.pendingMutations();
   const map = new Map();
-  for (const m of all) map.set(m.recordId, m);
-  return { map, attention: all.filter((m) => m.status === "attention") };
+  for (const m of all) map.set(`${m.recordType}:${m.recordId}`, m);
+  return { map, attention: all.filter((m) => m.attention) };
 }
 
 async function showList() {
   if (!app.store.isUnlocked) return;
   app.current = null;
-  const [interviews, { map, attention }, conflicts] = await Promise.all([
-    app.store.listRecords("interview"), pendingByRecord(), app.store.listConflicts(),
-  ]);
+  const [{ map, attention }, conflicts] = await Promise.all([pendingByRecord(), app.store.listConflicts()]);
+  const groups = [];
+  for (const type of app.types) {
+    const records = await app.store.listRecords(type.name);
+    if (type.sort) records.sort(type.sort);
+    groups.push({
+      title: type.title, label: type.listLabel, empty: type.empty,
+      items: records.map((record) => type.listItem(record, {
+        thresholds: app.thresholds,
+        pending: map.get(`${type.name}:${record.id}`),
+        problem: attention.find((m) => m.recordType === type.name && m.recordId === record.id),
+        onOpen: () => router.go({ screen: "record", type: type.name, id: record.id }),
+      })),
+    });
+  }
   render(v.listView({
-    interviews, pendingByRecord: map, attention, conflicts,
-    onOpen: showInterview, onConflict: showConflict,
+    groups, conflicts,
+    onConflict: (c) => router.go({ screen: "conflict", id: c.conflictId }),
   }));
   refreshStatus();
 }
 
-// ------------------------------------------------------------------ an interview
-
-async function showInterview(id, { savedAt = null } = {}) {
-  const record = await app.store.getRecord("interview", id);
-  if (!record) return showList();
+async function showRecord({ type: typeName, id, section }, { savedAt = null } = {}) {
+  const type = registry.get(typeName);
+  const record = await app.store.getRecord(typeName, id);
+  if (!record) return router.go({ screen: "list" }, { replace: true });
   const { map } = await pendingByRecord();
-  const draft = map.get(id);
+  const draft = map.get(`${typeName}:${id}`);
   const answers = { ...(record.value.answers || {}), ...((draft && draft.payload.answers) || {}) };
   // The version these edits build on: an unsent draft's, else the copy we were given.
   const base = draft ? draft.baseVersion : record.version;
-  app.current = { id, answers, timer: null, record, base };
-  render(v.interviewView({
-    record, answers, schema: app.schema, savedAt,
-    problem: draft && draft.status === "attention" ? draft.lastError : null,
-    readOnly: !record.value.editable,
-    onChange: onAnswer, onSubmit: submitInterview, onBack: () => { flushAutosave(); showList(); },
+  app.current = { type: typeName, id, answers, timer: null, record, base };
+  render(type.form(record, {
+    answers, schema: app.schema, thresholds: app.thresholds, savedAt,
+    problem: draft && draft.attention ? draft.lastError : null,
+    formatClock: v.formatClock,
+    onChange: onAnswer, onSubmit: submitRecord,
+    onBack: () => router.back(),
   }));
-}
-
-function readForm() {
-  const form = document.getElementById("hw-field-form");
-  const answers = {};
-  for (const section of app.schema.sections) {
-    for (const q of section.questions) {
-      if (q.kind === "checkboxes") {
-        answers[q.name] = [...form.querySelectorAll(`input[name="${q.name}"]:checked`)].map((i) => i.value);
-      } else if (q.kind === "radios") {
-        const checked = form.querySelector(`input[name="${q.name}"]:checked`);
-        answers[q.name] = checked ? checked.value : null;
-      } else if (q.kind === "datetime") {
-        answers[q.name] = v.fromLocalInput(form.elements[q.name].value);
-      } else {
-        answers[q.name] = form.elements[q.name].value;
-      }
-    }
-  }
-  for (const [k, val] of Object.entries(answers)) {
-    if (val === null || val === "" || (Array.isArray(val) && !val.length)) delete answers[k];
-  }
-  return answers;
+  if (section) document.getElementById(`s-${section}`)?.focus();
 }
 
 function sameAnswers(a, b) {
@@ -322,45 +334,69 @@ function flushAutosave() {
   return Promise.resolve();
 }
 
+function showProblems(problems) {
+  const holder = document.getElementById("hw-field-problems");
+  if (!holder) return;
+  holder.replaceChildren(problems.length ? v.h("div", { class: "govuk-error-summary", tabindex: "-1" },
+    v.h("div", { role: "alert" },
+      v.h("h2", { class: "govuk-error-summary__title" }, "There is a problem"),
+      v.h("div", { class: "govuk-error-summary__body" },
+        v.h("ul", { class: "govuk-list govuk-error-summary__list" },
+          problems.map((p) => v.h("li", {}, v.h("a", { href: `#${p.name}` }, p.message))))))) : "");
+}
+
+// Returns false when the change was not queued (the form shows why; what was typed stays).
 async function saveDraft(submit) {
-  if (!app.current || !app.store.isUnlocked) return;
-  const { id, base } = app.current;
-  const answers = readForm();
+  if (!app.current || !app.store.isUnlocked) return true;
+  const { type: typeName, id, base } = app.current;
+  const type = registry.get(typeName);
+  const form = document.getElementById("hw-field-form");
+  if (!form) return true;
+  const payload = type.read(form, { schema: app.schema });
   // Nothing changed since the last save (a blur, leaving the form): nothing to send.
-  if (!submit && sameAnswers(answers, app.current.answers)) return;
-  app.current.answers = answers;
-  await app.client.save({
-    recordType: "interview", recordId: id, baseVersion: base,
-    payload: { answers, submit },
-  });
+  if (!submit && sameAnswers(payload.answers, app.current.answers)) return true;
+  // Checked as the server will check it, so nothing is queued that would only come back refused.
+  const problems = type.validate(payload, { schema: app.schema });
+  showProblems(problems);
+  if (problems.length) return false;
+  app.current.answers = payload.answers;
+  await app.client.save({ recordType: typeName, recordId: id, baseVersion: base, payload: { ...payload, submit } });
   const saved = document.getElementById("hw-field-saved");
   if (saved) saved.textContent = `Saved on this device at ${v.formatClock(Date.now())}`;
   refreshStatus();
+  return true;
 }
 
-async function submitInterview() {
+async function submitRecord() {
   clearTimeout(app.current && app.current.timer);
-  await saveDraft(true);
-  showList();
+  if (app.current) app.current.timer = null;
+  if (await saveDraft(true)) {
+    app.current = null; // saved: nothing left for leaving the screen to save
+    router.go({ screen: "list" });
+  }
 }
 
 // ------------------------------------------------------------------ conflicts
 
-function showConflict(conflict) {
+async function showConflictById(conflictId) {
+  const conflict = (await app.store.listConflicts()).find((c) => c.conflictId === conflictId);
+  if (!conflict) return router.go({ screen: "list" }, { replace: true });
+  app.current = null;
+  const done = () => router.go({ screen: "list" }, { replace: true });
   render(v.conflictView({
     conflict, schema: app.schema,
-    onBack: showList,
+    onBack: () => router.back(),
     onKeepMine: async () => {
       await app.client.save({
         recordType: conflict.recordType, recordId: conflict.recordId,
         baseVersion: conflict.serverVersion, payload: { ...conflict.local, submit: false },
       });
       await app.store.deleteConflict(conflict.conflictId);
-      showList();
+      done();
     },
     onKeepServer: async () => {
       await app.store.deleteConflict(conflict.conflictId);
-      showList();
+      done();
     },
   }));
 }
@@ -375,12 +411,8 @@ async function wipe(reason) {
   app.store = null; // nothing may touch the store from here: it is being deleted
   await DeviceStore.wipe(app.userId);
   for (const name of await caches.keys()) await caches.delete(name);
-  try {
-    await fetch("/api/v1/devices/wiped", {
-      method: "POST", credentials: "same-origin",
-      headers: { "X-CSRFToken": (app.client && app.client.csrf) || "" },
-    });
-  } catch (_) { /* best effort: the server already knows it asked */ }
+  // Best effort: the server already knows it asked.
+  await api.request("/api/v1/devices/wiped", { method: "POST" }).catch(() => {});
   render(v.h("div", {},
     v.h("h1", { class: "govuk-heading-l" }, "Homeward has been removed from this device"),
     v.h("p", { class: "govuk-body" },
@@ -393,31 +425,19 @@ async function wipe(reason) {
 // ------------------------------------------------------------------ service worker and sync triggers
 
 function registerServiceWorker() {
-  if (!("serviceWorker" in navigator)) return;
-  navigator.serviceWorker.register("/sw.js", { scope: "/" }).then((reg) => {
-    const offer = (worker) => {
-      app.updateReady = worker;
-      refreshStatus();
-    };
-    if (reg.waiting && navigator.serviceWorker.controller) offer(reg.waiting);
-    reg.addEventListener("updatefound", () => {
-      const worker = reg.installing;
-      worker && worker.addEventListener("statechange", () => {
-        if (worker.state === "installed" && navigator.serviceWorker.controller) offer(worker);
-      });
-    });
+  bridge.register((worker) => {
+    app.updateReady = worker;
+    refreshStatus();
   });
   let reloading = false;
-  navigator.serviceWorker.addEventListener("controllerchange", async () => {
+  bridge.onControllerChange(async () => {
     if (reloading || !app.updateReady) return;
     reloading = true;
     // What was typed in the last moment is saved (encrypted) before the page goes away.
     await flushAutosave().catch(() => {});
     window.location.reload();
   });
-  navigator.serviceWorker.addEventListener("message", (event) => {
-    if (event.data && event.data.type === "FLUSH_OUTBOX" && app.client) app.client.sync("background-sync");
-  });
+  bridge.onMessage(bridge.MSG.FLUSH_OUTBOX, () => app.client && app.client.sync("background-sync"));
 }
 
 function connectionChanged() {

@@ -1,5 +1,9 @@
 // Field-mode screens, built as DOM with text nodes only: nothing from a record is ever parsed
 // as HTML. Classes are GOV.UK Frontend's, so the screens look and behave like the online pages.
+// A record type's own screens are in ../records/<type>.js; the questions' markup is the web
+// form's, rendered by the server into the shell.
+
+import { clock } from "../clock.js";
 
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -33,27 +37,19 @@ export function formatClock(ms) {
   return CLOCK_ONLY.format(new Date(ms));
 }
 
-/** The 72-hour clock, as on the server (webapp/deadlines.py): elapsed time, minutes rounded down. */
-export function clock(dueIso, now = Date.now(), dueSoonHours = 24) {
-  const remaining = new Date(dueIso).getTime() - now;
-  const state = remaining <= 0 ? "overdue" : remaining < dueSoonHours * 3600e3 ? "due-soon" : "on-track";
-  const span = Math.abs(remaining);
-  const days = Math.floor(span / 86400e3);
-  const hours = Math.floor((span % 86400e3) / 3600e3);
-  const minutes = Math.floor((span % 3600e3) / 60e3);
-  let text;
-  if (days) text = `${days} day${days === 1 ? "" : "s"} ${hours} h`;
-  else if (hours) text = `${hours} h ${minutes} min`;
-  else text = minutes ? `${minutes} min` : "less than 1 min";
-  const label = state === "overdue" ? `Overdue by ${text}` : `${text} left`;
-  const tag = { overdue: "Overdue", "due-soon": "Due soon", "on-track": "On track" }[state];
-  return { state, label, tag };
-}
-
-export function clockTag(dueIso) {
-  const c = clock(dueIso);
-  return [h("strong", { class: `hw-clock hw-clock--${c.state}` }, c.tag), " ",
-    h("span", { class: "hw-clock__detail" }, c.label)];
+/**
+ * The 72-hour clock's tag and words (../clock.js, the same as the server's).
+ *
+ * @param {string} dueIso
+ * @param {{dueSoonHours: number}} thresholds the server's (schema.thresholds)
+ */
+export function clockTag(dueIso, thresholds) {
+  const c = clock(dueIso, Date.now(), thresholds);
+  return {
+    css: c.css,
+    nodes: [h("strong", { class: `hw-clock hw-clock--${c.css}` }, c.tag), " ",
+      h("span", { class: "hw-clock__detail" }, c.label)],
+  };
 }
 
 function errorSummary(errors) {
@@ -132,73 +128,35 @@ export function showConnection(online) {
   if (note) note.hidden = online;
 }
 
-export function listView({ interviews, pendingByRecord, attention, conflicts, onOpen, onConflict }) {
-  const sorted = [...interviews].sort((a, b) => a.value.due_at.localeCompare(b.value.due_at));
+/**
+ * The home screen: each record type this role keeps, as a list of its cards.
+ *
+ * @param {{groups: Array<{title: string, label: string, empty: string, items: Node[]}>, conflicts: any[],
+ *   onConflict: (conflict: any) => void}} options
+ */
+export function listView({ groups, conflicts, onConflict }) {
   return h("div", {},
-    h("h1", { class: "govuk-heading-l" }, "My returns"),
-    conflicts.length
-      ? h("div", { class: "govuk-warning-text" },
+    groups.map((g, i) => [
+      h(i ? "h2" : "h1", { class: i ? "govuk-heading-m" : "govuk-heading-l" }, g.title),
+      i || !conflicts.length ? null : h("div", { class: "govuk-warning-text" },
         h("span", { class: "govuk-warning-text__icon", "aria-hidden": "true" }, "!"),
         h("strong", { class: "govuk-warning-text__text" },
           h("span", { class: "govuk-visually-hidden" }, "Warning"),
           `${conflicts.length} change${conflicts.length === 1 ? "" : "s"} clashed with a newer copy. `,
-          h("button", { type: "button", class: "hw-link-button", onclick: () => onConflict(conflicts[0]) }, "Choose which to keep")))
-      : null,
-    sorted.length
-      ? h("ul", { class: "hw-card-list", "aria-label": "Returns on this device" },
-        sorted.map((rec) => {
-          const c = clock(rec.value.due_at);
-          const child = rec.value.child;
-          const pending = pendingByRecord.get(rec.id);
-          const problem = attention.find((m) => m.recordId === rec.id);
-          return h("li", { class: rec.value.editable ? `hw-card hw-card--${c.state}` : "hw-card" },
-            h("h2", { class: "govuk-heading-s hw-card__title" },
-              h("a", { class: "govuk-link", href: `#interview/${rec.id}`, onclick: (ev) => { ev.preventDefault(); onOpen(rec.id); } },
-                `${child.first_name} ${child.last_name}`)),
-            // The 72-hour clock matters while the interview is the worker's to do; once sent
-            // for authorisation it has stopped, so the card says where it is instead.
-            h("p", { class: "govuk-body hw-card__clock" }, rec.value.editable
-              ? clockTag(rec.value.due_at)
-              : h("strong", { class: "govuk-tag govuk-tag--grey" }, rec.value.status_label)),
-            h("p", { class: "govuk-body-s" }, `Due ${formatTime(rec.value.due_at)} · ${rec.value.status_label}`,
-              pending ? [" · ", h("strong", { class: "govuk-tag govuk-tag--yellow" }, "Not yet sent")] : null,
-              problem ? [" · ", h("strong", { class: "govuk-tag govuk-tag--red" }, "Needs attention")] : null));
-        }))
-      : h("p", { class: "govuk-body" }, "No returns are allocated to you on this device."));
+          h("button", { type: "button", class: "hw-link-button", onclick: () => onConflict(conflicts[0]) }, "Choose which to keep"))),
+      g.items.length
+        ? h("ul", { class: "hw-card-list", "aria-label": g.label }, g.items)
+        : h("p", { class: "govuk-body" }, g.empty),
+    ]));
 }
 
-function questionField(q, value, onChange) {
-  const id = `q-${q.name}`;
-  const hint = q.hint ? h("div", { class: "govuk-hint", id: `${id}-hint` }, q.hint) : null;
-  const described = q.hint ? `${id}-hint` : null;
-  if (q.kind === "radios" || q.kind === "checkboxes") {
-    const type = q.kind === "radios" ? "radio" : "checkbox";
-    const cls = q.kind === "radios" ? "govuk-radios" : "govuk-checkboxes";
-    const values = q.kind === "checkboxes" ? new Set(value || []) : new Set(value ? [value] : []);
-    return h("div", { class: "govuk-form-group" },
-      h("fieldset", { class: "govuk-fieldset", "aria-describedby": described },
-        h("legend", { class: "govuk-fieldset__legend govuk-fieldset__legend--s" }, q.label),
-        hint,
-        h("div", { class: `${cls} ${cls}--small`, "data-module": q.kind === "radios" ? "govuk-radios" : "govuk-checkboxes" },
-          q.choices.map(([v, label], i) => h("div", { class: `${cls}__item` },
-            h("input", {
-              class: `${cls}__input`, id: `${id}-${i}`, name: q.name, type, value: v,
-              checked: values.has(v) || null, onchange: onChange,
-            }),
-            h("label", { class: `govuk-label ${cls}__label`, for: `${id}-${i}` }, label))))));
-  }
-  let input;
-  if (q.kind === "text") {
-    input = h("textarea", { class: "govuk-textarea", id, name: q.name, rows: "4", maxlength: q.max_length, "aria-describedby": described, oninput: onChange });
-    input.value = value || "";
-  } else if (q.kind === "datetime") {
-    input = h("input", { class: "govuk-input govuk-input--width-20", id, name: q.name, type: "datetime-local", "aria-describedby": described, onchange: onChange });
-    input.value = value ? toLocalInput(value) : "";
-  } else {
-    input = h("input", { class: "govuk-input", id, name: q.name, type: "text", maxlength: q.max_length, "aria-describedby": described, oninput: onChange });
-    input.value = value || "";
-  }
-  return h("div", { class: "govuk-form-group" }, h("label", { class: "govuk-label govuk-label--s", for: id }, q.label), hint, input);
+/** A role that keeps nothing on a phone (yet) is not invited to set one up. */
+export function nothingHereView() {
+  return h("div", {},
+    h("h1", { class: "govuk-heading-l" }, "Field mode"),
+    h("p", { class: "govuk-body" },
+      "Field mode keeps records on a phone for working with no signal. There is nothing for your role to keep on this device yet, so there is nothing to set up."),
+    h("p", { class: "govuk-body" }, h("a", { class: "govuk-link", href: "/" }, "Go to Homeward")));
 }
 
 /** ISO instant -> "YYYY-MM-DDTHH:MM" in UK time, for a datetime-local input. */
@@ -223,33 +181,6 @@ export function fromLocalInput(text) {
     if (toLocalInput(candidate.toISOString()) === text) return candidate.toISOString();
   }
   return null;
-}
-
-export function interviewView({ record, answers, schema, savedAt, problem, readOnly, onChange, onSubmit, onBack }) {
-  const v = record.value;
-  return h("div", {},
-    h("a", { href: "#", class: "govuk-back-link", onclick: (ev) => { ev.preventDefault(); onBack(); } }, "Back to my returns"),
-    h("span", { class: "govuk-caption-l" }, `${v.child.first_name} ${v.child.last_name}`),
-    h("h1", { class: "govuk-heading-l" }, "Return home interview"),
-    h("p", { class: "govuk-body" }, clockTag(v.due_at), ` · Due ${formatTime(v.due_at)}`),
-    v.child.flags && v.child.flags.length
-      ? h("p", { class: "govuk-body" }, h("strong", {}, "Flags: "), v.child.flags.join(", ")) : null,
-    v.review_note ? h("div", { class: "govuk-inset-text" }, `Your manager asked for changes: ${v.review_note}`) : null,
-    problem ? h("div", { class: "govuk-error-summary", tabindex: "-1" },
-      h("div", { role: "alert" },
-        h("h2", { class: "govuk-error-summary__title" }, "The server could not accept this"),
-        h("div", { class: "govuk-error-summary__body" }, h("p", { class: "govuk-body" }, problem.message)))) : null,
-    readOnly ? h("div", { class: "govuk-inset-text" }, `This interview is ${v.status_label.toLowerCase()} and cannot be changed here.`) : null,
-    h("form", { id: "hw-field-form", novalidate: true, onsubmit: (ev) => { ev.preventDefault(); onSubmit(); } },
-      h("fieldset", { class: "govuk-fieldset", disabled: readOnly || null },
-        h("legend", { class: "govuk-visually-hidden" }, "Interview answers"),
-        schema.sections.map((s) => h("section", { class: "hw-field-section", "aria-labelledby": `s-${s.slug}` },
-          h("h2", { class: "govuk-heading-m", id: `s-${s.slug}` }, s.title),
-          s.hint ? h("p", { class: "govuk-body" }, s.hint) : null,
-          s.questions.map((q) => questionField(q, answers[q.name], onChange))))),
-      h("p", { class: "hw-save-status", role: "status", "aria-live": "polite", id: "hw-field-saved" },
-        savedAt ? `Saved on this device at ${formatClock(savedAt)}` : ""),
-      readOnly ? null : h("button", { type: "submit", class: "govuk-button" }, "Send for authorisation")));
 }
 
 export function conflictView({ conflict, schema, onKeepMine, onKeepServer, onBack }) {

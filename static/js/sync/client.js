@@ -1,9 +1,13 @@
 // The only code that talks to /api/v1/sync. It moves mutations from the encrypted outbox to the
 // server and server changes into the encrypted store, and deletes a local mutation only when the
-// server has acknowledged it.
+// server has acknowledged it. Generic over record types: what a type does with an accepted
+// change is the type's own business (records/<type>.js, through the registry passed in).
+
+import * as api from "../api.js";
+import { dueNow } from "../store/outbox.js";
+import { requestOutboxSync } from "../sw-bridge.js";
 
 const PUSH_BATCH = 50;
-const REQUEST_TIMEOUT_MS = 15000;
 const BACKOFF_BASE_MS = 5000;
 const BACKOFF_MAX_MS = 5 * 60 * 1000;
 export const PROTOCOL = 1;
@@ -12,31 +16,14 @@ function uuid() {
   return crypto.randomUUID();
 }
 
-async function fetchJSON(url, { method = "GET", body, csrf } = {}) {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
-  try {
-    const headers = { Accept: "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    if (csrf) headers["X-CSRFToken"] = csrf;
-    const response = await fetch(url, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: "same-origin",
-      cache: "no-store",
-      signal: controller.signal,
-    });
-    let data = null;
-    try {
-      data = await response.json();
-    } catch (_) {
-      data = null;
-    }
-    return { status: response.status, data };
-  } finally {
-    clearTimeout(timer);
-  }
+/**
+ * @param {string} url
+ * @param {{method?: string, body?: any}} [options]
+ */
+async function fetchJSON(url, options) {
+  // One client for every request (api.js): its timeout, CSRF header and reading of errors.
+  const { status, data } = await api.request(url, options);
+  return { status, data };
 }
 
 // A refusal of the whole batch that sending it again cannot change (not a sign-in, CSRF,
@@ -54,21 +41,25 @@ function isWholeBatchRefusal(status, data) {
 export class SyncClient {
   /**
    * @param {object} options
-   * @param {import("../store/db.js").DeviceStore} options.store
+   * @param {import("../store/device.js").DeviceStore} options.store
+   * @param {{all: () => Array<{name: string, accepted?: (value: any, payload: any) => any}>,
+   *   get: (name: string) => any}} [options.types] the record-type registry
    * @param {(status: object) => void} options.onStatus  UI callback
    * @param {() => void} options.onWipe  called when the server says this device was revoked
    * @param {() => void} options.onChanges  called after server changes were stored
    * @param {(type: string, id: string, fromBase: ?number, toVersion: number) => void}
    *   options.onApplied  the server accepted our change made on fromBase as toVersion
    */
-  constructor({ store, onStatus, onWipe, onChanges, onApplied }) {
+  constructor({ store, types, onStatus, onWipe, onChanges, onApplied }) {
     this.store = store;
+    this.types = types || { all: () => [], get: () => undefined };
     this.onApplied = onApplied || (() => {});
     this.onStatus = onStatus || (() => {});
     this.onWipe = onWipe || (() => {});
     this.onChanges = onChanges || (() => {});
-    this.csrf = null;
     this.failures = 0;
+    this.stopped = false;
+    this.signedIn = false; // until /api/v1/session says so (it also gives api.js the CSRF token)
     this.timer = null;
     this.running = null;
     this.state = { phase: "idle", sent: 0, total: 0, signedIn: null, lastError: null };
@@ -84,11 +75,15 @@ export class SyncClient {
     try {
       const { status, data } = await fetchJSON("/api/v1/session");
       if (status === 200 && data) {
-        this.csrf = data.csrf_token;
+        api.setCsrf(data.csrf_token);
+        this.signedIn = true;
         this._status({ signedIn: true });
         return data;
       }
-      if (status === 401) this._status({ signedIn: false });
+      if (status === 401) {
+        this.signedIn = false;
+        this._status({ signedIn: false });
+      }
     } catch (_) {
       // offline: navigator.onLine is only a hint, so a failed request is the real answer
     }
@@ -108,7 +103,7 @@ export class SyncClient {
     if (this.stopped || !this.store.isUnlocked) return;
     clearTimeout(this.timer);
     try {
-      if (!this.csrf) {
+      if (!this.signedIn) {
         const session = await this.session();
         if (!session) return this._retryLater("offline");
         if (session.device && session.device.revoked) {
@@ -149,11 +144,7 @@ export class SyncClient {
   }
 
   async _push() {
-    const all = await this.store.pendingMutations();
-    const now = Date.now();
-    const due = all.filter(
-      (m) => m.status !== "attention" && (!m.nextAttemptAt || m.nextAttemptAt <= now),
-    );
+    const due = dueNow(await this.store.pendingMutations(), Date.now());
     if (!due.length) return "done";
     this._status({ phase: "sending", sent: 0, total: due.length });
     let sent = 0;
@@ -175,13 +166,9 @@ export class SyncClient {
           client_time: new Date(m.editedAt || m.createdAt).toISOString(),
         })),
       };
-      const { status, data } = await fetchJSON("/api/v1/sync/push", {
-        method: "POST",
-        body,
-        csrf: this.csrf,
-      });
+      const { status, data } = await fetchJSON("/api/v1/sync/push", { method: "POST", body });
       if (status === 401 || (status === 400 && data && data.error === "csrf_failed")) {
-        this.csrf = null;
+        this.signedIn = false;
         this._status({ signedIn: false });
         await this._unsend(batch);
         return "retry";
@@ -229,13 +216,9 @@ export class SyncClient {
   // while it was in flight (same base) continues from V instead of clashing with ourselves.
   async _applied(local, version) {
     const record = await this.store.getRecord(local.recordType, local.recordId);
-    if (record && local.payload && local.payload.answers) {
-      const value = { ...record.value, answers: local.payload.answers };
-      if (local.payload.submit) {
-        value.status = "submitted";
-        value.status_label = "Awaiting authorisation";
-        value.editable = false;
-      }
+    const type = this.types.get(local.recordType);
+    if (record && type && type.accepted) {
+      const value = type.accepted(record.value, local.payload);
       await this.store.putRecord(local.recordType, local.recordId, version, value);
     }
     await this.store.rebase(local.recordType, local.recordId, local.baseVersion, version);
@@ -293,7 +276,7 @@ export class SyncClient {
         continue;
       }
       if (status === 401) {
-        this.csrf = null;
+        this.signedIn = false;
         this._status({ signedIn: false });
         return "retry";
       }
@@ -313,7 +296,7 @@ export class SyncClient {
       if (!data.has_more) break;
     }
     if (reset) {
-      for (const type of new Set(["interview", ...Object.keys(full)])) {
+      for (const type of new Set([...this.types.all().map((t) => t.name), ...Object.keys(full)])) {
         const items = (full[type] || [])
           .filter((c) => !c.deleted)
           .map((c) => ({ id: c.record_id, version: c.version, value: c.payload }));
@@ -339,11 +322,7 @@ export class SyncClient {
   async save({ recordType, recordId, baseVersion, payload, op = "upsert" }) {
     await this.store.enqueue({ mutationId: uuid(), recordType, recordId, baseVersion, op, payload });
     // Background Sync (Chromium) wakes us to send even if the tab is closed and reopened later.
-    if ("serviceWorker" in navigator) {
-      navigator.serviceWorker.ready
-        .then((reg) => reg.sync && reg.sync.register("homeward-outbox"))
-        .catch(() => {});
-    }
+    requestOutboxSync();
     this.sync("save");
   }
 }

@@ -1,0 +1,36 @@
+// Answers are checked on the phone, before they are queued, by the rules the server applies.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { validateAnswers } from "../../static/js/records/validate.js";
+
+const sections = [{
+  slug: "s", title: "S", questions: [
+    { name: "offered", label: "Offered?", kind: "radios", choices: [["Y", "Yes"], ["N", "No"]], max_length: 200 },
+    { name: "reasons", label: "Reasons", kind: "checkboxes", choices: [["bored", "Bored"], ["home", "Home"]], max_length: 200 },
+    { name: "location", label: "Where", kind: "short", choices: [], max_length: 200 },
+    { name: "overview", label: "Overview", kind: "text", choices: [], max_length: 10000 },
+    { name: "held_at", label: "When", kind: "datetime", choices: [], max_length: 200 },
+  ],
+}];
+
+test("good answers, and blank ones, pass", () => {
+  assert.deepEqual(validateAnswers({}, sections), []);
+  assert.deepEqual(validateAnswers({
+    offered: "Y", reasons: ["bored", "home"], location: "Library", overview: "x".repeat(10000),
+    held_at: "2026-03-14T16:30:00+00:00",
+  }, sections), []);
+});
+
+test("each kind of bad answer is named, in question order", () => {
+  const problems = validateAnswers({
+    held_at: "14/03/2026", offered: "maybe", reasons: ["bored", "aliens"], location: "x".repeat(201),
+    overview: 7,
+  }, sections);
+  assert.deepEqual(problems.map((p) => p.name), ["offered", "reasons", "location", "overview", "held_at"]);
+  assert.equal(problems[2].message, "Where must be 200 characters or fewer");
+});
+
+test("an answer to a question that is not on the form is refused", () => {
+  assert.deepEqual(validateAnswers({ nickname: "x" }, sections).map((p) => p.name), ["nickname"]);
+});
