@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 export HOMEWARD_INSTANCE_PATH ?= $(CURDIR)/instance
 PYTEST_ARGS ?=
 
-.PHONY: run test test-unit test-integration test-e2e lint js-lint js-test assets setup bench clean fuzz
+.PHONY: system-deps run test test-unit test-integration test-e2e lint js-lint js-test assets setup bench clean fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,9 +37,14 @@ run: setup
 	$(BIN)/homeward vapid-keys --if-missing
 	$(BIN)/homeward serve
 
-# Every test: lint first (cheap, and a red lint is a red build), then unit, integration (SQLite
-# and PostgreSQL), fuzz and end-to-end in Chromium behind nginx.
-test: setup lint js-test
+# Debian's Chromium, nginx, Node.js and npm, and Python's venv when missing: apt-get as root,
+# otherwise the exact command to run (scripts/system-deps.sh). First, so setup finds npm.
+system-deps:
+	@PYTHON=$(PYTHON) scripts/system-deps.sh
+
+# Every test: lint first (cheap, and a red lint is a red build), then unit, integration (SQLite,
+# and PostgreSQL for SQL behaviour), fuzz and end-to-end in Chromium behind nginx.
+test: system-deps setup lint js-test
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 test-unit: setup
@@ -48,7 +53,7 @@ test-unit: setup
 test-integration: setup
 	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
 
-test-e2e: setup
+test-e2e: system-deps setup
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
 
 # The fuzzers of tests/fuzz with a much larger budget than `make test` gives them (examples per
