@@ -31,6 +31,18 @@ test("each kind of bad answer is named, in question order", () => {
   assert.equal(problems[2].message, "Where must be 200 characters or fewer");
 });
 
+test("the server's own words, from the schema, are used when it sends them", () => {
+  const withWords = [{ ...sections[0], questions: sections[0].questions.map((q) =>
+    q.name === "offered" ? { ...q, messages: { choose_one: "Choose whether it was offered" } } : q) }];
+  assert.deepEqual(validateAnswers({ offered: "maybe" }, withWords),
+    [{ name: "offered", message: "Choose whether it was offered" }]);
+});
+
+test("a time without its offset is refused, as the server refuses it", () => {
+  assert.deepEqual(validateAnswers({ held_at: "2026-03-14T16:30" }, sections).map((p) => p.message),
+    ["When: give the time with its UK offset"]);
+});
+
 test("an answer to a question that is not on the form is refused", () => {
   assert.deepEqual(validateAnswers({ nickname: "x" }, sections).map((p) => p.name), ["nickname"]);
 });

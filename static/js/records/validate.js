@@ -5,11 +5,58 @@
 
 /**
  * @typedef {{name: string, label: string, kind: string, choices: Array<[string, string]>,
- *   max_length: number}} Question
+ *   max_length: number, messages?: Record<string, string>}} Question
  * @typedef {{slug: string, title: string, questions: Question[]}} Section
  */
 
-const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
+// What Python's datetime.fromisoformat takes for an instant here: a date, a time, an offset.
+const ISO = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/;
+const OFFSET = /(Z|[+-]\d{2}:?\d{2})$/;
+
+// The server's words when the schema does not carry them (an older cached schema).
+const FALLBACK = {
+  choose_many: "{label}: choose from the options",
+  choose_one: "{label}: choose one of the options",
+  not_datetime: "{label}: enter a real date and time",
+  no_offset: "{label}: give the time with its UK offset",
+  not_text: "{label}: enter text",
+  too_long: "{label} must be {max_length} characters or fewer",
+};
+
+const empty = (/** @type {any} */ v) => v === null || v === undefined || v === "" || (Array.isArray(v) && !v.length);
+
+/**
+ * @param {Question} q
+ * @param {keyof typeof FALLBACK} rule
+ */
+function problem(q, rule) {
+  const text = (q.messages && q.messages[rule]) ||
+    FALLBACK[rule].replace("{label}", q.label).replace("{max_length}", q.max_length.toLocaleString("en-GB"));
+  return { name: q.name, message: text };
+}
+
+/**
+ * The rule an answer breaks (webapp/interviews/questions.py: check_answer), or null.
+ *
+ * @param {Question} q
+ * @param {any} value not empty
+ * @returns {keyof typeof FALLBACK | null}
+ */
+function broken(q, value) {
+  const allowed = new Set(q.choices.map((c) => c[0]));
+  if (q.kind === "checkboxes") {
+    return Array.isArray(value) && value.every((v) => allowed.has(v)) ? null : "choose_many";
+  }
+  if (q.kind === "radios") return typeof value === "string" && allowed.has(value) ? null : "choose_one";
+  if (q.kind === "datetime") {
+    if (typeof value !== "string" || !ISO.test(value) || Number.isNaN(Date.parse(value.replace(" ", "T")))) {
+      return "not_datetime";
+    }
+    return OFFSET.test(value) ? null : "no_offset";
+  }
+  if (typeof value !== "string") return "not_text";
+  return value.length > q.max_length ? "too_long" : null;
+}
 
 /**
  * @param {Record<string, any>} answers
@@ -22,32 +69,13 @@ export function validateAnswers(answers, sections) {
   for (const s of sections) for (const q of s.questions) questions.set(q.name, q);
   const problems = [];
   for (const name of Object.keys(answers || {})) {
-    if (!questions.has(name)) problems.push({ name, message: "This question is not on the form" });
+    if (!questions.has(name)) problems.push({ name, message: `Unknown answer '${name}'` });
   }
   for (const q of questions.values()) {
     const value = answers ? answers[q.name] : undefined;
-    if (value === undefined || value === null || value === "") continue;
-    const allowed = new Set(q.choices.map((c) => c[0]));
-    if (q.kind === "radios") {
-      if (typeof value !== "string" || !allowed.has(value)) {
-        problems.push({ name: q.name, message: `${q.label}: choose one of the options` });
-      }
-    } else if (q.kind === "checkboxes") {
-      if (!Array.isArray(value) || !value.every((v) => typeof v === "string" && allowed.has(v))) {
-        problems.push({ name: q.name, message: `${q.label}: choose from the options` });
-      }
-    } else if (q.kind === "datetime") {
-      if (typeof value !== "string" || !ISO_INSTANT.test(value) || Number.isNaN(Date.parse(value))) {
-        problems.push({ name: q.name, message: `${q.label}: enter a real date and time` });
-      }
-    } else if (typeof value !== "string") {
-      problems.push({ name: q.name, message: `${q.label}: enter text` });
-    } else if (value.length > q.max_length) {
-      problems.push({
-        name: q.name,
-        message: `${q.label} must be ${q.max_length.toLocaleString("en-GB")} characters or fewer`,
-      });
-    }
+    if (empty(value)) continue;
+    const rule = broken(q, value);
+    if (rule) problems.push(problem(q, rule));
   }
   return problems;
 }
