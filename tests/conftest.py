@@ -258,9 +258,14 @@ def browser(app):
 
 @pytest.fixture
 def as_user(app):
-    """as_user("worker@demo.test") -> a signed-in Browser."""
+    """as_user("worker@demo.test") -> a signed-in Browser; as_user(user) for a User made by
+    tests/factories.py (commit it first: the request has a session of its own)."""
 
-    def make(email):
-        return Browser(app.test_client()).login(email)
+    def make(who):
+        if isinstance(who, str):
+            return Browser(app.test_client()).login(who)
+        from tests.factories import PASSWORD
+
+        return Browser(app.test_client()).login(who.email, PASSWORD)
 
     return make

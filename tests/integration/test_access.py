@@ -2,7 +2,10 @@
 
 import pytest
 
+from tests import factories
 from tests.integration.helpers import episodes_of, interview_of
+from webapp.extensions import db
+from webapp.interviews.models import InterviewStatus
 
 # child -> the roles (demo emails) that may open the child's page
 VISIBLE = {
@@ -83,10 +86,24 @@ def test_interview_content_only_for_worker_manager(as_user, ids):
 
 @pytest.mark.both_databases
 def test_my_returns_lists_only_own_allocations_soonest_first(as_user):
-    body = as_user("worker@demo.test").get("/returns").get_data(as_text=True)
-    assert "Kai Turner" in body and "Mia Cole" in body
-    assert "Ella Price" not in body and "Tyler Grant" not in body
-    assert body.index("Kai Turner") < body.index("Mia Cole")  # Kai is overdue, Mia due soon
+    la = factories.local_authority()
+    me = factories.worker(la)
+    colleague = factories.worker(la, team_=me.team)
+    due_soon = factories.interview(worker_=me, returned_hours_ago=60)
+    overdue = factories.interview(worker_=me, returned_hours_ago=80)
+    theirs = factories.interview(worker_=colleague)
+    unallocated = factories.interview(
+        status=InterviewStatus.AWAITING_ALLOCATION, child_=factories.child(la)
+    )
+    db.session.commit()
+
+    def name(i):
+        return f"{i.child.first_name} {i.child.last_name}"
+
+    body = as_user(me).get("/returns").get_data(as_text=True)
+    assert name(overdue) in body and name(due_soon) in body
+    assert name(theirs) not in body and name(unallocated) not in body
+    assert body.index(name(overdue)) < body.index(name(due_soon))
     assert "Overdue" in body
 
 

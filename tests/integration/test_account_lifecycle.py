@@ -11,7 +11,9 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
+from tests import factories
 from tests.conftest import Browser
+from webapp.accounts.models import Role
 from webapp.audit import AuditEvent
 from webapp.devices.models import Device
 from webapp.extensions import db
@@ -63,20 +65,25 @@ def reset_link(admin, email):
 
 
 def test_administrators_find_the_users_page_and_see_their_authority_only(as_user):
-    admin = as_user("admin@demo.test")
+    la = factories.local_authority()
+    ours = [factories.worker(la), factories.user(Role.DSL, authority=la)]
+    ours.append(factories.user(Role.CARER, authority=la))
+    elsewhere = factories.manager()  # of another authority
+    admin_user = factories.user(Role.ADMIN, authority=la)
+    db.session.commit()
+
+    admin = as_user(admin_user)
     home = admin.get("/", follow_redirects=True)
     assert home.request.path == "/admin/users"
     body = home.get_data(as_text=True)
     assert 'href="/admin/users"' in body  # in the navigation
-    for email in ("worker@demo.test", "dsl@demo.test", "carer@demo.test"):
-        assert email in body
-    assert "manager@southvale.test" not in body
+    for person in ours:
+        assert person.email in body
+    assert elsewhere.email not in body
     # Another authority's account does not exist as far as this administrator can tell.
-    assert admin.get(f"/admin/users/{user_id('manager@southvale.test')}").status_code == 404
-    assert (
-        admin.post(f"/admin/users/{user_id('manager@southvale.test')}/deactivate").status_code
-        == 404
-    )
+    assert admin.get(f"/admin/users/{elsewhere.id}").status_code == 404
+    assert admin.post(f"/admin/users/{elsewhere.id}/deactivate").status_code == 404
+    assert user_row(elsewhere.email).active
 
 
 @pytest.mark.parametrize("email", ["manager@demo.test", "worker@demo.test", "dsl@demo.test"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from tests import factories
 from tests.support.fake_push import FakePushService
 from webapp.audit import AuditEvent
 from webapp.extensions import db
@@ -79,10 +80,10 @@ def test_a_shared_device_moves_reminders_only_when_the_new_person_turns_them_on(
     )
 
 
-def test_an_endpoint_presented_from_another_device_is_refused_even_when_asked(
-    as_user, fake_push, ids
-):
-    owner = as_user("worker@demo.test")
+def test_an_endpoint_presented_from_another_device_is_refused_even_when_asked(as_user, fake_push):
+    owner_user, intruder_user = factories.worker(), factories.worker()
+    db.session.commit()
+    owner = as_user(owner_user)
     phone = fake_push.browser(application_server_key=public_key())
     assert owner.api("POST", SUBS, phone.subscription_json()).status_code == 201
     original = db.session.scalar(
@@ -91,7 +92,7 @@ def test_an_endpoint_presented_from_another_device_is_refused_even_when_asked(
     keys = (original.p256dh, original.auth)
 
     # Another account, on its own device, re-registers the copied endpoint with its own keys.
-    intruder = as_user("worker2@demo.test")
+    intruder = as_user(intruder_user)
     own_keys = fake_push.browser(application_server_key=public_key()).subscription_json()["keys"]
     for extra in ({}, {"take_over": True}):
         r = intruder.api("POST", SUBS, {"endpoint": phone.endpoint, "keys": own_keys, **extra})
@@ -101,7 +102,7 @@ def test_an_endpoint_presented_from_another_device_is_refused_even_when_asked(
     still = db.session.scalar(
         select(PushSubscription).where(PushSubscription.endpoint == phone.endpoint)
     )
-    assert (still.user_id, still.p256dh, still.auth) == (ids["worker"], *keys)
+    assert (still.user_id, still.p256dh, still.auth) == (owner_user.id, *keys)
     assert intruder.get("/api/v1/push/key").json["this_device"] is None
 
     # The owner's own refresh still works.

@@ -1,0 +1,244 @@
+"""Test data made to measure: organisations, people, children, episodes and interviews.
+
+A test that is about one behaviour says here what it needs (an allocated interview due in two
+hours, a manager of another authority) instead of borrowing a child from the demo world whose
+story it has to know. The bench scripts seed through the same functions.
+
+Every function adds to the app's session and flushes, so the objects have ids and the models'
+listeners (change log, reminders, version counters) run exactly as in production; the caller
+commits (`db.session.commit()`) before its first HTTP request, which uses a session of its own.
+Each call makes its own authority unless given one, so factory data never meets the demo data a
+test database may also hold. Every name here is made up.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+
+from webapp import deadlines, sealed
+from webapp.accounts.models import Organisation, OrgKind, Role, User
+from webapp.accounts.service import hash_password
+from webapp.children.models import Child, LegalStatus
+from webapp.db_types import utcnow
+from webapp.episodes.models import Episode, EpisodeStatus
+from webapp.extensions import db
+from webapp.interviews.models import Interview, InterviewStatus
+
+# Accepted by the password policy (length, not common, not the person's name).
+PASSWORD = "lantern-heron-quay-4921"
+
+_serial = itertools.count(1)
+# Emails and codes are unique in a database that several processes seed (bench, dispatchers).
+_RUN = secrets.token_hex(3)
+_hashes: dict[str, str] = {}
+
+# The organisation each role belongs to (accounts.service refuses any other).
+_ROLE_ORG = {
+    Role.MANAGER: OrgKind.LOCAL_AUTHORITY,
+    Role.WORKER: OrgKind.LOCAL_AUTHORITY,
+    Role.SOCIAL_WORKER: OrgKind.LOCAL_AUTHORITY,
+    Role.ADMIN: OrgKind.LOCAL_AUTHORITY,
+    Role.DSL: OrgKind.SCHOOL,
+    Role.CARER: OrgKind.PROVIDER,
+}
+
+
+def _n() -> int:
+    return next(_serial)
+
+
+def password_hash(password: str = PASSWORD) -> str:
+    """The Argon2 hash of `password`, computed once per process: a hash costs about 0.3 s and
+    any user may share it (the salt makes no difference to a test)."""
+    if password not in _hashes:
+        _hashes[password] = hash_password(password)
+    return _hashes[password]
+
+
+def _add(obj):
+    db.session.add(obj)
+    db.session.flush()
+    return obj
+
+
+# ---------------------------------------------------------------- organisations
+
+
+def local_authority(name: str | None = None, **kw) -> Organisation:
+    n = _n()
+    kw.setdefault("ons_code", f"E{secrets.randbelow(10**8):08d}")
+    return _add(
+        Organisation(kind=OrgKind.LOCAL_AUTHORITY, name=name or f"Testshire Council {n}", **kw)
+    )
+
+
+def organisation(kind: OrgKind, authority: Organisation | None = None, **kw) -> Organisation:
+    """A team, school or placement provider of `authority` (a new one unless given)."""
+    if kind == OrgKind.LOCAL_AUTHORITY:
+        return local_authority(**kw)
+    n = _n()
+    if kind == OrgKind.SCHOOL:
+        kw.setdefault("urn", f"{secrets.randbelow(10**8):08d}")
+    kw.setdefault("name", f"Test {kind.value.replace('_', ' ')} {n}")
+    return _add(Organisation(kind=kind, parent=authority or local_authority(), **kw))
+
+
+def team(authority: Organisation | None = None, **kw) -> Organisation:
+    return organisation(OrgKind.TEAM, authority, **kw)
+
+
+# ---------------------------------------------------------------- people
+
+
+def user(
+    role: Role = Role.WORKER,
+    *,
+    authority: Organisation | None = None,
+    organisation_: Organisation | None = None,
+    team_: Organisation | None = None,
+    email: str | None = None,
+    name: str | None = None,
+    password: str | None = PASSWORD,
+    **kw,
+) -> User:
+    """A person who can sign in with `password` (None: an unusable hash, as an account made
+    without one; sign in through a set-password link).
+
+    Managers, workers, social workers and administrators belong to `authority`; a DSL to a new
+    school of it and a carer to a new placement provider, unless `organisation_` says otherwise.
+    """
+    if authority is None and organisation_ is not None:
+        is_authority = organisation_.kind == OrgKind.LOCAL_AUTHORITY
+        authority = organisation_ if is_authority else organisation_.parent
+    authority = authority or local_authority()
+    kind = _ROLE_ORG[Role(role)]
+    if organisation_ is None:
+        organisation_ = (
+            authority if kind == OrgKind.LOCAL_AUTHORITY else organisation(kind, authority)
+        )
+    n = _n()
+    return _add(
+        User(
+            email=email or f"{role}.{_RUN}.{n}@factory.test",
+            name=name or f"Test {role.replace('_', ' ').title()} {n}",
+            # As an account made without a password: nothing typed can match it.
+            password_hash=password_hash(password)
+            if password
+            else "!unset:" + secrets.token_hex(16),
+            role=role,
+            organisation=organisation_,
+            team=team_,
+            **kw,
+        )
+    )
+
+
+def manager(authority: Organisation | None = None, **kw) -> User:
+    return user(Role.MANAGER, authority=authority, **kw)
+
+
+def worker(authority: Organisation | None = None, **kw) -> User:
+    """A return interview worker, in a team of their authority unless `team_` is given."""
+    authority = authority or local_authority()
+    kw.setdefault("team_", team(authority))
+    return user(Role.WORKER, authority=authority, **kw)
+
+
+# ---------------------------------------------------------------- children and their episodes
+
+
+def child(authority: Organisation | None = None, **kw) -> Child:
+    n = _n()
+    legal_status = kw.pop("legal_status", LegalStatus.NONE)
+    return _add(
+        Child(
+            first_name=kw.pop("first_name", f"Testchild{n}"),
+            last_name=kw.pop("last_name", "Factory"),
+            date_of_birth=kw.pop("date_of_birth", date(2010, 1, 1)),
+            sex=kw.pop("sex", "female"),
+            legal_status=legal_status,
+            looked_after=kw.pop("looked_after", legal_status == LegalStatus.LOOKED_AFTER),
+            responsible_authority_id=(authority or local_authority()).id,
+            **kw,
+        )
+    )
+
+
+def episode(
+    child_: Child,
+    *,
+    last_seen_hours_ago: float = 30,
+    missing_hours: float | None = 6,
+    now: datetime | None = None,
+    **kw,
+) -> Episode:
+    """An episode that began `last_seen_hours_ago`; back after `missing_hours` (None: still
+    missing)."""
+    last_seen = (now or utcnow()) - timedelta(hours=last_seen_hours_ago)
+    returned = last_seen + timedelta(hours=missing_hours) if missing_hours is not None else None
+    return _add(
+        Episode(
+            child_id=child_.id,
+            reported_type=kw.pop("reported_type", "missing"),
+            missing_from=kw.pop("missing_from", "home"),
+            last_seen_at=last_seen,
+            reported_to_police_at=last_seen + timedelta(hours=2),
+            police_category=kw.pop("police_category", "missing"),
+            returned_at=returned,
+            how_returned="own_accord" if returned else None,
+            status=EpisodeStatus.RETURNED if returned else EpisodeStatus.MISSING,
+            **kw,
+        )
+    )
+
+
+# ---------------------------------------------------------------- interviews
+
+
+def interview(
+    *,
+    status: InterviewStatus = InterviewStatus.ALLOCATED,
+    worker_: User | None = None,
+    manager_: User | None = None,
+    child_: Child | None = None,
+    episodes: Iterable[Episode] | None = None,
+    returned_hours_ago: float = 24,
+    answers: dict | None = None,
+    **kw,
+) -> Interview:
+    """A return home interview, due 72 hours after the return.
+
+    Allocated (the default), submitted or authorised interviews get a worker (a new one of the
+    child's authority unless given); awaiting allocation has none. Without episodes, one that
+    ended `returned_hours_ago` is made for the child (a new one unless given).
+    """
+    if child_ is None:
+        authority = (worker_ or manager_).organisation if (worker_ or manager_) else None
+        child_ = child(authority)
+    authority = db.session.get(Organisation, child_.responsible_authority_id)
+    if episodes is None:
+        episodes = [episode(child_, last_seen_hours_ago=returned_hours_ago + 6, missing_hours=6)]
+    episodes = list(episodes)
+    allocated = status != InterviewStatus.AWAITING_ALLOCATION
+    if allocated and worker_ is None:
+        worker_ = worker(authority)
+    manager_ = manager_ or manager(authority)
+    returned = min(e.returned_at for e in episodes)
+    if allocated:
+        kw.setdefault("allocated_to_id", worker_.id)
+        kw.setdefault("team_id", worker_.team_id)
+        kw.setdefault("allocated_by_id", manager_.id)
+        kw.setdefault("allocated_at", returned + timedelta(hours=1))
+    if status in (InterviewStatus.SUBMITTED, InterviewStatus.AUTHORISED):
+        kw.setdefault("completed_by_id", worker_.id)
+        kw.setdefault("submitted_at", returned + timedelta(hours=20))
+    i = Interview(child_id=child_.id, due_at=deadlines.rhi_due_at(returned), status=status, **kw)
+    i.episodes = episodes
+    _add(i)
+    if answers:
+        i.content_enc = sealed.seal(answers, "interview", i.id, "content")
+        db.session.flush()
+    return i
