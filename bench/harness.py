@@ -27,6 +27,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
+# The benches seed through the tests' factories (tests/factories.py).
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/homeward_bench"
 DEMO_PASSWORD = "homeward-demo"  # noqa: S105  (the fictional demo users' documented password)
 

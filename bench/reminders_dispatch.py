@@ -68,7 +68,12 @@ def fake_push_service():
 
 
 def seed_people(engine: Engine, service, public_key: str, users: int) -> list[str]:
-    """One organisation, `users` people, one fake browser subscribed for each. Their ids."""
+    """One organisation, `users` people, one fake browser subscribed for each. Their ids.
+
+    Bulk Core inserts, not tests/factories.py: the dispatcher under test runs in other processes
+    against the bare engine (no app, no ORM session here), nobody signs in, and the rows are
+    only what a reminder needs to find its people and their subscriptions.
+    """
     from webapp.accounts.models import Organisation, OrgKind, User
     from webapp.db_types import new_id
     from webapp.push.models import PushSubscription

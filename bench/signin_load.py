@@ -39,7 +39,8 @@ PAGE = "/account"
 
 
 def seed_accounts(env: dict[str, str], count: int) -> list[str]:
-    """`count` extra workers sharing the demo password (its hash copied: seeding stays quick)."""
+    """`count` extra workers of the demo authority with the demo password (tests/factories.py
+    hashes it once for them all: seeding stays quick)."""
     import os
 
     old = dict(os.environ)
@@ -47,6 +48,7 @@ def seed_accounts(env: dict[str, str], count: int) -> list[str]:
     try:
         from sqlalchemy import select
 
+        from tests import factories
         from webapp import create_app
         from webapp.accounts.models import User
         from webapp.extensions import db
@@ -56,14 +58,12 @@ def seed_accounts(env: dict[str, str], count: int) -> list[str]:
             worker = db.session.scalar(select(User).where(User.email == "worker@demo.test"))
             emails = [f"bench.signin.{i}@demo.test" for i in range(count)]
             for email in emails:
-                db.session.add(
-                    User(
-                        email=email,
-                        name="Bench Person",
-                        password_hash=worker.password_hash,
-                        role="worker",
-                        organisation_id=worker.organisation_id,
-                    )
+                factories.worker(
+                    worker.organisation,
+                    team_=None,
+                    email=email,
+                    name="Bench Person",
+                    password=DEMO_PASSWORD,
                 )
             db.session.commit()
             db.session.remove()

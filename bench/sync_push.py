@@ -97,13 +97,15 @@ class Device:
 def seed(env: dict[str, str], queues: list[int]) -> list[Device]:
     """One worker per entry of `queues`, each with that many allocated interviews.
 
-    Written through the models inside the app, like webapp/demo.py, so the change-log listener
-    and the version counters behave exactly as in production. Passwords are hashed once: Argon2
-    takes ~0.3 s a hash here and the hash is the same for every user anyway.
+    People come from tests/factories.py (one Argon2 hash for them all: it costs ~0.3 s and is
+    the same for every user anyway). The interviews stay a loop of model objects flushed every
+    500 rows rather than the factories' flush per object: thousands of them, and a flush each
+    would make the set-up, not the sync, the slow part. Either way they go through the models
+    inside the app, like webapp/demo.py, so the change-log listener and the version counters
+    behave exactly as in production.
     """
+    from tests import factories
     from webapp import create_app, deadlines
-    from webapp.accounts.models import Organisation, OrgKind, Role, User
-    from webapp.accounts.service import create_user
     from webapp.children.models import Child, LegalStatus
     from webapp.db_types import utcnow
     from webapp.episodes.models import Episode, EpisodeStatus
@@ -112,30 +114,15 @@ def seed(env: dict[str, str], queues: list[int]) -> list[Device]:
 
     app = create_app(environ=env)
     with app.app_context():
-        la = Organisation(kind=OrgKind.LOCAL_AUTHORITY, name="Bench Council", ons_code="E06009990")
-        team = Organisation(kind=OrgKind.TEAM, name="Bench Missing Team", parent=la)
-        db.session.add_all([la, team])
-        db.session.flush()
-        manager = create_user(
-            email="bench-manager@bench.test",
-            name="Bench Manager",
-            password=PASSWORD,
-            role=Role.MANAGER,
-            organisation=la,
-        )
+        la = factories.local_authority("Bench Council")
+        team = factories.team(la, name="Bench Missing Team")
+        manager = factories.manager(la, email="bench-manager@bench.test", password=PASSWORD)
         workers = [
-            User(
-                email=f"bench-worker-{k:03}@bench.test",
-                name=f"Bench Worker {k}",
-                password_hash=manager.password_hash,
-                role=Role.WORKER,
-                organisation=la,
-                team=team,
+            factories.worker(
+                la, team_=team, email=f"bench-worker-{k:03}@bench.test", password=PASSWORD
             )
             for k in range(len(queues))
         ]
-        db.session.add_all(workers)
-        db.session.flush()
 
         now = utcnow()
         returned = now - timedelta(hours=30)
