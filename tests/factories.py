@@ -9,6 +9,11 @@ listeners (change log, reminders, version counters) run exactly as in production
 commits (`db.session.commit()`) before its first HTTP request, which uses a session of its own.
 Each call makes its own authority unless given one, so factory data never meets the demo data a
 test database may also hold. Every name here is made up.
+
+Still on the demo world (tests/conftest.py loads it into every test database): the role matrix of
+test_access.py, the journeys (test_flow.py, the e2e tests) and the sync, reminder and fuzz tests,
+which read its children by name (`ids["kai"]`). They use it on purpose or for convenience; move a
+test here when it is about one behaviour and its data says more than a demo child's story.
 """
 
 from __future__ import annotations
