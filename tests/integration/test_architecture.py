@@ -199,19 +199,8 @@ PURE_MODULES = [
 ]
 
 
-# Issue 9 (the "server" part) replaces uow's lazy imports of the features' before-commit work
-# with registration by each feature's init_app. Until that lands these two edges are known;
-# delete this set with it (the check then covers them like any other import).
-PENDING_CYCLE_EDGES = {
-    ("webapp.uow", "webapp.reminders.hooks"),
-    ("webapp.uow", "webapp.fieldsync.changes"),
-}
-
-
 def test_no_import_cycles():
     internal, _ = import_graph(ROOT)
-    for a, b in PENDING_CYCLE_EDGES:
-        internal.get(a, set()).discard(b)
     cycles = [" -> ".join(cycle) for cycle in find_cycles(internal)]
     assert cycles == [], "import cycles (move the shared piece down, or register it):\n" + (
         "\n".join(cycles)
@@ -231,14 +220,11 @@ def side_effect_imports(root: Path, packages=PACKAGES) -> list[str]:
 
 # The table registry Alembic reads: importing the models is what it is for.
 SIDE_EFFECT_IMPORTS_ALLOWED = ("webapp/models.py",)
-# Issue 9 (the "server" part) turns create_app's side-effect imports into init_app calls; delete
-# this with it.
-PENDING_SIDE_EFFECT_IMPORTS = ("webapp/__init__.py",)
 
 
 def test_no_import_is_kept_only_for_its_side_effects():
-    allowed = SIDE_EFFECT_IMPORTS_ALLOWED + PENDING_SIDE_EFFECT_IMPORTS
-    assert [f for f in side_effect_imports(ROOT) if not f.startswith(allowed)] == []
+    found = side_effect_imports(ROOT)
+    assert [f for f in found if not f.startswith(SIDE_EFFECT_IMPORTS_ALLOWED)] == []
 
 
 def test_pure_rule_modules_reach_no_framework_or_database():
