@@ -488,3 +488,46 @@ def test_signed_out_while_away_the_phone_says_to_sign_in_and_then_sends(chromium
     expect(status(page)).not_to_contain_text("not yet sent", timeout=20_000)
     assert server_copy(server, "Mia Cole")[1]["basics"] == "A friend's mum fed her"
     context.close()
+
+
+def test_the_back_button_moves_between_screens_and_keeps_what_was_typed(chromium, server, net):
+    context, page = new_phone(chromium, net)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    set_up_field_mode(page)
+    go_offline(context, net)
+
+    page.get_by_role("link", name=CHILD).click()
+    expect(page.get_by_role("heading", name="Return home interview")).to_be_visible()
+    # Back at once, before autosave's pause is over: leaving the screen saves it.
+    page.get_by_label("Overview of the episode").fill("Back-Canary-4411 came home by bus")
+    page.go_back()
+    expect(page.get_by_role("heading", name="My returns")).to_be_visible()
+    assert page.url.split("#")[0].endswith("/app/")
+    expect(page.locator(".hw-card", has_text=CHILD)).to_contain_text("Not yet sent")
+
+    # Forward reopens the interview with the answer, as does opening it again after Back.
+    page.go_forward()
+    expect(page.get_by_label("Overview of the episode")).to_have_value(
+        "Back-Canary-4411 came home by bus"
+    )
+    page.get_by_role("link", name="Back to my returns").click()
+    expect(page.get_by_role("heading", name="My returns")).to_be_visible()
+    page.get_by_role("link", name=CHILD).click()
+    expect(page.get_by_label("Overview of the episode")).to_have_value(
+        "Back-Canary-4411 came home by bus"
+    )
+    assert errors == []
+    context.close()
+
+
+@pytest.mark.parametrize("email", ["carer@demo.test", "dsl@demo.test"])
+def test_a_role_with_nothing_to_keep_is_not_invited_to_set_up_a_phone(chromium, server, email):
+    context = chromium.new_context(base_url=server["url"], **PHONE)
+    page = context.new_page()
+    sign_in(page, email)
+    page.goto("/app/")
+    expect(page.get_by_text("nothing for your role to keep on this device")).to_be_visible()
+    expect(page.get_by_role("heading", name="Set up field mode")).to_have_count(0)
+    expect(page.get_by_label("Offline passphrase")).to_have_count(0)
+    context.close()

@@ -215,8 +215,9 @@ async function recover() {
 
 function startSession() {
   armIdleLock();
-  // Back where the person was (a reload, or unlocking after the idle lock).
-  showRoute(router.current());
+  // Unlocking always opens on the list (as it did before there were routes), whatever screen
+  // the address still names from before a reload or the idle lock.
+  router.go({ screen: "list" }, { replace: true });
   app.client.sync("unlock");
 }
 
