@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from webapp import dbretry, proxy, security
+from webapp import dbretry, errors, proxy, security
 from webapp.config import build_config
 from webapp.crypto import load_cipher
 from webapp.extensions import compress, csrf, db, htmx, limiter, login_manager, migrate
@@ -73,46 +73,45 @@ def create_app(config: dict | None = None, environ: dict | None = None) -> Flask
 
     WTFormsHelpers(app)
 
+    # Each feature registers its own routes and its own work before every commit (uow); the
+    # order of before-commit work is each registration's `order`, not this list's.
     from webapp import (
-        models,  # noqa: F401  (register every table with the metadata)
-        uow,  # noqa: F401  (before every commit: reminders, then the change log)
+        accounts,
+        api,
+        children,
+        devices,
+        episodes,
+        field,
+        fieldsync,
+        interviews,
+        main,
+        models,
+        oversight,
+        reminders,
+        uow,
     )
-    from webapp.accounts.admin_views import bp as admin_bp
-    from webapp.accounts.views import bp as accounts_bp
-    from webapp.api import sync_views  # noqa: F401  (adds the sync routes to the API)
-    from webapp.api.views import bp as api_bp
-    from webapp.children.views import bp as children_bp
-    from webapp.devices.views import bp as devices_bp
-    from webapp.episodes.views import bp as episodes_bp
-    from webapp.field.views import bp as field_bp
-    from webapp.fieldsync import changes  # noqa: F401  (the change log listener)
-    from webapp.main.views import bp as main_bp
-    from webapp.oversight.views import bp as oversight_bp
-    from webapp.push import views as push_views  # noqa: F401  (adds the push routes to the API)
-    from webapp.reminders import hooks  # noqa: F401  (reminders follow the facts)
-    from webapp.reminders.views import bp as reminders_bp
 
-    for bp in (
-        main_bp,
-        accounts_bp,
-        children_bp,
-        episodes_bp,
-        oversight_bp,
-        field_bp,
-        devices_bp,
-        reminders_bp,
-        admin_bp,
+    uow.init_app(app)
+    for feature in (
+        main,
+        accounts,
+        children,
+        episodes,
+        interviews,
+        oversight,
+        field,
+        devices,
+        reminders,
+        fieldsync,
+        api,
     ):
-        app.register_blueprint(bp)
-    app.register_blueprint(api_bp, url_prefix="/api/v1")
-    from webapp import interviews
-
-    interviews.init_app(app)
+        feature.init_app(app)
+    models.configure()
 
     from webapp import templating
 
     templating.init_app(app)
-    _register_errors(app)
+    errors.init_app(app)  # the domain's errors and HTTP errors, as pages or (under /api/) JSON
     dbretry.init_app(app)  # a connection lost mid-request: GET retried once, else 503
 
     # Before any view reads the request: values no database column can hold (NUL, surrogates).
@@ -120,56 +119,6 @@ def create_app(config: dict | None = None, environ: dict | None = None) -> Flask
 
     inputguard.init_app(app)
     return app
-
-
-def _wants_json() -> bool:
-    return request.path.startswith("/api/")
-
-
-def _register_errors(app: Flask) -> None:
-    from flask_wtf.csrf import CSRFError
-    from sqlalchemy.orm.exc import StaleDataError
-
-    @app.errorhandler(StaleDataError)
-    def changed_meanwhile(_err):
-        # Two people changed one record at once and the version column caught the second: a
-        # conflict to reload, not a server fault. Forms that can keep what was typed catch it
-        # themselves (interview sections).
-        db.session.rollback()
-        message = "Someone else changed this record. Reload the page and try again."
-        if _wants_json():
-            return jsonify(error="conflict", message=message), 409
-        return render_template("errors/error.html", code=409, message=message), 409
-
-    @app.errorhandler(PermissionError)
-    def not_allowed(_err):
-        # A service's NotAllowed: answered as if the record did not exist. (An error handler that
-        # calls abort() instead raises out of Flask's handling and becomes a 500.)
-        if _wants_json():
-            return jsonify(error="not_found", message="Page not found."), 404
-        return render_template("errors/error.html", code=404, message="Page not found."), 404
-
-    @app.errorhandler(CSRFError)
-    def csrf_error(err):
-        if _wants_json():
-            return jsonify(error="csrf_failed", message=err.description), 400
-        return render_template("errors/error.html", code=400, message=err.description), 400
-
-    for code, message in (
-        (400, "The request could not be understood."),
-        (401, "Sign in to continue."),
-        (404, "Page not found."),
-        (405, "That action is not allowed here."),
-        (409, "Someone else changed this record. Reload the page and try again."),
-        (413, "The request was too large."),
-    ):
-
-        def handler(err, code=code, message=message):
-            if _wants_json():
-                return jsonify(error=err.name.lower().replace(" ", "_"), message=message), code
-            return render_template("errors/error.html", code=code, message=message), code
-
-        app.register_error_handler(code, handler)
 
 
 @event.listens_for(Engine, "connect")

@@ -2,7 +2,7 @@
 
 Every service asks this module which children, episodes and interviews a user may see, as query
 filters, so a list and a single lookup can never disagree. Something a user may not see is
-indistinguishable from something that does not exist: the views answer 404 for both.
+indistinguishable from something that does not exist: NotFound for both (answered 404).
 
 - worker: children with a return interview allocated to them (or to their team, where the
   authority turns on HOMEWARD_WORKER_SEES_TEAM);
@@ -15,13 +15,14 @@ indistinguishable from something that does not exist: the views answer 404 for b
 
 from __future__ import annotations
 
-from flask import abort, current_app
+from flask import current_app
 from sqlalchemy import false, or_, select
 from sqlalchemy.sql import Select
 
 from webapp.accounts.models import Role, User
 from webapp.children.models import Child
 from webapp.episodes.models import Episode
+from webapp.errors import NotFound
 from webapp.extensions import db
 from webapp.interviews import workflow
 from webapp.interviews.models import Interview
@@ -78,21 +79,21 @@ def interviews_query(user: User) -> Select:
 def get_child_or_404(user: User, child_id: str) -> Child:
     child = db.session.scalar(children_query(user).where(Child.id == child_id))
     if child is None:
-        abort(404)
+        raise NotFound
     return child
 
 
 def get_episode_or_404(user: User, episode_id: str) -> Episode:
     episode = db.session.scalar(episodes_query(user).where(Episode.id == episode_id))
     if episode is None:
-        abort(404)
+        raise NotFound
     return episode
 
 
 def get_interview_or_404(user: User, interview_id: str) -> Interview:
     interview = db.session.scalar(interviews_query(user).where(Interview.id == interview_id))
     if interview is None:
-        abort(404)
+        raise NotFound
     return interview
 
 

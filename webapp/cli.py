@@ -147,7 +147,7 @@ def users() -> None:
 
 def _user(email: str):
     from webapp.accounts import service
-    from webapp.rules import NotAllowed
+    from webapp.errors import NotAllowed
 
     try:
         return service.user_by_email(email)
@@ -203,7 +203,7 @@ def users_reactivate(email: str) -> None:
 @click.argument("email")
 @_base_url_option
 def users_reset_password(email: str, base_url: str) -> None:
-    from webapp.rules import RuleError
+    from webapp.errors import RuleError
 
     app = _app()
     with app.app_context():
@@ -223,7 +223,7 @@ def users_reset_password(email: str, base_url: str) -> None:
 )
 def users_set_role(email: str, role: str) -> None:
     from webapp.accounts import service
-    from webapp.rules import RuleError
+    from webapp.errors import RuleError
 
     app = _app()
     with app.app_context():
@@ -240,7 +240,7 @@ def users_set_role(email: str, role: str) -> None:
 @click.argument("team")
 def users_set_team(email: str, team: str) -> None:
     from webapp.accounts import service
-    from webapp.rules import RuleError
+    from webapp.errors import RuleError
 
     app = _app()
     with app.app_context():

@@ -1,5 +1,7 @@
 """Import every model so Alembic and SQLAlchemy see the whole schema."""
 
+from sqlalchemy.orm import configure_mappers
+
 from webapp.accounts.models import LoginThrottle, Organisation, User  # noqa: F401
 from webapp.audit import AuditEvent  # noqa: F401
 from webapp.children.models import Child  # noqa: F401
@@ -9,3 +11,9 @@ from webapp.fieldsync.models import ChangeLog, SyncConflict, SyncDelivery, SyncM
 from webapp.interviews.models import Interview, interview_episodes  # noqa: F401
 from webapp.push.models import PushSubscription  # noqa: F401
 from webapp.reminders.models import Reminder, ReminderAttempt  # noqa: F401
+
+
+def configure() -> None:
+    """Resolve every relationship now, at startup, with every model above imported: a broken one
+    fails create_app instead of the first request that happens to touch it."""
+    configure_mappers()

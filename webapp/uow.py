@@ -5,7 +5,8 @@ Services end their changes with `uow.commit()`. On its own that commits; inside 
 commits or rolls back together.
 
 Features note what a transaction touched (`notes`) as it flushes, and act on it once, just before
-the real commit. Two SQLAlchemy behaviours make that subtle:
+the real commit: each registers that work from its own `init_app` (`register_after_flush`,
+`register_before_commit` with an order). Two SQLAlchemy behaviours make that subtle:
 
 - `before_commit` also fires when a SAVEPOINT is released. Running the work there appended the
   change log (and took its PostgreSQL lock) at a sync batch's first mutation and held the lock to
@@ -21,8 +22,11 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
+from flask import Flask, current_app, has_app_context
+from flask_sqlalchemy.session import Session as AppSession
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -43,14 +47,71 @@ def take_notes(session: Session, key: str) -> Any:
     return session.info.get(_NOTES, {}).pop(key, None)
 
 
-@event.listens_for(Session, "after_transaction_create")
+@dataclass(order=True, frozen=True)
+class Work:
+    order: int
+    name: str
+    fn: Callable[[Session], None] = field(compare=False)
+
+
+@dataclass
+class _Registry:
+    after_flush: list[Work] = field(default_factory=list)
+    before_commit: list[Work] = field(default_factory=list)
+
+
+_EXTENSION = "homeward_uow"
+
+
+def init_app(app: Flask) -> None:
+    """Give the app its (empty) list of work; features add theirs in their own init_app."""
+    app.extensions[_EXTENSION] = _Registry()
+    # On Flask-SQLAlchemy's session class only: a bare SQLAlchemy session (a migration, a
+    # script, the dispatcher's own connections) is not the app's unit of work.
+    for name, fn in _LISTENERS.items():
+        if not event.contains(AppSession, name, fn):
+            event.listen(AppSession, name, fn)
+
+
+def _add(app: Flask, kind: str, work: Work) -> None:
+    works: list[Work] = getattr(app.extensions[_EXTENSION], kind)
+    if any(w.name == work.name for w in works):
+        raise ValueError(f"{kind} work {work.name!r} is registered twice")
+    works.append(work)
+    works.sort()
+
+
+def register_after_flush(app: Flask, name: str, fn: Callable[[Session], None]) -> None:
+    """`fn(session)` after every flush: note what the flush touched (uow.notes)."""
+    _add(app, "after_flush", Work(0, name, fn))
+
+
+def register_before_commit(
+    app: Flask, name: str, fn: Callable[[Session], None], *, order: int
+) -> None:
+    """`fn(session)` once just before the outermost commit, lowest `order` first, after a flush
+    (so every change so far has been noted)."""
+    _add(app, "before_commit", Work(order, name, fn))
+
+
+def _registry() -> _Registry | None:
+    if not has_app_context():
+        return None
+    return current_app.extensions.get(_EXTENSION)
+
+
+def _after_flush(session: Session, _flush_context) -> None:
+    registry = _registry()
+    for work in registry.after_flush if registry else ():
+        work.fn(session)
+
+
 def _snapshot(session: Session, transaction: SessionTransaction) -> None:
     if transaction.nested:
         snapshots = session.info.setdefault(_SNAPSHOTS, {})
         snapshots[id(transaction)] = copy.deepcopy(session.info.get(_NOTES, {}))
 
 
-@event.listens_for(Session, "after_soft_rollback")
 def _restore(session: Session, previous_transaction: SessionTransaction) -> None:
     if previous_transaction.nested:
         saved = session.info.get(_SNAPSHOTS, {}).get(id(previous_transaction))
@@ -60,7 +121,6 @@ def _restore(session: Session, previous_transaction: SessionTransaction) -> None
         session.info.pop(_NOTES, None)
 
 
-@event.listens_for(Session, "after_transaction_end")
 def _drop_snapshot(session: Session, transaction: SessionTransaction) -> None:
     if transaction.nested:
         session.info.get(_SNAPSHOTS, {}).pop(id(transaction), None)
@@ -68,19 +128,24 @@ def _drop_snapshot(session: Session, transaction: SessionTransaction) -> None:
         session.info.pop(_SNAPSHOTS, None)
 
 
-@event.listens_for(Session, "before_commit")
 def _before_commit(session: Session) -> None:
-    """What every transaction does last, in this order: reminders follow the facts (they may add
-    rows), then the sync change log is appended under its lock, which is held from there to the
-    commit and no longer."""
+    """What every transaction does last, in the registered order (reminders follow the facts,
+    then the sync change log is appended under its lock, held from there to the commit)."""
     if session.in_nested_transaction():
         return  # a savepoint being released: the real commit comes later
-    from webapp.fieldsync import changes
-    from webapp.reminders import hooks
+    registry = _registry()
+    for work in registry.before_commit if registry else ():
+        session.flush()
+        work.fn(session)
 
-    hooks.refresh_noted(session)
-    session.flush()
-    changes.append_log(session)
+
+_LISTENERS = {
+    "after_flush": _after_flush,
+    "after_transaction_create": _snapshot,
+    "after_soft_rollback": _restore,
+    "after_transaction_end": _drop_snapshot,
+    "before_commit": _before_commit,
+}
 
 
 def commit() -> None:

@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy.orm.exc import StaleDataError
 
 from tests.integration.helpers import episodes_of
+from webapp.errors import ChangedMeanwhile, NotAllowed, NotFound
 
 
 @pytest.mark.both_databases
@@ -42,19 +43,59 @@ def test_open_episode_has_no_rhi_due_yet(as_user, ids):
 
 @pytest.mark.parametrize(
     ("raised", "status", "code"),
-    [(PermissionError, 404, "not_found"), (StaleDataError, 409, "conflict")],
+    [
+        (NotAllowed, 404, "not_found"),
+        (NotFound, 404, "not_found"),
+        (StaleDataError, 409, "conflict"),
+        (ChangedMeanwhile, 409, "conflict"),
+    ],
 )
 def test_api_answers_domain_refusals_in_its_own_shape_not_as_500(
     app, as_user, monkeypatch, raised, status, code
 ):
-    """The API blueprint's catch-all handler is found before the app's: a NotAllowed (a
-    PermissionError) or a version clash under /api/ once came back as a JSON 500."""
+    """The API blueprint's catch-all handler is found before the app's: a NotAllowed or a
+    version clash under /api/ once came back as a JSON 500."""
     phone = as_user("worker@demo.test")
 
     def refuse(*args, **kwargs):
         raise raised("refused")
 
-    monkeypatch.setitem(app.view_functions, "api.pull", refuse)
+    monkeypatch.setitem(app.view_functions, "api.sync.pull", refuse)
     r = phone.get("/api/v1/sync/pull")
     assert r.status_code == status
     assert r.json["error"] == code
+
+
+SYNC_500 = "Something went wrong; nothing was saved. It will be sent again automatically."
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "method", "url"),
+    [
+        ("api.push.push_subscribe", "POST", "/api/v1/push/subscriptions"),
+        ("api.session_info", "GET", "/api/v1/session"),
+        ("api.episode", "GET", "/api/v1/episodes/x"),
+    ],
+)
+def test_a_failure_outside_sync_does_not_answer_with_the_sync_text(
+    app, as_user, monkeypatch, endpoint, method, url
+):
+    """Only a sync push or pull is sent again by the phone on its own."""
+    person = as_user("worker@demo.test")
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("bug")
+
+    monkeypatch.setitem(app.view_functions, endpoint, fail)
+    r = person.api(method, url, json={})
+    assert r.status_code == 500 and r.json["error"] == "server_error"
+    assert r.json["message"] != SYNC_500 and "try again" in r.json["message"]
+
+
+def test_a_sync_failure_says_it_will_be_sent_again(app, as_user, monkeypatch):
+    def fail(*args, **kwargs):
+        raise RuntimeError("bug")
+
+    monkeypatch.setitem(app.view_functions, "api.sync.pull", fail)
+    r = as_user("worker@demo.test").get("/api/v1/sync/pull")
+    assert r.status_code == 500 and r.json["message"] == SYNC_500

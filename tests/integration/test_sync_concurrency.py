@@ -110,17 +110,16 @@ def test_a_savepoint_rolled_back_mid_batch_logs_nothing_and_keeps_the_rest(
     assert fresh(mia).version == mia.version
 
 
-def test_before_commit_work_runs_once_per_transaction_not_per_savepoint(app, ids, monkeypatch):
+def test_before_commit_work_runs_once_per_transaction_not_per_savepoint(app, ids):
     """The change-log lock is taken once, at the real commit: SQLAlchemy also fires before_commit
     at every savepoint release, which held the lock from a batch's first mutation to its end."""
     from webapp import uow
     from webapp.accounts.models import User
-    from webapp.fieldsync import changes
     from webapp.interviews import service as interviews
 
     calls = []
-    real = changes.append_log
-    monkeypatch.setattr(changes, "append_log", lambda s: (calls.append(1), real(s)))
+    # Registered as the features register theirs (the change log among them).
+    uow.register_before_commit(app, "count", lambda s: calls.append(1), order=1000)
     worker = db.session.scalar(select(User).where(User.email == "worker@demo.test"))
     with uow.batch():
         for name in ("kai", "mia", "kai"):

@@ -9,7 +9,7 @@ from flask_login import current_user
 from webapp.accounts import service
 from webapp.accounts.forms import UserAccessForm
 from webapp.accounts.models import ROLE_LABELS, Role, User
-from webapp.rules import NotAllowed, RuleError
+from webapp.errors import NotAllowed, RuleError
 from webapp.security import roles_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

@@ -20,8 +20,8 @@ from zxcvbn import zxcvbn
 from webapp import audit
 from webapp.accounts.models import LoginThrottle, Organisation, OrgKind, Role, User
 from webapp.db_types import utcnow
+from webapp.errors import NotAllowed, RuleError
 from webapp.extensions import db
-from webapp.rules import NotAllowed, RuleError
 
 # Argon2id, chosen rather than the library default (t=3, 64 MiB, 4 lanes: ~170 ms here and both
 # cores at once). 46 MiB and 2 passes in one lane is above OWASP's minimum (46 MiB, t=1) and

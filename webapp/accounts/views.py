@@ -21,8 +21,8 @@ from webapp.accounts.forms import ChangePasswordForm, LoginForm, SetPasswordForm
 from webapp.accounts.models import User
 from webapp.devices import revocation
 from webapp.devices import service as devices
+from webapp.errors import RuleError
 from webapp.extensions import limiter, login_manager
-from webapp.rules import RuleError
 from webapp.security import login_required, public
 from webapp.urls import safe_local_path
 

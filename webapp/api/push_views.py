@@ -1,14 +1,18 @@
-"""Push subscription API: the thin face of push/service.py, on the versioned JSON API."""
+"""Push subscription API: the thin face of push/service.py, nested in the versioned JSON API.
+
+Its failures are answered by the API's own handler: never with the sync routes' "it will be sent
+again" (nothing sends a subscription again on its own)."""
 
 from __future__ import annotations
 
-from flask import g, jsonify, request
+from flask import Blueprint, g, jsonify, request
 from flask_login import current_user
 
-from webapp.api.views import bp
+from webapp.errors import RuleError
 from webapp.push import service
-from webapp.rules import RuleError
 from webapp.security import login_required
+
+bp = Blueprint("push", __name__)
 
 
 @bp.route("/push/key")

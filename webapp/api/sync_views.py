@@ -7,11 +7,9 @@ because every mutation id is remembered with its answer.
 
 from __future__ import annotations
 
-from flask import current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from flask_login import current_user
 from pydantic import ValidationError
-from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.exceptions import HTTPException
 
 from sync import engine
 from sync.protocol import (
@@ -19,32 +17,23 @@ from sync.protocol import (
     PROTOCOL_VERSION,
     BatchInvalid,
     ErrorCode,
-    ProblemResponse,
     PushResponse,
-    openapi_document,
     read_push,
 )
 from webapp import uow
-from webapp.api.views import bp
+from webapp.api.problems import failure_handler, problem, revoked
 from webapp.devices import revocation
 from webapp.devices import service as devices
 from webapp.extensions import db
 from webapp.fieldsync.store import SqlStore
-from webapp.rules import NotAllowed
-from webapp.security import login_required, public
-
-
-def problem(status: int, code: ErrorCode, message: str, details: list | None = None):
-    body = ProblemResponse(error=code, message=message, details=details or [])
-    return jsonify(body.model_dump(mode="json")), status
+from webapp.security import login_required
 
 
 def _cursor_secret() -> bytes:
     return ("homeward-sync-cursor:" + current_app.config["SECRET_KEY"]).encode()
 
 
-def _revoked_response():
-    return jsonify(revocation.GONE), 410
+bp = Blueprint("sync", __name__)
 
 
 def _note_sync(user) -> None:
@@ -55,41 +44,6 @@ def _note_sync(user) -> None:
     except Exception:
         db.session.rollback()
         current_app.logger.warning("could not record the device's last sync", exc_info=True)
-
-
-@bp.route("/session")
-@login_required
-@revocation.still_allowed(revocation.STANDING)
-def session_info():
-    """Who is signed in here, the CSRF token for the field app, and the device's standing."""
-    from flask_wtf.csrf import generate_csrf
-
-    device = devices.touch(current_user, g.device_id, request.user_agent.string or "")
-    return jsonify(
-        user_id=current_user.id,
-        role=current_user.role,
-        csrf_token=generate_csrf(),
-        device={"revoked": device.revoked},
-        protocol=PROTOCOL_VERSION,
-    )
-
-
-@bp.route("/devices/recovery-key")
-@login_required
-def recovery_key():
-    try:
-        key = devices.recovery_key(current_user, g.device_id)
-    except NotAllowed:
-        return _revoked_response()
-    return jsonify(key=key)
-
-
-@bp.route("/devices/wiped", methods=["POST"])
-@login_required
-@revocation.still_allowed(revocation.REPORT_WIPE)
-def device_wiped():
-    devices.mark_wiped(current_user, g.device_id)
-    return jsonify(ok=True)
 
 
 @bp.route("/sync/push", methods=["POST"])
@@ -142,7 +96,7 @@ def push():
 def pull():
     user = current_user._get_current_object()
     if devices.is_revoked(user, g.device_id):
-        return _revoked_response()
+        return revoked()
     try:
         limit = max(1, min(int(request.args.get("limit", "200")), 500))
     except ValueError:
@@ -162,34 +116,11 @@ def pull():
     return jsonify(response.model_dump(mode="json"))
 
 
-@bp.route("/openapi.json")
-@public
-def openapi():
-    return jsonify(openapi_document(server_url="/api/v1"))
-
-
-@bp.errorhandler(Exception)
-def server_error(err: Exception):
-    """Any unexpected failure in the API answers the protocol's JSON 500, in tests too.
-
-    HTTP errors (404 for what the user may not see, 405, ...) keep their own status. The log gets
-    the exception type and traceback only: request bodies carry interview content.
-    """
-    if isinstance(err, HTTPException):
-        return err
-    db.session.rollback()
-    # The domain's refusals keep their meaning here too (this handler is found before the app's).
-    if isinstance(err, PermissionError):
-        return problem(404, ErrorCode.NOT_FOUND, "No such record, or you do not have access to it")
-    if isinstance(err, StaleDataError):
-        return problem(
-            409,
-            ErrorCode.CONFLICT,
-            "Someone else changed this record at the same moment",
-        )
-    current_app.logger.error("sync API failure: %s", type(err).__name__, exc_info=err)
-    return problem(
-        500,
-        ErrorCode.SERVER_ERROR,
+# A failed push or pull is sent again by the phone on its own: the one place that says so.
+bp.register_error_handler(
+    Exception,
+    failure_handler(
+        "sync",
         "Something went wrong; nothing was saved. It will be sent again automatically.",
-    )
+    ),
+)

@@ -12,9 +12,9 @@ from webapp.accounts.models import Organisation, OrgKind, Role, User
 from webapp.children.models import Child, LegalStatus
 from webapp.db_types import utcnow
 from webapp.episodes.models import Episode
+from webapp.errors import NotAllowed, RuleError
 from webapp.extensions import db
 from webapp.interviews.models import Interview
-from webapp.errors import NotAllowed, RuleError
 
 
 def list_children(user: User) -> list[Child]:

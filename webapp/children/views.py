@@ -7,8 +7,8 @@ from webapp.children import service
 from webapp.children.forms import ChildForm
 from webapp.db_types import utcnow
 from webapp.episodes import service as episodes
-from webapp.interviews import service as interviews
 from webapp.errors import RuleError
+from webapp.interviews import service as interviews
 from webapp.security import login_required, roles_required
 
 bp = Blueprint("children", __name__, url_prefix="/children")

@@ -1,0 +1,12 @@
+"""Devices: the phones and browsers a person uses, and revoking them."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    # Views are imported when the app is built, not with the package (see webapp.main).
+    from webapp.devices import views
+
+    app.register_blueprint(views.bp)

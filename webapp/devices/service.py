@@ -13,8 +13,8 @@ from webapp.accounts import sessions
 from webapp.accounts.models import Organisation, Role, User
 from webapp.db_types import utcnow
 from webapp.devices.models import Device
+from webapp.errors import NotAllowed
 from webapp.extensions import db
-from webapp.rules import NotAllowed
 
 
 def label_from_user_agent(ua: str) -> str:

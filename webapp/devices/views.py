@@ -3,7 +3,7 @@ from flask_login import current_user
 
 from webapp.accounts.models import Role
 from webapp.devices import service
-from webapp.rules import NotAllowed
+from webapp.errors import NotAllowed
 from webapp.security import roles_required
 
 bp = Blueprint("devices", __name__, url_prefix="/devices")

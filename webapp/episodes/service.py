@@ -19,9 +19,9 @@ from webapp.episodes.models import (
     EpisodeStatus,
     ReportedType,
 )
+from webapp.errors import NotAllowed, RuleError
 from webapp.extensions import db
 from webapp.interviews.models import Interview, InterviewStatus
-from webapp.rules import NotAllowed, RuleError
 
 # A few minutes of slack for a phone whose clock runs fast.
 CLOCK_SKEW = timedelta(minutes=5)

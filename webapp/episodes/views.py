@@ -7,7 +7,7 @@ from webapp.children import service as children
 from webapp.db_types import utcnow
 from webapp.episodes import service
 from webapp.episodes.forms import EpisodeForm, PoliceForm, ReturnForm
-from webapp.rules import RuleError
+from webapp.errors import RuleError
 from webapp.security import login_required, roles_required
 
 bp = Blueprint("episodes", __name__)

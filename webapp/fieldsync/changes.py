@@ -12,7 +12,7 @@ already has one writer at a time). The lock is taken as late as possible: see ap
 
 from __future__ import annotations
 
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from webapp import uow
@@ -28,8 +28,7 @@ CHANGE_LOG_LOCK = 0x486F6D65  # "Home": any constant shared by every writer
 _KEY = "homeward_change_log"
 
 
-@event.listens_for(Session, "after_flush")
-def _note_changes(session: Session, _flush_context) -> None:
+def note_changes(session: Session) -> None:
     """Remember what this flush touched; the log rows are written once, just before commit."""
     noted = uow.notes(
         session,
@@ -49,7 +48,7 @@ def _note_changes(session: Session, _flush_context) -> None:
 
 
 def append_log(session: Session) -> None:
-    """Append this transaction's change log rows. Called by uow's before_commit, last of all:
+    """Append this transaction's change log rows. Registered with uow to run last of all:
     the PostgreSQL lock it takes is then held only from here to the commit, so concurrent pushes
     wait on each other for milliseconds, not for the whole of each other's batches."""
     noted = uow.take_notes(session, _KEY)

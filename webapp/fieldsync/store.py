@@ -20,12 +20,12 @@ from sync.protocol import Change, MutationResult
 from sync.store import PayloadError, RecordState, StaleWrite, StoredMutation
 from webapp import access, sealed
 from webapp.accounts.models import User
+from webapp.errors import NotAllowed, RuleError
 from webapp.extensions import db
 from webapp.fieldsync.models import ChangeLog, SyncConflict, SyncDelivery, SyncMutation
 from webapp.interviews import questions, workflow
 from webapp.interviews import service as interviews
 from webapp.interviews.models import Interview
-from webapp.rules import NotAllowed, RuleError
 
 # How many log rows one pull reads before answering has_more.
 SCAN_WINDOW = 500

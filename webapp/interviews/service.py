@@ -15,6 +15,7 @@ from webapp import access, audit, deadlines, sealed, uow
 from webapp.accounts.models import Role, User
 from webapp.children import service as children
 from webapp.db_types import utcnow
+from webapp.errors import ChangedMeanwhile, NotAllowed, RuleError
 from webapp.extensions import db
 from webapp.interviews import workflow
 from webapp.interviews.models import Interview
@@ -27,7 +28,6 @@ from webapp.interviews.questions import (
     Section,
     completeness_problems,
 )
-from webapp.rules import ChangedMeanwhile, NotAllowed, RuleError
 
 _BOOL_FIELDS = ("independent",)
 

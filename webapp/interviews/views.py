@@ -14,6 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from webapp import access
 from webapp.accounts.models import Role
 from webapp.db_types import utcnow
+from webapp.errors import ChangedMeanwhile, NotAllowed, NotFound, RuleError
 from webapp.extensions import db
 from webapp.interviews import service, workflow
 from webapp.interviews.forms import (
@@ -25,7 +26,6 @@ from webapp.interviews.forms import (
     values_from,
 )
 from webapp.interviews.questions import SECTIONS, SECTIONS_BY_SLUG
-from webapp.rules import ChangedMeanwhile, NotAllowed, RuleError
 from webapp.security import login_required, roles_required
 
 bp = Blueprint("interviews", __name__)
@@ -41,7 +41,7 @@ def my_returns():
 
 def _allowed_content(interview):
     if not access.can_read_interview_content(current_user, interview):
-        abort(404)
+        raise NotFound
 
 
 @bp.route("/interviews/<interview_id>")

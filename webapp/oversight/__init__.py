@@ -1,0 +1,12 @@
+"""The manager's dashboard: the 72-hour clock across the authority."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    # Views are imported when the app is built, not with the package (see webapp.main).
+    from webapp.oversight import views
+
+    app.register_blueprint(views.bp)

@@ -11,10 +11,10 @@ from webapp import audit, uow
 from webapp.accounts.models import User
 from webapp.db_types import utcnow
 from webapp.devices.service import label_from_user_agent
+from webapp.errors import RuleError
 from webapp.extensions import db
 from webapp.push import client
 from webapp.push.models import PushSubscription
-from webapp.rules import RuleError
 
 
 def public_key() -> str | None:

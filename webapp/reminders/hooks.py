@@ -8,15 +8,14 @@ through here, so no pending reminder is left to fire on facts that no longer hol
 
 from __future__ import annotations
 
-from flask import has_app_context
-from sqlalchemy import event, inspect, select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from webapp import uow
 from webapp.children.models import Child
 from webapp.episodes.models import Episode
 from webapp.interviews.models import Interview, interview_ids_for
-from webapp.reminders import schedule
+from webapp.reminders import schedule, service
 
 _KEY = "homeward_reminder_subjects"
 
@@ -36,8 +35,7 @@ def _changed(session: Session, obj, names: tuple[str, ...]) -> bool:
     return any(state.attrs[name].history.has_changes() for name in names)
 
 
-@event.listens_for(Session, "after_flush")
-def _note_subjects(session: Session, _flush_context) -> None:
+def note_subjects(session: Session) -> None:
     subjects: set[tuple[str, str]] = uow.notes(session, _KEY, set)
     episodes: set[str] = set()
     children: set[str] = set()
@@ -66,17 +64,9 @@ def _note_subjects(session: Session, _flush_context) -> None:
 
 
 def refresh_noted(session: Session) -> None:
-    """Recompute the reminders of every subject noted; called by uow's before_commit."""
-    from webapp.extensions import db
-    from webapp.reminders import service
-
-    if not has_app_context() or session is not db.session():
-        # The service works on the app's session; any other session is not the app's business.
-        uow.take_notes(session, _KEY)
-        return
-    # before_commit runs before commit's own flush: flush now so that after_flush has seen
-    # everything this transaction changed.
-    session.flush()
+    """Recompute the reminders of every subject noted; registered with uow before the change
+    log (the refresh may add rows). uow flushes first, so every change has been noted; only the
+    app's session gets here, the one the service works on."""
     done: set[tuple[str, str]] = set()
     while pending := uow.notes(session, _KEY, set) - done:
         for subject in sorted(pending):

@@ -19,11 +19,11 @@ from webapp.accounts.models import Organisation, Role, User
 from webapp.children import service as children
 from webapp.db_types import new_id, utcnow
 from webapp.episodes.models import Episode
+from webapp.errors import NotAllowed
 from webapp.extensions import db
 from webapp.interviews.models import Interview, InterviewStatus
 from webapp.reminders import schedule
 from webapp.reminders.models import Reminder, ReminderStatus
-from webapp.rules import NotAllowed
 
 # Submitted or authorised: nothing more for the worker to do. Sent back is open again.
 DONE_STATUSES = frozenset({InterviewStatus.SUBMITTED, InterviewStatus.AUTHORISED})

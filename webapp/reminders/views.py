@@ -7,9 +7,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from webapp.db_types import utcnow
+from webapp.errors import NotAllowed
 from webapp.push import service as push
 from webapp.reminders import schedule, service
-from webapp.rules import NotAllowed
 from webapp.security import login_required
 from webapp.urls import safe_local_path
 

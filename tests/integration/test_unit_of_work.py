@@ -1,0 +1,46 @@
+"""Work before every commit: registered by each feature's init_app, on the app's session only."""
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tests.integration.helpers import interview_of
+from webapp import uow
+from webapp.extensions import db
+from webapp.fieldsync.models import ChangeLog
+from webapp.interviews.models import Interview
+
+pytestmark = pytest.mark.both_databases
+
+
+def _log_rows() -> int:
+    return db.session.scalar(select(func.count()).select_from(ChangeLog))
+
+
+def test_the_apps_session_logs_its_changes(app, ids):
+    before = _log_rows()
+    interview_of(ids["kai"]).offered = "NA"
+    db.session.commit()
+    assert _log_rows() == before + 1
+
+
+def test_a_bare_sqlalchemy_session_is_not_the_apps_unit_of_work(app, ids):
+    """A script's or a migration's own session does its own work: the app's before-commit work
+    (change log, reminders) listens on Flask-SQLAlchemy's session class only."""
+    before = _log_rows()
+    kai_id = interview_of(ids["kai"]).id
+    with Session(db.engine) as other:
+        other.get(Interview, kai_id).offered = "NA"
+        other.commit()
+    assert _log_rows() == before
+
+
+def test_before_commit_work_runs_in_its_registered_order_whatever_the_feature_order(app, ids):
+    calls = []
+    uow.register_before_commit(app, "late", lambda s: calls.append("late"), order=1000)
+    uow.register_before_commit(app, "early", lambda s: calls.append("early"), order=1)
+    interview_of(ids["kai"]).offered = "NA"
+    db.session.commit()
+    assert calls == ["early", "late"]
+    with pytest.raises(ValueError, match="twice"):
+        uow.register_before_commit(app, "early", lambda s: None, order=2)
