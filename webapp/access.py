@@ -76,6 +76,17 @@ def interviews_query(user: User) -> Select:
     return select(Interview).where(interview_clause(user))
 
 
+def field_interviews_query(user: User) -> Select:
+    """What a phone copies for field mode ("My returns"): the interviews allocated to this
+    person (or to their team, where the authority lets workers see it). A manager's phone holds
+    only what the manager allocated to themself, never the whole authority the web pages show."""
+    if user.role == Role.WORKER:
+        mine = _worker_interview_clause(user)
+    else:
+        mine = Interview.allocated_to_id == user.id
+    return interviews_query(user).where(mine)
+
+
 def get_child_or_404(user: User, child_id: str) -> Child:
     child = db.session.scalar(children_query(user).where(Child.id == child_id))
     if child is None:

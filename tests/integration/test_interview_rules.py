@@ -90,3 +90,25 @@ def test_completeness_rules_as_data_say_what_is_missing():
     assert "share_with" not in accepted and "held_at" in accepted
     consented = {"offered": "Y", "outcome": "accepted", "consent_to_share": "yes"}
     assert "share_with" in {p.field for p in completeness_problems(consented)}
+
+
+@pytest.mark.both_databases
+def test_a_managers_phone_copies_only_what_is_allocated_to_them(as_user, ids):
+    """ "My returns" means allocated to me: the web pages keep the manager's wider view."""
+    from sqlalchemy import select
+
+    from webapp.accounts.models import User
+    from webapp.db_types import utcnow
+    from webapp.extensions import db
+
+    manager = as_user("manager@demo.test")
+    kai = interview_of(ids["kai"])
+    assert manager.get(f"/interviews/{kai.id}").status_code == 200
+    phone = Device(manager)
+    assert phone.pull().json["changes"] == []
+
+    me = db.session.scalar(select(User).where(User.email == "manager@demo.test"))
+    kai.allocated_to_id, kai.allocated_at = me.id, utcnow()
+    db.session.commit()
+    got = [c["record_id"] for c in phone.pull().json["changes"]]
+    assert got == [kai.id]

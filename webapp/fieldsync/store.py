@@ -80,7 +80,7 @@ class InterviewHandler:
 
     def _get(self, actor: User, record_id) -> Interview | None:
         return db.session.scalar(
-            access.interviews_query(actor).where(Interview.id == str(record_id))
+            access.field_interviews_query(actor).where(Interview.id == str(record_id))
         )
 
     def validate(self, payload: dict) -> dict:
@@ -122,7 +122,7 @@ class InterviewHandler:
         # load() left in the session), and let the version column's WHERE clause refuse the
         # UPDATE if another transaction moved it since (SQLAlchemy raises StaleDataError).
         interview = db.session.scalar(
-            access.interviews_query(actor)
+            access.field_interviews_query(actor)
             .where(Interview.id == str(record_id))
             .execution_options(populate_existing=True)
         )
