@@ -163,7 +163,7 @@ def test_whole_request_errors(phone):
 def test_lost_connection_mid_batch_applies_nothing_and_retry_applies_all(phone, ids, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
-    from webapp.fieldsync import store
+    from webapp.interviews import sync as store
 
     kai, mia = interview_of(ids["kai"]), interview_of(ids["mia"])
     batch = [
@@ -196,7 +196,7 @@ def test_a_fault_triggered_by_one_mutation_is_answered_alone_and_retried(phone, 
     server_error with "retry" (and not remembered), the rest of the batch is applied, and the
     resent mutation applies once the fault is gone. Before, the whole batch answered 500 for
     ever and blocked the phone's queue."""
-    from webapp.fieldsync import store
+    from webapp.interviews import sync as store
 
     kai, mia = interview_of(ids["kai"]), interview_of(ids["mia"])
     poison = mutation(kai.id, kai.version, {"why_details": "A"})

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from tests.integration.helpers import fresh, interview_of
 from tests.integration.test_sync_api import Device, mutation
 from webapp.extensions import db
-from webapp.fieldsync import store as field_store
 from webapp.fieldsync.models import ChangeLog, SyncConflict
+from webapp.interviews import sync as field_store
 
 # Concurrent writers, locks and savepoints.
 pytestmark = pytest.mark.both_databases

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, g, jsonify, render_template
 
-from webapp.accounts.models import Role
+from webapp.field import records
 from webapp.interviews.forms import section_form_class
 from webapp.interviews.questions import SECTIONS, required_rules, to_json_schema
 from webapp.security import public
@@ -40,13 +40,12 @@ SHELL_ASSETS = [
 SCHEMA_URL = "/api/v1/schema/interview"
 SW_MESSAGES = "js/sw-messages.js"
 
+
 # Which record types a role keeps on a phone. A role with none is not invited to set one up:
 # its phone would hold nothing. Carers and school DSLs get theirs with their own record types.
-FIELD_RECORD_TYPES: dict[str, tuple[str, ...]] = {Role.WORKER: ("interview",)}
-
-
 def field_record_types(role: str) -> tuple[str, ...]:
-    return FIELD_RECORD_TYPES.get(role, ())
+    # Each record type says which roles keep it (webapp.fieldsync.registry).
+    return tuple(records.field_record_types(role))
 
 
 # `import x from "y"`, `import "y"`, `export {x} from "y"`, at the start of a line (so JSDoc
@@ -173,7 +172,7 @@ def interview_schema():
     g.cache_control = "no-cache"
     # Generic, and precached: the question set (labels and rules for checking answers before
     # they are queued), the configured clock thresholds, and which roles keep which record types.
-    roles = {str(role): list(types) for role, types in FIELD_RECORD_TYPES.items()}
+    roles = records.record_types_by_role()
     return jsonify(
         version=1,
         sections=to_json_schema(),

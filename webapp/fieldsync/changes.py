@@ -1,7 +1,8 @@
 """The change log, written by the database session itself.
 
-Every transaction that touches an interview (or the child or episode an interview shows) appends
-change_log rows just before it commits, whether the change came from a web form, a sync push or
+Every transaction that touches a record of a registered type (an interview, or the child or
+episode an interview shows: the type says which rows feed its log) appends change_log rows just
+before it commits, whether the change came from a web form, a sync push or
 the demo loader. One mechanism, so a pull can never miss a change made some other way.
 
 Commit order: on PostgreSQL two transactions can take sequence numbers 10 and 11 and commit 11
@@ -16,11 +17,9 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from webapp import uow
-from webapp.children.models import Child
 from webapp.db_types import utcnow
-from webapp.episodes.models import Episode
+from webapp.fieldsync import registry
 from webapp.fieldsync.models import ChangeLog
-from webapp.interviews.models import Interview, interview_ids_for
 
 CHANGE_LOG_LOCK = 0x486F6D65  # "Home": any constant shared by every writer
 
@@ -30,21 +29,28 @@ _KEY = "homeward_change_log"
 
 def note_changes(session: Session) -> None:
     """Remember what this flush touched; the log rows are written once, just before commit."""
-    noted = uow.notes(
-        session,
-        _KEY,
-        lambda: {"changed": set(), "deleted": set(), "children": set(), "episodes": set()},
-    )
+    types = registry.record_types()
+    if not types:
+        return
+    noted = uow.notes(session, _KEY, dict)
+    tracked = tuple({cls for rt in types.values() for cls in (rt.model, *rt.shows)})
     for obj in list(session.new) + list(session.dirty):
-        if isinstance(obj, Interview) and (obj in session.new or session.is_modified(obj)):
-            noted["changed"].add(obj.id)
-        elif isinstance(obj, Child) and session.is_modified(obj):
-            noted["children"].add(obj.id)
-        elif isinstance(obj, Episode) and (obj in session.new or session.is_modified(obj)):
-            noted["episodes"].add(obj.id)
+        if not isinstance(obj, tracked):
+            continue
+        if obj not in session.new and not session.is_modified(obj):
+            continue
+        for name, rt in types.items():
+            entry = noted.setdefault(name, {"changed": set(), "deleted": set(), "shows": {}})
+            if isinstance(obj, rt.model):
+                entry["changed"].add(obj.id)
+            for cls in rt.shows:
+                if isinstance(obj, cls):
+                    entry["shows"].setdefault(cls.__name__, set()).add(obj.id)
     for obj in session.deleted:
-        if isinstance(obj, Interview):
-            noted["deleted"].add(obj.id)
+        for name, rt in types.items():
+            if isinstance(obj, rt.model):
+                entry = noted.setdefault(name, {"changed": set(), "deleted": set(), "shows": {}})
+                entry["deleted"].add(obj.id)
 
 
 def append_log(session: Session) -> None:
@@ -54,43 +60,48 @@ def append_log(session: Session) -> None:
     noted = uow.take_notes(session, _KEY)
     if not noted:
         return
-    changed = set(noted["changed"])
-    deleted = noted["deleted"]
-    changed |= interview_ids_for(
-        session.connection(), child_ids=noted["children"], episode_ids=noted["episodes"]
-    )
-    changed -= deleted
-    if not changed and not deleted:
+    conn = session.connection()
+    types = registry.record_types()
+    work = []
+    for name, entry in noted.items():
+        rt = types[name]
+        changed = set(entry["changed"])
+        for cls, find in rt.shows.items():
+            ids = entry["shows"].get(cls.__name__)
+            if ids:
+                changed |= find(conn, ids)
+        changed -= entry["deleted"]
+        if changed or entry["deleted"]:
+            work.append((rt, changed, entry["deleted"]))
+    if not work:
         return
 
-    conn = session.connection()
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHANGE_LOG_LOCK})
-    versions = dict(
-        conn.execute(
-            select(Interview.id, Interview.version).where(Interview.id.in_(list(changed)))
-        ).all()
-    )
     now = utcnow()
-    rows = [
-        {
-            "record_type": "interview",
-            "record_id": rid,
-            "version": versions[rid],
-            "deleted": False,
-            "changed_at": now,
-        }
-        for rid in sorted(changed)
-        if rid in versions  # created and rolled back in a savepoint: nothing to log
-    ] + [
-        {
-            "record_type": "interview",
-            "record_id": rid,
-            "version": 0,
-            "deleted": True,
-            "changed_at": now,
-        }
-        for rid in sorted(deleted)
-    ]
+    rows = []
+    for rt, changed, deleted in work:
+        query = select(rt.model.id, rt.model.version).where(rt.model.id.in_(changed))
+        versions = dict(conn.execute(query).all()) if changed else {}
+        rows += [
+            {
+                "record_type": rt.name,
+                "record_id": rid,
+                "version": versions[rid],
+                "deleted": False,
+                "changed_at": now,
+            }
+            for rid in sorted(changed)
+            if rid in versions  # created and rolled back in a savepoint: nothing to log
+        ] + [
+            {
+                "record_type": rt.name,
+                "record_id": rid,
+                "version": 0,
+                "deleted": True,
+                "changed_at": now,
+            }
+            for rid in sorted(deleted)
+        ]
     if rows:
         conn.execute(ChangeLog.__table__.insert(), rows)

@@ -1,0 +1,177 @@
+"""The interview as a field-mode record type: what a phone holds and what it may change.
+
+A device may change the answers of an interview allocated to its user while it is still theirs
+to edit, and ask to send it for authorisation. Everything else (allocation, authorisation,
+returns) happens online through the services, which log changes the same way. Registered with
+the sync store by webapp.interviews.init_app.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm.exc import StaleDataError
+
+from sync.store import PayloadError, RecordState, StaleWrite
+from webapp import access
+from webapp.accounts.models import Role, User
+from webapp.children.models import Child
+from webapp.episodes.models import Episode
+from webapp.errors import NotAllowed, RuleError
+from webapp.extensions import db
+from webapp.fieldsync import store
+from webapp.fieldsync.registry import RecordType
+from webapp.interviews import questions, workflow
+from webapp.interviews import service as interviews
+from webapp.interviews.models import Interview, interview_ids_for
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt else None
+
+
+def interview_payload(interview: Interview, actor: User) -> dict[str, Any]:
+    """What a worker's device holds about one return: enough to do the interview offline."""
+    child = interview.child
+    return {
+        "child": {
+            "id": child.id,
+            "first_name": child.first_name,
+            "last_name": child.last_name,
+            "date_of_birth": child.date_of_birth.isoformat(),
+            "legal_status": child.legal_status_label,
+            "looked_after": child.looked_after,
+            "flags": child.flags,
+        },
+        "status": interview.status,
+        "status_label": workflow.status_label(interview.status),
+        # What this person may do now, with the words to show: the client never works out a
+        # status or a permission for itself.
+        "actions": workflow.action_labels(access.interview_actions(actor, interview)),
+        "due_at": _iso(interview.due_at),
+        "episodes": [
+            {
+                "id": e.id,
+                "missing_from": e.missing_from,
+                "last_seen_at": _iso(e.last_seen_at),
+                "returned_at": _iso(e.returned_at),
+                "police_log_number": e.police_log_number,
+            }
+            for e in interview.episodes
+        ],
+        "answers": interviews.answers(interview),
+        "review_note": interviews.review_note(interview)
+        if interview.status == workflow.Status.SENT_BACK
+        else None,
+        "editable": access.can_edit_interview(actor, interview),
+    }
+
+
+class InterviewHandler:
+    record_type = "interview"
+
+    def __init__(self, device_id: str):
+        self.device_id = device_id
+
+    def _get(self, actor: User, record_id) -> Interview | None:
+        return db.session.scalar(
+            access.field_interviews_query(actor).where(Interview.id == str(record_id))
+        )
+
+    def validate(self, payload: dict) -> dict:
+        extra = set(payload) - {"answers", "submit"}
+        if extra:
+            raise PayloadError(sorted(extra)[0], "Only answers and submit can be sent")
+        try:
+            answers = questions.clean_answers(payload.get("answers", {}))
+        except questions.AnswerError as err:
+            raise PayloadError(err.field, err.message) from None
+        submit = payload.get("submit", False)
+        if not isinstance(submit, bool):
+            raise PayloadError("submit", "submit must be true or false")
+        if submit:
+            problems = questions.completeness_problems(answers)
+            if problems:
+                raise PayloadError(problems[0].field, problems[0].message)
+        return {"answers": answers, "submit": submit}
+
+    def load(self, actor: User, record_id) -> RecordState | None:
+        interview = self._get(actor, record_id)
+        if interview is None or not access.can_read_interview_content(actor, interview):
+            return None
+        return RecordState(
+            record_id=uuid.UUID(interview.id),
+            version=interview.version,
+            payload=interview_payload(interview, actor),
+        )
+
+    def can_create(self, actor, record_id, payload) -> bool:
+        return False  # interviews start when a manager records a return
+
+    def can_write(self, actor: User, state: RecordState) -> bool:
+        interview = self._get(actor, state.record_id)
+        return interview is not None and access.can_edit_interview(actor, interview)
+
+    def write(self, actor: User, record_id, payload, new_version: int, *, create: bool):
+        # The compare-and-set the engine relies on: read the row as it is now (not the copy
+        # load() left in the session), and let the version column's WHERE clause refuse the
+        # UPDATE if another transaction moved it since (SQLAlchemy raises StaleDataError).
+        interview = db.session.scalar(
+            access.field_interviews_query(actor)
+            .where(Interview.id == str(record_id))
+            .execution_options(populate_existing=True)
+        )
+        if interview is None or interview.version != new_version - 1:
+            raise StaleWrite(f"interview is no longer at version {new_version - 1}")
+        values = dict(payload["answers"])
+        if "held_at" in values:
+            values["held_at"] = datetime.fromisoformat(values["held_at"])
+        try:
+            interviews.replace_answers(actor, interview, values, source="sync")
+            if payload["submit"]:
+                problems = interviews.submit(actor, interview)
+                if problems:
+                    raise PayloadError(problems[0].field, problems[0].message)
+            db.session.flush()
+        except StaleDataError as err:
+            raise StaleWrite("interview changed while it was being written") from err
+        except RuleError as err:
+            raise PayloadError(err.field, err.message) from err
+        except NotAllowed as err:
+            raise PayloadError(None, str(err)) from err
+        return interview.version
+
+    def delete(self, actor, state, new_version: int) -> None:
+        raise PayloadError(None, "An interview cannot be deleted from a device")
+
+    def save_conflict(self, actor, record_id, base_version, payload, server, conflict_id):
+        store.save_conflict(
+            actor,
+            self.device_id,
+            self.record_type,
+            record_id,
+            base_version,
+            payload,
+            server,
+            conflict_id,
+        )
+
+
+def _interview_ids_of_children(conn, ids: set[str]) -> set[str]:
+    return interview_ids_for(conn, child_ids=ids)
+
+
+def _interview_ids_of_episodes(conn, ids: set[str]) -> set[str]:
+    return interview_ids_for(conn, episode_ids=ids)
+
+
+RECORD_TYPE = RecordType(
+    name="interview",
+    handler=InterviewHandler,
+    model=Interview,
+    # The payload shows the child and the episodes: a change to them is a change to it.
+    shows={Child: _interview_ids_of_children, Episode: _interview_ids_of_episodes},
+    roles=frozenset({Role.WORKER}),
+)
