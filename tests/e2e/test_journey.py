@@ -3,7 +3,7 @@
 import re
 from datetime import UTC, datetime, timedelta
 
-from tests.e2e.conftest import axe_violations, sign_in
+from tests.e2e.conftest import PHONE, axe_violations, sign_in
 from webapp import deadlines
 
 
@@ -168,5 +168,27 @@ def test_pages_fit_a_small_phone(chromium, server):
             page.goto(url)
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= 320, (url, width)
+    finally:
+        context.close()
+
+
+def test_save_pressed_while_autosave_is_on_its_way_never_clashes_with_itself(chromium, server):
+    """Pressing "Save and continue" blurs the field just typed, whose change event starts an
+    autosave: both requests carry the version the form was read at. They go one at a time
+    (hx-sync), the save taking the version the autosave moved on to; before, whichever came
+    second was refused as someone else's change about one time in two."""
+    context = chromium.new_context(base_url=server["url"], **PHONE)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        sign_in(page, "worker@demo.test")
+        page.get_by_role("link", name="Kai Turner").first.click()
+        why = page.url.split("#")[0].rstrip("/") + "/sections/why"
+        for attempt in range(4):
+            page.goto(why)
+            page.get_by_label("In the child's words").fill(f"Draft {attempt} of what Kai said")
+            page.get_by_role("button", name="Save and continue").click()
+            page.wait_for_url(re.compile(r"/sections/(?!why$)[a-z_]+$"))
+            assert "Someone else changed" not in page.content()
     finally:
         context.close()
