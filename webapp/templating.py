@@ -30,6 +30,7 @@ def iso(value: datetime | None) -> str:
 
 
 def _nav_items() -> list[dict]:
+    from webapp.field.records import field_record_types
     from webapp.reminders import service as reminders
 
     if not current_user.is_authenticated:
@@ -42,7 +43,8 @@ def _nav_items() -> list[dict]:
         items.append(("oversight.dashboard", "Returns and escalations"))
     if role in (Role.MANAGER, Role.WORKER, Role.SOCIAL_WORKER, Role.DSL, Role.CARER):
         items.append(("children.index", "Children"))
-    if role == Role.WORKER:
+    if field_record_types(role):
+        # Only a role whose records live on a phone is invited to set one up.
         items.append(("field.shell", "Field mode"))
     if role == Role.ADMIN:
         items.append(("admin.users", "Users"))

@@ -79,3 +79,16 @@ def test_the_schema_carries_the_configured_threshold_and_record_types(app):
     assert schema["thresholds"]["due_soon_hours"] == 6
     assert schema["record_types"] == {"worker": ["interview"]}
     assert field.field_record_types("carer") == ()
+
+
+def test_field_mode_is_offered_in_the_navigation_only_to_roles_with_records_on_a_phone(as_user):
+    """The navigation asks the record-type registry, as /app/ does: today workers have a type;
+    carers, DSLs and managers have none, so nothing invites them to set up an empty phone."""
+    for email, offered in (
+        ("worker@demo.test", True),
+        ("carer@demo.test", False),
+        ("dsl@demo.test", False),
+        ("manager@demo.test", False),
+    ):
+        page = as_user(email).get("/account").get_data(as_text=True)
+        assert ('href="/app/"' in page) is offered, email

@@ -167,3 +167,8 @@ def test_the_roles_a_type_names_are_invited_to_field_mode(notes_app):
 def test_without_it_a_carer_has_nothing_for_field_mode(app):
     assert records.field_record_types("carer") == []
     assert records.field_record_types("dsl") == []
+
+
+def test_a_carer_is_offered_field_mode_once_a_type_of_theirs_exists(notes_app, as_user):
+    """The navigation asks the registry (it hard-coded workers before)."""
+    assert 'href="/app/"' in as_user("carer@demo.test").get("/account").get_data(as_text=True)
