@@ -37,7 +37,12 @@ PHONE = {
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
+    # tryfirst: pytest-xdist turns the group mark into the node id in its own hook of this name,
+    # so the mark must be on before that runs. (Without it, and under pytest 9, the e2e tests
+    # were spread over both workers: two servers and two Chromiums at once under full load,
+    # and service workers that sometimes could not install in time.)
     for item in items:
         if "tests/e2e" in str(item.fspath):
             item.add_marker(pytest.mark.e2e)
