@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.integration.helpers import interview_of
+from tests import factories
 from webapp import uow
 from webapp.extensions import db
 from webapp.fieldsync.models import ChangeLog
@@ -17,29 +17,38 @@ def _log_rows() -> int:
     return db.session.scalar(select(func.count()).select_from(ChangeLog))
 
 
-def test_the_apps_session_logs_its_changes(app, ids):
+def _interview() -> Interview:
+    """An allocated interview, committed: its own creation is already in the change log."""
+    i = factories.interview()
+    db.session.commit()
+    return i
+
+
+def test_the_apps_session_logs_its_changes(app):
+    interview = _interview()
     before = _log_rows()
-    interview_of(ids["kai"]).offered = "NA"
+    interview.offered = "NA"
     db.session.commit()
     assert _log_rows() == before + 1
 
 
-def test_a_bare_sqlalchemy_session_is_not_the_apps_unit_of_work(app, ids):
+def test_a_bare_sqlalchemy_session_is_not_the_apps_unit_of_work(app):
     """A script's or a migration's own session does its own work: the app's before-commit work
     (change log, reminders) listens on Flask-SQLAlchemy's session class only."""
+    interview_id = _interview().id
     before = _log_rows()
-    kai_id = interview_of(ids["kai"]).id
     with Session(db.engine) as other:
-        other.get(Interview, kai_id).offered = "NA"
+        other.get(Interview, interview_id).offered = "NA"
         other.commit()
     assert _log_rows() == before
 
 
-def test_before_commit_work_runs_in_its_registered_order_whatever_the_feature_order(app, ids):
+def test_before_commit_work_runs_in_its_registered_order_whatever_the_feature_order(app):
+    interview = _interview()
     calls = []
     uow.register_before_commit(app, "late", lambda s: calls.append("late"), order=1000)
     uow.register_before_commit(app, "early", lambda s: calls.append("early"), order=1)
-    interview_of(ids["kai"]).offered = "NA"
+    interview.offered = "NA"
     db.session.commit()
     assert calls == ["early", "late"]
     with pytest.raises(ValueError, match="twice"):
