@@ -6,7 +6,9 @@ import uuid
 import pytest
 from sqlalchemy import func, select, text
 
-from tests.integration.helpers import fresh, interview_of
+from tests import factories
+from tests.integration.helpers import fresh
+from webapp.accounts.models import Role
 from webapp.extensions import db
 from webapp.fieldsync.models import SyncConflict, SyncMutation
 from webapp.interviews.models import InterviewStatus
@@ -56,32 +58,63 @@ def mutation(record_id, base_version, answers, submit=False, mid=None):
 
 
 @pytest.fixture
-def phone(as_user):
-    return Device(as_user("worker@demo.test"))
+def me(app):
+    """The worker whose phone it is, in a team of an authority of their own."""
+    person = factories.worker()
+    db.session.commit()
+    return person
 
 
-def test_full_pull_has_only_my_returns(phone, ids):
+@pytest.fixture
+def phone(as_user, me):
+    return Device(as_user(me))
+
+
+def allocated_to(worker, **kw):
+    """An interview allocated to `worker`, committed (the phone's requests have their own
+    session)."""
+    interview = factories.interview(worker_=worker, **kw)
+    db.session.commit()
+    return interview
+
+
+def colleague_of(worker, role=Role.WORKER):
+    """Another person of the worker's authority (a worker in the same team by default)."""
+    if role == Role.WORKER:
+        return factories.worker(worker.organisation, team_=worker.team)
+    return factories.user(role, authority=worker.organisation)
+
+
+def test_full_pull_has_only_my_returns(phone, me):
+    mine = [
+        factories.interview(worker_=me),
+        factories.interview(worker_=me),
+        factories.interview(worker_=me, status=InterviewStatus.SUBMITTED),
+        factories.interview(worker_=me, status=InterviewStatus.AUTHORISED),
+    ]
+    # Not mine: a colleague's, one of my authority awaiting allocation, another authority's.
+    factories.interview(worker_=colleague_of(me))
+    factories.interview(
+        status=InterviewStatus.AWAITING_ALLOCATION, child_=factories.child(me.organisation)
+    )
+    factories.interview()
+    db.session.commit()
     r = phone.pull()
     assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
     data = r.json
     assert data["reset"] is True and data["cursor"]
     got = {c["record_id"] for c in data["changes"]}
-    assert got == {
-        interview_of(ids["kai"]).id,
-        interview_of(ids["mia"]).id,
-        interview_of(ids["ruby"]).id,
-        interview_of(ids["noah"]).id,
-    }
-    kai = next(c for c in data["changes"] if c["record_id"] == interview_of(ids["kai"]).id)
-    assert kai["payload"]["child"]["first_name"] == "Kai"
-    assert kai["payload"]["editable"] is True
+    assert got == {i.id for i in mine}
+    allocated = next(c for c in data["changes"] if c["record_id"] == mine[0].id)
+    assert allocated["payload"]["child"]["first_name"] == mine[0].child.first_name
+    assert allocated["payload"]["editable"] is True
     # Nothing new since: an incremental pull is empty.
     again = phone.pull(cursor=data["cursor"]).json
     assert again["changes"] == [] and again["reset"] is False
 
 
-def test_push_applies_once_and_replays_identically(phone, ids):
-    kai = interview_of(ids["kai"])
+def test_push_applies_once_and_replays_identically(phone, me):
+    kai = allocated_to(me)
     m = mutation(kai.id, kai.version, {"why_details": "Went to a party", "offered": "Y"})
     first = phone.push([m])
     assert first.status_code == 200, first.get_data(as_text=True)
@@ -101,8 +134,8 @@ def test_push_applies_once_and_replays_identically(phone, ids):
     assert r["error"]["code"] == "mutation_id_reused"
 
 
-def test_stale_base_version_is_a_conflict_that_keeps_both(phone, ids, as_user):
-    kai = interview_of(ids["kai"])
+def test_stale_base_version_is_a_conflict_that_keeps_both(phone, me):
+    kai = allocated_to(me)
     base = kai.version
     assert (
         phone.push([mutation(kai.id, base, {"why_details": "first device"})]).json["results"][0][
@@ -125,9 +158,9 @@ def test_stale_base_version_is_a_conflict_that_keeps_both(phone, ids, as_user):
     assert service.answers(fresh(kai))["why_details"] == "first device"
 
 
-def test_rejections_are_precise(phone, ids):
-    kai = interview_of(ids["kai"])
-    ella = interview_of(ids["ella"])
+def test_rejections_are_precise(phone, me):
+    kai = allocated_to(me)
+    ella = allocated_to(colleague_of(me))  # a colleague's: not mine to change
     results = phone.push(
         [
             mutation(kai.id, kai.version, {"offered": "maybe"}),
@@ -160,12 +193,12 @@ def test_whole_request_errors(phone):
     assert r.status_code == 400 and r.json["error"] == "csrf_failed"
 
 
-def test_lost_connection_mid_batch_applies_nothing_and_retry_applies_all(phone, ids, monkeypatch):
+def test_lost_connection_mid_batch_applies_nothing_and_retry_applies_all(phone, me, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
     from webapp.interviews import sync as store
 
-    kai, mia = interview_of(ids["kai"]), interview_of(ids["mia"])
+    kai, mia = allocated_to(me), allocated_to(me)
     batch = [
         mutation(kai.id, kai.version, {"why_details": "A"}),
         mutation(mia.id, mia.version, {"why_details": "B"}),
@@ -191,14 +224,14 @@ def test_lost_connection_mid_batch_applies_nothing_and_retry_applies_all(phone, 
     assert [r["status"] for r in results] == ["applied", "applied"]
 
 
-def test_a_fault_triggered_by_one_mutation_is_answered_alone_and_retried(phone, ids, monkeypatch):
+def test_a_fault_triggered_by_one_mutation_is_answered_alone_and_retried(phone, me, monkeypatch):
     """A bug or a value the database refuses, hit by one mutation: that one is answered
     server_error with "retry" (and not remembered), the rest of the batch is applied, and the
     resent mutation applies once the fault is gone. Before, the whole batch answered 500 for
     ever and blocked the phone's queue."""
     from webapp.interviews import sync as store
 
-    kai, mia = interview_of(ids["kai"]), interview_of(ids["mia"])
+    kai, mia = allocated_to(me), allocated_to(me)
     poison = mutation(kai.id, kai.version, {"why_details": "A"})
     fine = mutation(mia.id, mia.version, {"why_details": "B"})
     real = store.InterviewHandler.write
@@ -222,8 +255,8 @@ def test_a_fault_triggered_by_one_mutation_is_answered_alone_and_retried(phone, 
     assert again["status"] == "applied"
 
 
-def test_submit_through_sync(phone, ids):
-    kai = interview_of(ids["kai"])
+def test_submit_through_sync(phone, me):
+    kai = allocated_to(me)
     answers = {
         "offered": "Y",
         "outcome": "declined",
@@ -235,14 +268,14 @@ def test_submit_through_sync(phone, ids):
     assert fresh(kai).status == InterviewStatus.SUBMITTED
 
 
-def test_a_write_refused_part_way_leaves_nothing_and_the_batch_goes_on(phone, ids, monkeypatch):
+def test_a_write_refused_part_way_leaves_nothing_and_the_batch_goes_on(phone, me, monkeypatch):
     """A rule only checkable while writing (here, sending for authorisation) refuses the change
     after the answers were written: the savepoint takes those back, and the next mutation in the
     batch still applies."""
     from webapp.interviews import service as interviews
     from webapp.interviews.service import Problem
 
-    kai, mia = interview_of(ids["kai"]), interview_of(ids["mia"])
+    kai, mia = allocated_to(me), allocated_to(me)
     before = (kai.content_enc, kai.version, kai.status)
     monkeypatch.setattr(
         interviews, "submit", lambda *a: [Problem("offer", "held_at", "Checked only at submit")]
@@ -266,17 +299,19 @@ def test_a_write_refused_part_way_leaves_nothing_and_the_batch_goes_on(phone, id
     assert interviews.answers(fresh(mia))["why_details"] == "Bored at home"
 
 
-def test_incremental_pull_sees_web_changes_and_reallocation_tombstones(phone, ids, as_user):
+def test_incremental_pull_sees_web_changes_and_reallocation_tombstones(phone, me, as_user):
+    mia = allocated_to(me)
     cursor = phone.pull().json["cursor"]
-    manager = as_user("manager@demo.test")
-    mia = interview_of(ids["mia"])
-    r = manager.post(f"/interviews/{mia.id}/allocate", {"worker_id": ids["worker2"]})
+    worker2, boss = colleague_of(me), colleague_of(me, Role.MANAGER)
+    db.session.commit()
+    manager = as_user(boss)
+    r = manager.post(f"/interviews/{mia.id}/allocate", {"worker_id": worker2.id})
     assert r.status_code == 302
     data = phone.pull(cursor=cursor).json
     (change,) = [c for c in data["changes"] if c["record_id"] == mia.id]
     assert change["deleted"] is True and change["payload"] is None
     # The other worker now gets it.
-    other = Device(as_user("worker2@demo.test"))
+    other = Device(as_user(worker2))
     assert mia.id in {c["record_id"] for c in other.pull().json["changes"]}
 
 
@@ -286,13 +321,15 @@ def test_bad_cursor_is_refused_precisely(phone):
     assert "without a cursor" in r.json["message"]
 
 
-def test_revoked_device_may_upload_then_is_told_to_wipe(phone, ids, as_user):
+def test_revoked_device_may_upload_then_is_told_to_wipe(phone, me, as_user):
     from webapp.devices.models import Device as DeviceRow
 
-    kai = interview_of(ids["kai"])
+    kai = allocated_to(me)
+    boss = colleague_of(me, Role.MANAGER)
+    db.session.commit()
     assert phone.pull().status_code == 200
-    device = db.session.scalars(select(DeviceRow).where(DeviceRow.user_id == ids["worker"])).one()
-    manager = as_user("manager@demo.test")
+    device = db.session.scalars(select(DeviceRow).where(DeviceRow.user_id == me.id)).one()
+    manager = as_user(boss)
     assert manager.get("/devices/").status_code == 200
     r = manager.post(f"/devices/{device.user_id}/{device.id}/revoke")
     assert r.status_code == 302
@@ -312,15 +349,18 @@ def test_revoked_device_may_upload_then_is_told_to_wipe(phone, ids, as_user):
     assert fresh(device).wiped_at is not None
 
 
-def test_other_roles_cannot_revoke(as_user, ids):
-    Device(as_user("worker@demo.test"))
+def test_other_roles_cannot_revoke(phone, me, as_user):
     from webapp.devices.models import Device as DeviceRow
 
-    device = db.session.scalars(select(DeviceRow)).first()
-    for email in ("worker2@demo.test", "dsl@demo.test", "manager@southvale.test"):
-        person = as_user(email)
+    device = db.session.scalars(select(DeviceRow).where(DeviceRow.user_id == me.id)).one()
+    # A colleague in the same team, the DSL of a school of the same authority, and the manager of
+    # another authority.
+    others = [colleague_of(me), colleague_of(me, Role.DSL), factories.manager()]
+    db.session.commit()
+    for other in others:
+        person = as_user(other)
         r = person.post(f"/devices/{device.user_id}/{device.id}/revoke")
-        assert r.status_code == 404, email
+        assert r.status_code == 404, other.role
 
 
 def test_recovery_key_is_stable_and_sealed(phone):
