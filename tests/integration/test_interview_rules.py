@@ -5,33 +5,44 @@ import html
 
 import pytest
 
-from tests.integration.helpers import fresh, interview_of
+from tests import factories
+from tests.integration.helpers import fresh
 from tests.integration.test_sync_api import Device, mutation
+from webapp.extensions import db
+from webapp.interviews.models import InterviewStatus
 
 
-def _pulled(phone, child_id):
+def _pulled(phone, interview):
     changes = phone.pull().json["changes"]
-    return next(c for c in changes if c["record_id"] == interview_of(child_id).id)["payload"]
+    return next(c for c in changes if c["record_id"] == interview.id)["payload"]
 
 
-def test_sync_payload_carries_the_actions_this_user_may_take(as_user, ids):
-    phone = Device(as_user("worker@demo.test"))
-    kai = _pulled(phone, ids["kai"])
-    assert kai["status"] == "allocated" and kai["status_label"] == "Allocated"
-    assert kai["actions"] == [
+def test_sync_payload_carries_the_actions_this_user_may_take(as_user):
+    worker = factories.worker()
+    allocated = factories.interview(worker_=worker)
+    submitted = factories.interview(worker_=worker, status=InterviewStatus.SUBMITTED)
+    db.session.commit()
+    phone = Device(as_user(worker))
+    payload = _pulled(phone, allocated)
+    assert payload["status"] == "allocated" and payload["status_label"] == "Allocated"
+    assert payload["actions"] == [
         {"action": "edit", "label": "Save answers"},
         {"action": "submit", "label": "Send for authorisation"},
     ]
-    ruby = _pulled(phone, ids["ruby"])  # sent for authorisation: nothing left for the worker
-    assert ruby["status_label"] == "Awaiting authorisation" and ruby["actions"] == []
+    sent = _pulled(phone, submitted)  # sent for authorisation: nothing left for the worker
+    assert sent["status_label"] == "Awaiting authorisation" and sent["actions"] == []
 
 
-def test_show_page_offers_what_the_workflow_allows(as_user, ids):
-    manager = as_user("manager@demo.test")
-    page = manager.get(f"/interviews/{interview_of(ids['ruby']).id}").get_data(as_text=True)
+def test_show_page_offers_what_the_workflow_allows(as_user):
+    boss = factories.manager()
+    submitted = factories.interview(manager_=boss, status=InterviewStatus.SUBMITTED)
+    allocated = factories.interview(manager_=boss)
+    db.session.commit()
+    manager = as_user(boss)
+    page = manager.get(f"/interviews/{submitted.id}").get_data(as_text=True)
     assert "Authorise" in page and "Send back for changes" in page
     assert "Send for authorisation" not in page
-    page = manager.get(f"/interviews/{interview_of(ids['kai']).id}").get_data(as_text=True)
+    page = manager.get(f"/interviews/{allocated.id}").get_data(as_text=True)
     assert 'value="authorise"' not in page and "Reallocate" in page
 
 
@@ -44,7 +55,7 @@ BAD_ANSWERS = [
 
 @pytest.mark.parametrize(("section", "name", "form_value", "_n", "sync_value"), BAD_ANSWERS)
 def test_the_form_and_sync_refuse_a_bad_answer_in_the_same_words(
-    as_user, ids, section, name, form_value, _n, sync_value
+    as_user, section, name, form_value, _n, sync_value
 ):
     from webapp.interviews.questions import QUESTIONS, check_answer
 
@@ -54,20 +65,23 @@ def test_the_form_and_sync_refuse_a_bad_answer_in_the_same_words(
         expected = err.message
     else:
         raise AssertionError("the validator took it")
-    worker = as_user("worker@demo.test")
-    kai = interview_of(ids["kai"])
-    r = worker.post(f"/interviews/{kai.id}/sections/{section}", {name: form_value})
+    interview = factories.interview()
+    db.session.commit()
+    worker = as_user(interview.allocated_to)
+    r = worker.post(f"/interviews/{interview.id}/sections/{section}", {name: form_value})
     assert r.status_code == 422
     assert html.escape(expected, quote=False) in r.get_data(as_text=True)
 
     phone = Device(worker)
-    pushed = phone.push([mutation(kai.id, fresh(kai).version, {name: sync_value})])
+    pushed = phone.push([mutation(interview.id, fresh(interview).version, {name: sync_value})])
     error = pushed.json["results"][0]["error"]
     assert error["message"] == expected and error["field"] == name
 
 
 def test_field_mode_is_given_the_validators_rules(as_user):
-    schema = as_user("worker@demo.test").get("/api/v1/schema/interview").json
+    worker = factories.worker()
+    db.session.commit()
+    schema = as_user(worker).get("/api/v1/schema/interview").json
     questions = {q["name"]: q for s in schema["sections"] for q in s["questions"]}
     assert questions["location"]["messages"]["too_long"] == (
         "Where was it held? must be 200 characters or fewer"
@@ -93,22 +107,19 @@ def test_completeness_rules_as_data_say_what_is_missing():
 
 
 @pytest.mark.both_databases
-def test_a_managers_phone_copies_only_what_is_allocated_to_them(as_user, ids):
+def test_a_managers_phone_copies_only_what_is_allocated_to_them(as_user):
     """ "My returns" means allocated to me: the web pages keep the manager's wider view."""
-    from sqlalchemy import select
-
-    from webapp.accounts.models import User
     from webapp.db_types import utcnow
-    from webapp.extensions import db
 
-    manager = as_user("manager@demo.test")
-    kai = interview_of(ids["kai"])
-    assert manager.get(f"/interviews/{kai.id}").status_code == 200
+    me = factories.manager()
+    interview = factories.interview(manager_=me)  # allocated by me to a worker of my authority
+    db.session.commit()
+    manager = as_user(me)
+    assert manager.get(f"/interviews/{interview.id}").status_code == 200
     phone = Device(manager)
     assert phone.pull().json["changes"] == []
 
-    me = db.session.scalar(select(User).where(User.email == "manager@demo.test"))
-    kai.allocated_to_id, kai.allocated_at = me.id, utcnow()
+    interview.allocated_to_id, interview.allocated_at = me.id, utcnow()
     db.session.commit()
     got = [c["record_id"] for c in phone.pull().json["changes"]]
-    assert got == [kai.id]
+    assert got == [interview.id]
