@@ -8,7 +8,8 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from tests.integration.helpers import fresh, interview_of
+from tests import factories
+from tests.integration.helpers import fresh
 from tests.integration.test_sync_api import Device, mutation
 from webapp.extensions import db
 from webapp.fieldsync.models import ChangeLog, SyncConflict
@@ -18,16 +19,19 @@ from webapp.interviews import sync as field_store
 pytestmark = pytest.mark.both_databases
 
 
-@pytest.fixture
-def two_phones(as_user):
-    return Device(as_user("worker@demo.test")), Device(as_user("worker@demo.test"))
+def _allocated(worker=None):
+    """An interview allocated to `worker` (a new one unless given), committed."""
+    interview = factories.interview(worker_=worker)
+    db.session.commit()
+    return interview
 
 
-def test_two_phones_saving_at_once_one_wins_the_other_gets_a_conflict(two_phones, ids, monkeypatch):
+def test_two_phones_saving_at_once_one_wins_the_other_gets_a_conflict(as_user, monkeypatch):
     """Both phones read version N, then both write. Before the fix the second write silently
     replaced the first and both phones were told "applied"."""
-    a, b = two_phones
-    interview = interview_of(ids["kai"])
+    interview = _allocated()
+    # The same worker signed in on two phones.
+    a, b = Device(as_user(interview.allocated_to)), Device(as_user(interview.allocated_to))
     base = interview.version
     record_id = interview.id
 
@@ -87,43 +91,41 @@ def test_two_phones_saving_at_once_one_wins_the_other_gets_a_conflict(two_phones
 
 
 @pytest.mark.parametrize("refused_first", [False, True])
-def test_a_savepoint_rolled_back_mid_batch_logs_nothing_and_keeps_the_rest(
-    as_user, ids, refused_first
-):
+def test_a_savepoint_rolled_back_mid_batch_logs_nothing_and_keeps_the_rest(as_user, refused_first):
     """One mutation applies; another is refused part-way through its write (sending an
     incomplete interview for authorisation), in either order: the change log holds the applied
     one, once, appended at the real commit, and nothing of the refused one."""
-    phone = Device(as_user("worker@demo.test"))
-    kai, mia = interview_of(ids["kai"]), interview_of(ids["mia"])
+    worker = factories.worker()
+    mine, also_mine = _allocated(worker), _allocated(worker)
+    phone = Device(as_user(worker))
     before = db.session.scalar(select(db.func.max(ChangeLog.seq))) or 0
-    applied = mutation(kai.id, kai.version, {"where_stayed": "with a cousin"})
+    applied = mutation(mine.id, mine.version, {"where_stayed": "with a cousin"})
     # A rule only checkable while writing refuses this one inside its savepoint.
-    refused = mutation(mia.id, mia.version, {"where_stayed": "x"}, submit=True)
+    refused = mutation(also_mine.id, also_mine.version, {"where_stayed": "x"}, submit=True)
     batch = [refused, applied] if refused_first else [applied, refused]
     r = phone.push(batch)
     assert r.status_code == 200, r.get_data(as_text=True)
     statuses = {m["record_id"]: m["status"] for m in r.json["results"]}
-    assert statuses == {kai.id: "applied", mia.id: "rejected"}, r.json
+    assert statuses == {mine.id: "applied", also_mine.id: "rejected"}, r.json
     db.session.expire_all()
     logged = db.session.scalars(select(ChangeLog.record_id).where(ChangeLog.seq > before)).all()
-    assert logged == [kai.id]
-    assert fresh(mia).version == mia.version
+    assert logged == [mine.id]
+    assert fresh(also_mine).version == also_mine.version
 
 
-def test_before_commit_work_runs_once_per_transaction_not_per_savepoint(app, ids):
+def test_before_commit_work_runs_once_per_transaction_not_per_savepoint(app):
     """The change-log lock is taken once, at the real commit: SQLAlchemy also fires before_commit
     at every savepoint release, which held the lock from a batch's first mutation to its end."""
     from webapp import uow
-    from webapp.accounts.models import User
     from webapp.interviews import service as interviews
 
+    worker = factories.worker()
+    first, second = _allocated(worker), _allocated(worker)
     calls = []
     # Registered as the features register theirs (the change log among them).
     uow.register_before_commit(app, "count", lambda s: calls.append(1), order=1000)
-    worker = db.session.scalar(select(User).where(User.email == "worker@demo.test"))
     with uow.batch():
-        for name in ("kai", "mia", "kai"):
-            interview = interview_of(ids[name])
+        for name, interview in (("first", first), ("second", second), ("first", first)):
             with db.session.begin_nested():
                 interviews.replace_answers(
                     worker, interview, {"where_stayed": f"{name} {uuid.uuid4()}"}, source="sync"
