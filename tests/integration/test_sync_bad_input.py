@@ -7,16 +7,31 @@ import uuid
 
 import pytest
 
-from tests.integration.helpers import fresh, interview_of
+from tests import factories
+from tests.integration.helpers import fresh
 from tests.integration.test_sync_api import Device, mutation
+from webapp.extensions import db
 
 # NUL bytes and odd JSON reach the database (PostgreSQL refuses NUL in text).
 pytestmark = pytest.mark.both_databases
 
 
 @pytest.fixture
-def phone(as_user):
-    return Device(as_user("worker@demo.test"))
+def worker(app):
+    person = factories.worker()
+    db.session.commit()
+    return person
+
+
+@pytest.fixture
+def phone(as_user, worker):
+    return Device(as_user(worker))
+
+
+def _allocated(worker):
+    interview = factories.interview(worker_=worker)
+    db.session.commit()
+    return interview
 
 
 def _nested(depth):
@@ -40,11 +55,11 @@ BAD_MUTATIONS = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_MUTATIONS))
-def test_a_bad_value_is_refused_alone_and_the_rest_of_the_batch_applies(phone, ids, case):
+def test_a_bad_value_is_refused_alone_and_the_rest_of_the_batch_applies(phone, worker, case):
     fragment, field = BAD_MUTATIONS[case]
-    kai, mia = interview_of(ids["kai"]), interview_of(ids["mia"])
-    bad = mutation(kai.id, kai.version, {})
-    fine = mutation(mia.id, mia.version, {"why_details": "went to a friend's"})
+    mine, also_mine = _allocated(worker), _allocated(worker)
+    bad = mutation(mine.id, mine.version, {})
+    fine = mutation(also_mine.id, also_mine.version, {"why_details": "went to a friend's"})
     bad_json = json.dumps(bad)
     key = fragment.split(":", 1)[0]  # "payload" or "base_version": replace that member
     start = bad_json.index(key)
@@ -64,7 +79,7 @@ def test_a_bad_value_is_refused_alone_and_the_rest_of_the_batch_applies(phone, i
     assert refused["error"]["code"] == "invalid_payload"
     assert refused["error"]["field"] == field
     assert applied["status"] == "applied"
-    assert fresh(kai).version == kai.version
+    assert fresh(mine).version == mine.version
     # Sent again (the phone's retry), the same answers come back: nothing is stuck or doubled.
     again = phone.raw_push(body)
     assert again.status_code == 200
@@ -81,19 +96,19 @@ def test_a_body_nested_past_what_json_parsing_allows_is_a_clear_400(phone, depth
     assert r.json["error"] == "invalid_payload"
 
 
-def test_a_mutation_that_cannot_be_identified_fails_the_batch_with_a_422_naming_it(phone, ids):
-    kai = interview_of(ids["kai"])
-    unnamed = mutation(kai.id, kai.version, {})
+def test_a_mutation_that_cannot_be_identified_fails_the_batch_with_a_422_naming_it(phone, worker):
+    mine = _allocated(worker)
+    unnamed = mutation(mine.id, mine.version, {})
     unnamed["mutation_id"] = "not-a-uuid"
     r = phone.push([unnamed])
     assert r.status_code == 422
     assert r.json["details"][0]["loc"][:3] == ["mutations", 0, "mutation_id"]
 
 
-def test_no_value_reaches_the_stored_answers(phone, ids):
+def test_no_value_reaches_the_stored_answers(phone, worker):
     """The refusal that is remembered for a replay quotes no value of the device's."""
-    kai = interview_of(ids["kai"])
-    m = mutation(kai.id, kai.version, {"no_such_question_\u2603": "secret canary 7781"})
+    mine = _allocated(worker)
+    m = mutation(mine.id, mine.version, {"no_such_question_\u2603": "secret canary 7781"})
     (result,) = phone.push([m]).json["results"]
     assert result["status"] == "rejected"
     assert "secret canary" not in json.dumps(result)
