@@ -114,18 +114,18 @@ def test_full_pull_has_only_my_returns(phone, me):
 
 
 def test_push_applies_once_and_replays_identically(phone, me):
-    kai = allocated_to(me)
-    m = mutation(kai.id, kai.version, {"why_details": "Went to a party", "offered": "Y"})
+    mine = allocated_to(me)
+    m = mutation(mine.id, mine.version, {"why_details": "Went to a party", "offered": "Y"})
     first = phone.push([m])
     assert first.status_code == 200, first.get_data(as_text=True)
     (result,) = first.json["results"]
     assert result["status"] == "applied" and result["client_action"] == "delete_local"
-    assert result["version"] == kai.version + 1
-    kai = fresh(kai)
-    assert kai.offered == "Y"
+    assert result["version"] == mine.version + 1
+    mine = fresh(mine)
+    assert mine.offered == "Y"
     again = phone.push([m]).json["results"][0]
     assert again["status"] == "replayed" and again["version"] == result["version"]
-    assert fresh(kai).version == result["version"]  # not applied twice
+    assert fresh(mine).version == result["version"]  # not applied twice
     assert db.session.scalar(select(func.count()).select_from(SyncMutation)) == 1
     # Same id, different content: refused, nothing changes.
     reused = dict(m, payload={"answers": {"why_details": "different"}, "submit": False})
@@ -135,15 +135,15 @@ def test_push_applies_once_and_replays_identically(phone, me):
 
 
 def test_stale_base_version_is_a_conflict_that_keeps_both(phone, me):
-    kai = allocated_to(me)
-    base = kai.version
+    mine = allocated_to(me)
+    base = mine.version
     assert (
-        phone.push([mutation(kai.id, base, {"why_details": "first device"})]).json["results"][0][
+        phone.push([mutation(mine.id, base, {"why_details": "first device"})]).json["results"][0][
             "status"
         ]
         == "applied"
     )
-    r = phone.push([mutation(kai.id, base, {"why_details": "second device"})]).json["results"][0]
+    r = phone.push([mutation(mine.id, base, {"why_details": "second device"})]).json["results"][0]
     assert r["status"] == "conflict" and r["http_status"] == 409
     assert r["client_action"] == "keep_and_show"
     assert r["server_payload"]["answers"]["why_details"] == "first device"
@@ -155,19 +155,19 @@ def test_stale_base_version_is_a_conflict_that_keeps_both(phone, me):
     assert kept["answers"]["why_details"] == "second device"
     from webapp.interviews import service
 
-    assert service.answers(fresh(kai))["why_details"] == "first device"
+    assert service.answers(fresh(mine))["why_details"] == "first device"
 
 
 def test_rejections_are_precise(phone, me):
-    kai = allocated_to(me)
-    ella = allocated_to(colleague_of(me))  # a colleague's: not mine to change
+    mine = allocated_to(me)
+    theirs = allocated_to(colleague_of(me))  # a colleague's: not mine to change
     results = phone.push(
         [
-            mutation(kai.id, kai.version, {"offered": "maybe"}),
-            mutation(ella.id, ella.version, {"why_details": "not mine"}),
-            {**mutation(kai.id, kai.version, {}), "record_type": "spaceship"},
-            mutation(kai.id, kai.version, {"why_details": "x" * 10_001}),
-            mutation(kai.id, kai.version, {"offered": "Y"}, submit=True),
+            mutation(mine.id, mine.version, {"offered": "maybe"}),
+            mutation(theirs.id, theirs.version, {"why_details": "not mine"}),
+            {**mutation(mine.id, mine.version, {}), "record_type": "spaceship"},
+            mutation(mine.id, mine.version, {"why_details": "x" * 10_001}),
+            mutation(mine.id, mine.version, {"offered": "Y"}, submit=True),
         ]
     ).json["results"]
     assert [r["http_status"] for r in results] == [422, 404, 422, 422, 422]
@@ -175,7 +175,7 @@ def test_rejections_are_precise(phone, me):
     assert results[1]["error"]["code"] == "not_found"
     assert results[2]["error"]["code"] == "unknown_record_type"
     assert all(r["client_action"] == "keep_and_show" for r in results)
-    assert fresh(kai).offered is None
+    assert fresh(mine).offered is None
 
 
 def test_whole_request_errors(phone):
@@ -198,10 +198,10 @@ def test_lost_connection_mid_batch_applies_nothing_and_retry_applies_all(phone, 
 
     from webapp.interviews import sync as store
 
-    kai, mia = allocated_to(me), allocated_to(me)
+    mine, also_mine = allocated_to(me), allocated_to(me)
     batch = [
-        mutation(kai.id, kai.version, {"why_details": "A"}),
-        mutation(mia.id, mia.version, {"why_details": "B"}),
+        mutation(mine.id, mine.version, {"why_details": "A"}),
+        mutation(also_mine.id, also_mine.version, {"why_details": "B"}),
     ]
     real = store.InterviewHandler.write
     calls = {"n": 0}
@@ -213,11 +213,11 @@ def test_lost_connection_mid_batch_applies_nothing_and_retry_applies_all(phone, 
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(store.InterviewHandler, "write", flaky)
-    before = (kai.content_enc, kai.version)  # values: fresh() refreshes the same object
+    before = (mine.content_enc, mine.version)  # values: fresh() refreshes the same object
     r = phone.push(batch)
     assert r.status_code == 500 and r.json["error"] == "server_error"
-    kai = fresh(kai)
-    assert (kai.content_enc, kai.version) == before  # the first write was rolled back too
+    mine = fresh(mine)
+    assert (mine.content_enc, mine.version) == before  # the first write was rolled back too
     assert db.session.scalar(select(func.count()).select_from(SyncMutation)) == 0
     monkeypatch.setattr(store.InterviewHandler, "write", real)
     results = phone.push(batch).json["results"]
@@ -231,41 +231,41 @@ def test_a_fault_triggered_by_one_mutation_is_answered_alone_and_retried(phone, 
     ever and blocked the phone's queue."""
     from webapp.interviews import sync as store
 
-    kai, mia = allocated_to(me), allocated_to(me)
-    poison = mutation(kai.id, kai.version, {"why_details": "A"})
-    fine = mutation(mia.id, mia.version, {"why_details": "B"})
+    mine, also_mine = allocated_to(me), allocated_to(me)
+    poison = mutation(mine.id, mine.version, {"why_details": "A"})
+    fine = mutation(also_mine.id, also_mine.version, {"why_details": "B"})
     real = store.InterviewHandler.write
 
-    def broken_for_kai(self, actor, record_id, *args, **kwargs):
+    def broken_for_the_first(self, actor, record_id, *args, **kwargs):
         result = real(self, actor, record_id, *args, **kwargs)  # written, then it fails
-        if str(record_id) == kai.id:
+        if str(record_id) == mine.id:
             raise RuntimeError("a bug hit by this payload")
         return result
 
-    monkeypatch.setattr(store.InterviewHandler, "write", broken_for_kai)
-    before = (kai.content_enc, kai.version)
+    monkeypatch.setattr(store.InterviewHandler, "write", broken_for_the_first)
+    before = (mine.content_enc, mine.version)
     results = phone.push([poison, fine]).json["results"]
     assert [(r["status"], r["http_status"], r["client_action"]) for r in results] == [
         ("rejected", 500, "retry"),
         ("applied", 200, "delete_local"),
     ]
-    assert (fresh(kai).content_enc, fresh(kai).version) == before  # its write was undone
+    assert (fresh(mine).content_enc, fresh(mine).version) == before  # its write was undone
     monkeypatch.setattr(store.InterviewHandler, "write", real)
     (again,) = phone.push([poison]).json["results"]
     assert again["status"] == "applied"
 
 
 def test_submit_through_sync(phone, me):
-    kai = allocated_to(me)
+    mine = allocated_to(me)
     answers = {
         "offered": "Y",
         "outcome": "declined",
         "decline_reason": "Did not want to talk",
         "attempts": "Visited home twice",
     }
-    r = phone.push([mutation(kai.id, kai.version, answers, submit=True)]).json["results"][0]
+    r = phone.push([mutation(mine.id, mine.version, answers, submit=True)]).json["results"][0]
     assert r["status"] == "applied", r
-    assert fresh(kai).status == InterviewStatus.SUBMITTED
+    assert fresh(mine).status == InterviewStatus.SUBMITTED
 
 
 def test_a_write_refused_part_way_leaves_nothing_and_the_batch_goes_on(phone, me, monkeypatch):
@@ -275,8 +275,8 @@ def test_a_write_refused_part_way_leaves_nothing_and_the_batch_goes_on(phone, me
     from webapp.interviews import service as interviews
     from webapp.interviews.service import Problem
 
-    kai, mia = allocated_to(me), allocated_to(me)
-    before = (kai.content_enc, kai.version, kai.status)
+    mine, also_mine = allocated_to(me), allocated_to(me)
+    before = (mine.content_enc, mine.version, mine.status)
     monkeypatch.setattr(
         interviews, "submit", lambda *a: [Problem("offer", "held_at", "Checked only at submit")]
     )
@@ -288,31 +288,31 @@ def test_a_write_refused_part_way_leaves_nothing_and_the_batch_goes_on(phone, me
     }
     results = phone.push(
         [
-            mutation(kai.id, kai.version, answers, submit=True),
-            mutation(mia.id, mia.version, {"why_details": "Bored at home"}),
+            mutation(mine.id, mine.version, answers, submit=True),
+            mutation(also_mine.id, also_mine.version, {"why_details": "Bored at home"}),
         ]
     ).json["results"]
     assert [r["status"] for r in results] == ["rejected", "applied"]
     assert results[0]["error"]["message"] == "Checked only at submit"
-    kai = fresh(kai)
-    assert (kai.content_enc, kai.version, kai.status) == before
-    assert interviews.answers(fresh(mia))["why_details"] == "Bored at home"
+    mine = fresh(mine)
+    assert (mine.content_enc, mine.version, mine.status) == before
+    assert interviews.answers(fresh(also_mine))["why_details"] == "Bored at home"
 
 
 def test_incremental_pull_sees_web_changes_and_reallocation_tombstones(phone, me, as_user):
-    mia = allocated_to(me)
+    reallocated = allocated_to(me)
     cursor = phone.pull().json["cursor"]
     worker2, boss = colleague_of(me), colleague_of(me, Role.MANAGER)
     db.session.commit()
     manager = as_user(boss)
-    r = manager.post(f"/interviews/{mia.id}/allocate", {"worker_id": worker2.id})
+    r = manager.post(f"/interviews/{reallocated.id}/allocate", {"worker_id": worker2.id})
     assert r.status_code == 302
     data = phone.pull(cursor=cursor).json
-    (change,) = [c for c in data["changes"] if c["record_id"] == mia.id]
+    (change,) = [c for c in data["changes"] if c["record_id"] == reallocated.id]
     assert change["deleted"] is True and change["payload"] is None
     # The other worker now gets it.
     other = Device(as_user(worker2))
-    assert mia.id in {c["record_id"] for c in other.pull().json["changes"]}
+    assert reallocated.id in {c["record_id"] for c in other.pull().json["changes"]}
 
 
 def test_bad_cursor_is_refused_precisely(phone):
@@ -324,7 +324,7 @@ def test_bad_cursor_is_refused_precisely(phone):
 def test_revoked_device_may_upload_then_is_told_to_wipe(phone, me, as_user):
     from webapp.devices.models import Device as DeviceRow
 
-    kai = allocated_to(me)
+    mine = allocated_to(me)
     boss = colleague_of(me, Role.MANAGER)
     db.session.commit()
     assert phone.pull().status_code == 200
@@ -336,7 +336,7 @@ def test_revoked_device_may_upload_then_is_told_to_wipe(phone, me, as_user):
     assert phone.b.get("/api/v1/session").json["device"]["revoked"] is True
     # Made offline before the revocation: still uploaded (later changes are refused).
     made_at = fresh(device).revoked_at.replace(microsecond=0).isoformat()
-    last_words = mutation(kai.id, kai.version, {"why_details": "last words"})
+    last_words = mutation(mine.id, mine.version, {"why_details": "last words"})
     pushed = phone.push([dict(last_words, client_time=made_at)])
     assert pushed.json["results"][0]["status"] == "applied"
     r = phone.pull()
