@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from tests import factories
 from tests.conftest import Browser
 from webapp.audit import DEVICE_COOKIE, AuditEvent
 from webapp.db_types import utcnow
@@ -50,8 +51,16 @@ def signed_in(b: Browser) -> bool:
     return False
 
 
-def test_a_copied_cookie_works_until_sign_out_and_never_after(app, as_user):
-    worker = as_user("worker@demo.test")
+@pytest.fixture
+def person(app):
+    """A worker, committed: anyone whose session is under test."""
+    someone = factories.worker()
+    db.session.commit()
+    return someone
+
+
+def test_a_copied_cookie_works_until_sign_out_and_never_after(app, as_user, person):
+    worker = as_user(person)
     thief = copy_of(app, worker)
     assert signed_in(thief)  # the copy is the session: it works while the session lasts
     assert worker.post("/sign-out").status_code == 302
@@ -59,29 +68,29 @@ def test_a_copied_cookie_works_until_sign_out_and_never_after(app, as_user):
     assert not signed_in(worker)
 
 
-def test_sign_out_everywhere_ends_copied_cookies_too(app, as_user):
-    phone = as_user("worker@demo.test")
-    laptop = as_user("worker@demo.test")
+def test_sign_out_everywhere_ends_copied_cookies_too(app, as_user, person):
+    phone = as_user(person)
+    laptop = as_user(person)
     thief = copy_of(app, phone)
     assert laptop.post("/account/sign-out-everywhere").status_code == 302
     assert not signed_in(thief)
     assert not signed_in(phone)
 
 
-def test_a_session_is_bound_to_the_device_it_was_started_on(app, as_user):
-    worker = as_user("worker@demo.test")
+def test_a_session_is_bound_to_the_device_it_was_started_on(app, as_user, person):
+    worker = as_user(person)
     assert not signed_in(copy_of(app, worker, device=str(uuid.uuid4())))
     assert not signed_in(copy_of(app, worker, device=None))  # a new device cookie
     assert not signed_in(copy_of(app, worker, device="not-a-uuid"))
     assert signed_in(worker)  # the owner is not signed out by someone else's attempt
 
 
-def test_sessions_are_recorded_ended_and_audited(app, as_user, ids):
+def test_sessions_are_recorded_ended_and_audited(app, as_user, person):
     from webapp.accounts.models import UserSession
 
-    worker = as_user("worker@demo.test")
+    worker = as_user(person)
     device_id = worker.client.get_cookie(DEVICE_COOKIE).value
-    (row,) = db.session.scalars(select(UserSession).where(UserSession.user_id == ids["worker"]))
+    (row,) = db.session.scalars(select(UserSession).where(UserSession.user_id == person.id))
     assert row.device_id == device_id and row.ended_at is None
     # Only a hash of the token is stored: a copy of the database signs no one in.
     raw_cookie = worker.client.get_cookie(session_cookie_name(app)).value
@@ -93,27 +102,27 @@ def test_sessions_are_recorded_ended_and_audited(app, as_user, ids):
     row = db.session.get(UserSession, row.id)
     assert row.ended_at is not None and row.end_reason == "sign_out"
     actions = db.session.scalars(
-        select(AuditEvent.action).where(AuditEvent.user_id == ids["worker"])
+        select(AuditEvent.action).where(AuditEvent.user_id == person.id)
     ).all()
     assert "sign_in" in actions and "sign_out" in actions
 
 
-def test_idle_sessions_end_on_the_server_whatever_the_cookie_says(app, as_user, ids):
+def test_idle_sessions_end_on_the_server_whatever_the_cookie_says(app, as_user, person):
     from webapp.accounts.models import UserSession
 
-    worker = as_user("worker@demo.test")
-    row = db.session.scalars(select(UserSession).where(UserSession.user_id == ids["worker"])).one()
+    worker = as_user(person)
+    row = db.session.scalars(select(UserSession).where(UserSession.user_id == person.id)).one()
     row.last_seen_at = utcnow() - app.permanent_session_lifetime - timedelta(minutes=1)
     db.session.commit()
     # The cookie's own idle clock is fresh: only the server's record can tell.
     assert not signed_in(worker)
 
 
-def test_a_deactivated_account_is_signed_out(app, as_user, ids):
+def test_a_deactivated_account_is_signed_out(app, as_user, person):
     from webapp.accounts.models import User
 
-    worker = as_user("worker@demo.test")
-    db.session.get(User, ids["worker"]).active = False
+    worker = as_user(person)
+    db.session.get(User, person.id).active = False
     db.session.commit()
     assert not signed_in(worker)
 
@@ -126,13 +135,21 @@ def _cookie_text(app, b: Browser) -> str:
     return cookie.value + json.dumps(payload, default=str)
 
 
-def test_no_child_name_in_the_session_cookie(app, as_user, ids):
+def test_no_child_name_in_the_session_cookie(app, as_user):
     """Flask's session cookie is signed, not encrypted: anything in it (flash messages included)
     can be read by whoever sees the cookie. The flows that flash must leave no name there."""
-    from tests.integration.helpers import interview_of
-    from webapp.children.models import Child
+    from webapp.accounts.models import OrgKind, Role
 
-    manager = as_user("manager@demo.test")
+    boss = factories.manager()
+    authority = boss.organisation
+    school = factories.organisation(OrgKind.SCHOOL, authority)
+    social_worker = factories.user(Role.SOCIAL_WORKER, authority=authority)
+    child = factories.child(authority, first_name="Ottoline", last_name="Fairweather")
+    interview = factories.interview(child_=child, manager_=boss)
+    colleague = factories.worker(authority)
+    db.session.commit()
+
+    manager = as_user(boss)
     r = manager.post(
         "/children/new",
         {
@@ -141,8 +158,8 @@ def test_no_child_name_in_the_session_cookie(app, as_user, ids):
             "date_of_birth": ["4", "7", "2011"],
             "sex": "female",
             "legal_status": "looked_after",
-            "school_id": ids["school"],
-            "social_worker_id": ids["sw"],
+            "school_id": school.id,
+            "social_worker_id": social_worker.id,
             "carer_id": "",
             "flags": [],
         },
@@ -150,15 +167,14 @@ def test_no_child_name_in_the_session_cookie(app, as_user, ids):
     assert r.status_code == 302, r.get_data(as_text=True)[:500]
     seen = [_cookie_text(app, manager)]
 
-    mia = db.session.get(Child, ids["mia"])
-    interview = interview_of(ids["mia"])
-    r = manager.post(f"/interviews/{interview.id}/allocate", {"worker_id": ids["worker2"]})
+    # Reallocating flashes a message about the child's interview: it must not name the child.
+    r = manager.post(f"/interviews/{interview.id}/allocate", {"worker_id": colleague.id})
     assert r.status_code == 302, r.get_data(as_text=True)[:500]
     seen.append(_cookie_text(app, manager))
 
-    worker = as_user("worker@demo.test")
+    worker = as_user(interview.allocated_to)
     seen.append(_cookie_text(app, worker))
     for text in seen:
-        for name in ("Zephyrine", "Quartermaine", mia.first_name, mia.last_name):
+        for name in ("Zephyrine", "Quartermaine", child.first_name, child.last_name):
             assert name not in text
     assert any("_flashes" in text for text in seen)  # the check saw the flashes themselves
