@@ -13,8 +13,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from tests import factories
 from tests.conftest import Browser
-from tests.integration.helpers import fresh, interview_of
+from tests.integration.helpers import fresh
+from webapp.accounts.models import User
 from webapp.audit import DEVICE_COOKIE, AuditEvent
 from webapp.devices.models import Device
 from webapp.extensions import db
@@ -67,14 +69,34 @@ def edit(interview, text, at=None, base=None):
 
 
 @pytest.fixture
-def phone(as_user):
-    p = Phone(as_user("worker@demo.test"))
+def me(app):
+    """The worker whose phone it is."""
+    person = factories.worker()
+    db.session.commit()
+    return person
+
+
+@pytest.fixture
+def mine(me):
+    """Two interviews allocated to me, on the phone since its first pull."""
+    interviews = [factories.interview(worker_=me), factories.interview(worker_=me)]
+    db.session.commit()
+    return interviews
+
+
+@pytest.fixture
+def phone(as_user, me, mine):
+    p = Phone(as_user(me))
     assert p.pull().status_code == 200
     return p
 
 
 def revoke(as_user, phone: Phone) -> Device:
-    manager = as_user("manager@demo.test")
+    """Revoked by a manager of the phone's owner's authority."""
+    owner = db.session.get(User, phone.row().user_id)
+    boss = factories.manager(owner.organisation)
+    db.session.commit()
+    manager = as_user(boss)
     r = manager.post(f"/devices/{phone.row().user_id}/{phone.device_id}/revoke")
     assert r.status_code == 302
     device = phone.row()
@@ -95,16 +117,15 @@ def test_a_revoked_phone_loses_pages_data_and_keys(as_user, phone):
     assert r.status_code == 200 and r.json["device"]["revoked"] is True
 
 
-def test_work_made_before_revocation_is_uploaded_and_later_work_refused_alone(as_user, phone, ids):
-    kai = interview_of(ids["kai"])
-    mia = interview_of(ids["mia"])
+def test_work_made_before_revocation_is_uploaded_and_later_work_refused_alone(as_user, phone, mine):
+    uploaded, untouched = mine
     device = revoke(as_user, phone)
     before = device.revoked_at - timedelta(minutes=5)
     after = device.revoked_at + timedelta(seconds=1)
     r = phone.push(
-        edit(kai, "written on the bus", at=before),
-        edit(mia, "written by whoever has the phone now", at=after),
-        edit(mia, "no time given"),
+        edit(uploaded, "written on the bus", at=before),
+        edit(untouched, "written by whoever has the phone now", at=after),
+        edit(untouched, "no time given"),
     )
     assert r.status_code == 200, r.get_data(as_text=True)[:500]
     first, late, undated = r.json["results"]
@@ -116,30 +137,33 @@ def test_work_made_before_revocation_is_uploaded_and_later_work_refused_alone(as
 
     from webapp.interviews import service
 
-    assert service.answers(fresh(kai))["why_details"] == "written on the bus"
-    assert service.answers(fresh(mia)).get("why_details") != "written by whoever has the phone now"
+    assert service.answers(fresh(uploaded))["why_details"] == "written on the bus"
+    assert (
+        service.answers(fresh(untouched)).get("why_details")
+        != "written by whoever has the phone now"
+    )
 
 
-def test_after_the_wipe_is_reported_even_early_work_is_refused(as_user, phone, ids):
-    kai = interview_of(ids["kai"])
+def test_after_the_wipe_is_reported_even_early_work_is_refused(as_user, phone, mine):
+    interview = mine[0]
     device = revoke(as_user, phone)
     r = phone.report_wiped()
     assert r.status_code == 200
     assert phone.row().wiped_at is not None
-    r = phone.push(edit(kai, "too late", at=device.revoked_at - timedelta(minutes=5)))
+    r = phone.push(edit(interview, "too late", at=device.revoked_at - timedelta(minutes=5)))
     assert r.status_code == 410 and r.json["wipe"] is True
     assert phone.pull().status_code == 410
     assert phone.b.get("/returns").status_code == 302
 
 
-def test_the_same_users_other_device_is_unaffected(as_user, phone, ids):
-    laptop = Phone(as_user("worker@demo.test"))
+def test_the_same_users_other_device_is_unaffected(as_user, phone, me, mine):
+    laptop = Phone(as_user(me))
     assert laptop.device_id != phone.device_id
     revoke(as_user, phone)
     assert laptop.b.get("/returns").status_code == 200
     assert laptop.pull().status_code == 200
-    kai = interview_of(ids["kai"])
-    assert laptop.push(edit(kai, "from the laptop")).json["results"][0]["status"] == "applied"
+    interview = mine[0]
+    assert laptop.push(edit(interview, "from the laptop")).json["results"][0]["status"] == "applied"
 
 
 def test_a_new_device_cookie_in_a_revoked_devices_session_gets_nothing(app, as_user, phone):
@@ -155,7 +179,7 @@ def test_a_new_device_cookie_in_a_revoked_devices_session_gets_nothing(app, as_u
     assert other.get("/returns").status_code == 302
 
 
-def test_revocation_ends_the_devices_sessions_and_is_audited(as_user, phone, ids):
+def test_revocation_ends_the_devices_sessions_and_is_audited(as_user, phone, me):
     from webapp.accounts.models import UserSession
 
     revoke(as_user, phone)
@@ -164,26 +188,26 @@ def test_revocation_ends_the_devices_sessions_and_is_audited(as_user, phone, ids
     ).all()
     assert rows and all(r.ended_at is not None and r.end_reason == "device_revoked" for r in rows)
     ended = db.session.scalars(
-        select(AuditEvent).where(
-            AuditEvent.action == "session_end", AuditEvent.user_id == ids["worker"]
-        )
+        select(AuditEvent).where(AuditEvent.action == "session_end", AuditEvent.user_id == me.id)
     ).all()
     assert any(e.detail == "device_revoked" for e in ended)
 
 
-def test_signing_in_again_on_a_wiped_device_starts_afresh(app, as_user, phone):
+def test_signing_in_again_on_a_wiped_device_starts_afresh(app, as_user, phone, me):
     revoke(as_user, phone)
     assert phone.report_wiped().status_code == 200
-    again = phone.b.login("worker@demo.test")
+    again = phone.b.login(me.email, factories.PASSWORD)
     assert again.client.get_cookie(DEVICE_COOKIE).value != phone.device_id
     assert again.get("/returns").status_code == 200
     assert Phone(again).pull().status_code == 200
 
 
-def test_signing_in_again_on_a_revoked_device_before_the_wipe_keeps_it_revoked(app, as_user, phone):
+def test_signing_in_again_on_a_revoked_device_before_the_wipe_keeps_it_revoked(
+    app, as_user, phone, me
+):
     revoke(as_user, phone)
     assert phone.b.post("/sign-out").status_code == 302
-    phone.b.login("worker@demo.test")
+    phone.b.login(me.email, factories.PASSWORD)
     assert phone.b.client.get_cookie(DEVICE_COOKIE).value == phone.device_id
     r = phone.b.get("/api/v1/session")
     assert r.status_code == 200 and r.json["device"]["revoked"] is True
