@@ -73,10 +73,12 @@ lint: setup js-lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# The browser JS: ESLint, then the JSDoc types checked by tsc (no build, nothing emitted).
+# The browser JS: ESLint, then the JSDoc types checked by tsc (no build, nothing emitted): the
+# pages' modules, then the service worker (a worker's globals, not a page's).
 js-lint: node_modules/.installed
 	node_modules/.bin/eslint .
 	node_modules/.bin/tsc -p tsconfig.json
+	node_modules/.bin/tsc -p tsconfig.sw.json
 
 # Unit tests of the pure field-client modules (clock, outbox coalescing, validation, router...).
 js-test: node_modules/.installed

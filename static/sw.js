@@ -1,3 +1,4 @@
+// @ts-check
 /* Homeward service worker.
  *
  * What it keeps: only the generic app shell (layout, field-mode page, CSS, JS, icons, the
@@ -11,17 +12,23 @@
  */
 
 /* global MSG, OUTBOX_SYNC_TAG */
-// The message names shared with the pages: static/js/sw-messages.js, inlined here by the server.
+// The message names shared with the pages: static/js/sw-messages.js, inlined here by the server
+// (types/sw.d.ts declares them for tsc, which checks this file with tsconfig.sw.json).
 /* __HOMEWARD_MESSAGES__ */
 
+// `self` is this worker's ServiceWorkerGlobalScope; TypeScript's WebWorker library types it only
+// as a WorkerGlobalScope (no clients, registration or install/fetch/push events).
+const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
+
 const VERSION = "__HOMEWARD_VERSION__";
+/** @type {string[]} */
 const SHELL = [] /* __HOMEWARD_SHELL__ */;
 const CACHE_PREFIX = "homeward-shell-";
 const CACHE = CACHE_PREFIX + VERSION;
 // On a weak signal, wait this long for the network before falling back to the shell.
 const NAVIGATION_TIMEOUT_MS = 4000;
 
-self.addEventListener("install", (event) => {
+sw.addEventListener("install", (event) => {
   event.waitUntil(
     caches.open(CACHE).then((cache) =>
       // "no-cache": revalidate with the server rather than trust the HTTP cache blindly, so a
@@ -31,33 +38,45 @@ self.addEventListener("install", (event) => {
   );
 });
 
-self.addEventListener("activate", (event) => {
+sw.addEventListener("activate", (event) => {
   event.waitUntil(
     (async () => {
       for (const name of await caches.keys()) {
         if (name.startsWith(CACHE_PREFIX) && name !== CACHE) await caches.delete(name);
       }
-      await self.clients.claim();
+      await sw.clients.claim();
     })(),
   );
 });
 
-self.addEventListener("message", (event) => {
-  if (event.data && event.data.type === MSG.SKIP_WAITING) self.skipWaiting();
+sw.addEventListener("message", (event) => {
+  if (event.data && event.data.type === MSG.SKIP_WAITING) sw.skipWaiting();
   if (event.data && event.data.type === MSG.VERSION) {
     event.source && event.source.postMessage({ type: MSG.VERSION, version: VERSION });
   }
 });
 
+/**
+ * @param {URL} url
+ * @returns {string | null}
+ */
 function shellPath(url) {
   return SHELL.includes(url.pathname) ? url.pathname : null;
 }
 
+/**
+ * @param {string} path
+ * @returns {Promise<Response | undefined>}
+ */
 async function fromShell(path) {
   const cache = await caches.open(CACHE);
   return cache.match(path);
 }
 
+/**
+ * @param {Request} request
+ * @returns {Promise<Response>}
+ */
 async function navigate(request) {
   const url = new URL(request.url);
   const controller = new AbortController();
@@ -74,11 +93,11 @@ async function navigate(request) {
   }
 }
 
-self.addEventListener("fetch", (event) => {
+sw.addEventListener("fetch", (event) => {
   const request = event.request;
   if (request.method !== "GET") return;
   const url = new URL(request.url);
-  if (url.origin !== self.location.origin) return;
+  if (url.origin !== sw.location.origin) return;
   if (request.mode === "navigate") {
     event.respondWith(navigate(request));
     return;
@@ -94,10 +113,10 @@ self.addEventListener("fetch", (event) => {
 
 // Background Sync: the outbox is encrypted with a key that exists only in an unlocked page, so
 // the worker cannot send it itself; it wakes any open Homeward page to flush.
-self.addEventListener("sync", (event) => {
+sw.addEventListener("sync", (event) => {
   if (event.tag !== OUTBOX_SYNC_TAG) return;
   event.waitUntil(
-    self.clients.matchAll({ type: "window" }).then((clients) => {
+    sw.clients.matchAll({ type: "window" }).then((clients) => {
       for (const client of clients) client.postMessage({ type: MSG.FLUSH_OUTBOX });
     }),
   );
@@ -107,6 +126,10 @@ self.addEventListener("sync", (event) => {
 // The payload is { title, body, ref, url }: generic words and an opaque id, never personal data
 // (it passes through the browser vendor's push service and shows on a lock screen).
 
+/**
+ * @param {unknown} url from a push payload or a notification
+ * @returns {string} a path of this app
+ */
 function samePath(url) {
   // Only a page of this app: a notification must never become a link elsewhere. A prefix test
   // is not enough ("/\\host" is "//host" to a browser, which also drops tabs and line breaks), so
@@ -115,15 +138,16 @@ function samePath(url) {
   if (typeof url !== "string" || !url.startsWith("/")) return fallback;
   let parsed;
   try {
-    parsed = new URL(url, self.location.origin);
+    parsed = new URL(url, sw.location.origin);
   } catch (_) {
     return fallback;
   }
-  if (parsed.origin !== self.location.origin) return fallback;
+  if (parsed.origin !== sw.location.origin) return fallback;
   return parsed.pathname + parsed.search + parsed.hash;
 }
 
-self.addEventListener("push", (event) => {
+sw.addEventListener("push", (event) => {
+  /** @type {{title?: unknown, body?: unknown, ref?: unknown, url?: unknown}} what the server sent */
   let data;
   try {
     data = event.data ? event.data.json() : {};
@@ -132,7 +156,7 @@ self.addEventListener("push", (event) => {
   }
   const title = typeof data.title === "string" && data.title ? data.title : "Homeward";
   event.waitUntil(
-    self.registration.showNotification(title, {
+    sw.registration.showNotification(title, {
       body: typeof data.body === "string" ? data.body : "You have a new reminder.",
       // The same reminder delivered twice replaces itself instead of stacking up.
       tag: typeof data.ref === "string" && data.ref ? `homeward-${data.ref}` : "homeward",
@@ -145,19 +169,23 @@ self.addEventListener("push", (event) => {
 
 // Open the app at the notification's page: an open Homeward window is taken there (and focused
 // where the browser allows), else a new one is opened.
+/**
+ * @param {unknown} path
+ * @returns {Promise<WindowClient | null>}
+ */
 async function openFromNotification(path) {
-  const target = new URL(samePath(path), self.location.origin).href;
-  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
-  const mine = windows.find((c) => new URL(c.url).origin === self.location.origin);
-  if (!mine) return self.clients.openWindow(target);
+  const target = new URL(samePath(path), sw.location.origin).href;
+  const windows = await sw.clients.matchAll({ type: "window", includeUncontrolled: true });
+  const mine = windows.find((c) => new URL(c.url).origin === sw.location.origin);
+  if (!mine) return sw.clients.openWindow(target);
   // navigate() only works on a window this worker controls; otherwise open a new one.
   const moved = await mine.navigate(target).catch(() => null);
-  if (!moved) return self.clients.openWindow(target);
+  if (!moved) return sw.clients.openWindow(target);
   return moved.focus().catch(() => moved);
 }
-self.openFromNotification = openFromNotification; // for tests driving the worker directly
+sw.openFromNotification = openFromNotification; // for tests driving the worker directly
 
-self.addEventListener("notificationclick", (event) => {
+sw.addEventListener("notificationclick", (event) => {
   event.notification.close();
   event.waitUntil(openFromNotification(event.notification.data && event.notification.data.url));
 });

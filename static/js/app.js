@@ -1,3 +1,4 @@
+// @ts-check
 // Homeward page entry (an ES module, loaded after htmx's classic script).
 //
 // Our Content-Security-Policy allows no inline script, so everything GOV.UK's
@@ -14,6 +15,7 @@ document.body.classList.add("js-enabled", "govuk-frontend-supported");
 
 // Re-initialising a scope meets components that are already set up; GOV.UK
 // Frontend reports those as InitError, which is expected and not worth logging.
+/** @param {any} error */
 function onGovukError(error) {
   if (error && error.name === "InitError") return;
   console.error(error);
@@ -28,7 +30,8 @@ if (htmx) {
   // as a header. Read the meta tag each time in case a swap refreshed it.
   document.body.addEventListener("htmx:configRequest", (event) => {
     if (event.detail.verb === "get") return;
-    const meta = document.querySelector('meta[name="csrf-token"]');
+    // querySelector types an attribute selector as any Element; this one is a <meta>.
+    const meta = /** @type {HTMLMetaElement | null} */ (document.querySelector('meta[name="csrf-token"]'));
     if (meta) event.detail.headers["X-CSRFToken"] = meta.content;
   });
 
@@ -51,9 +54,10 @@ if (htmx) {
 
     // A swapped-in error summary must be announced (moving focus makes screen
     // readers read it), whether or not it carries data-module.
-    const summary = swapped.matches(".govuk-error-summary")
+    // The DOM types these as any Element; an error summary is an HTML element (a div).
+    const summary = /** @type {HTMLElement | null} */ (swapped.matches(".govuk-error-summary")
       ? swapped
-      : swapped.querySelector(".govuk-error-summary");
+      : swapped.querySelector(".govuk-error-summary"));
     if (summary && !summary.contains(document.activeElement)) {
       if (!summary.hasAttribute("tabindex")) summary.setAttribute("tabindex", "-1");
       summary.focus();
@@ -65,12 +69,21 @@ if (htmx) {
 // straight away when a field is committed (change). The form's own
 // hx-trigger="hw:autosave, submit" decides what that request is.
 const AUTOSAVE_DELAY_MS = 2000;
+/** @type {WeakMap<HTMLFormElement, ReturnType<typeof setTimeout>>} */
 const autosaveTimers = new WeakMap();
 
+/**
+ * @param {EventTarget | null} target
+ * @returns {HTMLFormElement | null}
+ */
 function autosaveForm(target) {
-  return target instanceof Element ? target.closest('form[data-module~="hw-autosave"]') : null;
+  // closest() types an attribute selector as any Element; this one only matches a <form>.
+  return target instanceof Element
+    ? /** @type {HTMLFormElement | null} */ (target.closest('form[data-module~="hw-autosave"]'))
+    : null;
 }
 
+/** @param {HTMLFormElement} form */
 function requestAutosave(form) {
   clearTimeout(autosaveTimers.get(form));
   autosaveTimers.delete(form);
@@ -124,6 +137,7 @@ showConnectionState();
 // hw-install: where the browser offers installation (Chrome and Edge on Android and desktop),
 // show our own "Install Homeward" button on the install guide. Safari has no such event: the
 // guide's Add to Home Screen steps are the way there.
+/** @type {BeforeInstallPromptEvent | null} */
 let deferredInstall = null;
 
 window.addEventListener("beforeinstallprompt", (event) => {
@@ -148,7 +162,8 @@ document.addEventListener("click", async (event) => {
 
 // Push reminders: the settings page's switch (hw-push), and on every signed-in page start the
 // current subscription is sent again, because browsers rotate subscriptions without telling us.
-const csrfMeta = document.querySelector('meta[name="csrf-token"]');
+// querySelector types an attribute selector as any Element; this one is a <meta>.
+const csrfMeta = /** @type {HTMLMetaElement | null} */ (document.querySelector('meta[name="csrf-token"]'));
 const signedIn = document.body.dataset.signedIn === "true";
 
 if (signedIn && csrfMeta) {

@@ -1,3 +1,4 @@
+// @ts-check
 // The only code that touches keys.
 //
 // Why a vault: a phone that someone picks up must not give them a child's story. Everything the
@@ -22,6 +23,34 @@ const VAULT_VERSION = 1;
 const VAULT_AAD = "homeward-vault-v1";
 const RECOVERY_AAD = "homeward-vault-recovery-v1";
 const DATA_KEY_ALG = { name: "AES-GCM", length: 256 };
+
+/**
+ * PBKDF2 parameters, kept in clear with the vault (they are not secret).
+ *
+ * @typedef {object} Kdf
+ * @property {string} name "PBKDF2"
+ * @property {string} hash "SHA-256"
+ * @property {number} iterations
+ * @property {Uint8Array<ArrayBuffer>} salt
+ */
+/** @typedef {{iv: Uint8Array<ArrayBuffer>, data: ArrayBuffer}} WrappedKey the data key, encrypted */
+/**
+ * The vault record the device store keeps (store/vault.js): the data key wrapped under the
+ * passphrase and, when the server gave one, under the recovery key. Opens nothing by itself.
+ *
+ * @typedef {object} Vault
+ * @property {number} v VAULT_VERSION
+ * @property {Kdf} kdf
+ * @property {WrappedKey} wrapped under the passphrase's key
+ * @property {WrappedKey} [recovery] under the server-held recovery key
+ * @property {number} createdAt
+ * @property {number} [updatedAt]
+ */
+/**
+ * An encrypted value (encryptJSON); the device store keeps one per row.
+ *
+ * @typedef {{iv: Uint8Array<ArrayBuffer>, ct: ArrayBuffer}} Box
+ */
 
 const subtle = globalThis.crypto.subtle;
 const utf8 = new TextEncoder();
@@ -77,7 +106,7 @@ export function validatePassphrase(p) {
  * @param {number} [options.iterations] PBKDF2 iterations (default KDF_DEFAULTS.iterations)
  * @param {string|null} [options.recoveryKey] base64url AES-256 key from the server; when given,
  *   the data key is also wrapped under it so a forgotten passphrase does not lose unsent work
- * @returns {Promise<{vault: object, dataKey: CryptoKey}>} `vault` is the record to persist;
+ * @returns {Promise<{vault: Vault, dataKey: CryptoKey}>} `vault` is the record to persist;
  *   `dataKey` is non-extractable and must stay in memory only
  */
 export async function createVault(passphrase, { iterations, recoveryKey = null } = {}) {
@@ -96,7 +125,7 @@ export async function createVault(passphrase, { iterations, recoveryKey = null }
 /**
  * Unwrap the data key with the passphrase.
  *
- * @param {object} vault the record made by createVault / changePassphrase
+ * @param {Vault} vault the record made by createVault / changePassphrase
  * @param {string} passphrase
  * @returns {Promise<CryptoKey>} non-extractable AES-GCM key (encrypt/decrypt)
  * @throws {WrongPassphraseError}
@@ -118,14 +147,14 @@ export async function unlockVault(vault, passphrase) {
  * Re-wrap the SAME data key under a new passphrase (and/or new KDF parameters), so records
  * already stored stay readable. A fresh salt is used every time.
  *
- * @param {object} vault
+ * @param {Vault} vault
  * @param {string} oldPass
  * @param {string} newPass
  * @param {object} [options]
  * @param {number} [options.iterations] default KDF_DEFAULTS.iterations
  * @param {string|null} [options.recoveryKey] add or replace the recovery wrapping; when omitted an
  *   existing recovery wrapping is kept (it wraps the same data key, so it stays valid)
- * @returns {Promise<object>} the new vault record to persist
+ * @returns {Promise<Vault>} the new vault record to persist
  * @throws {WrongPassphraseError} when oldPass is wrong
  */
 export async function changePassphrase(vault, oldPass, newPass, { iterations, recoveryKey } = {}) {
@@ -146,10 +175,11 @@ export async function changePassphrase(vault, oldPass, newPass, { iterations, re
  * True when the vault's KDF is weaker than today's defaults, so the caller can re-wrap it with
  * upgradeVault at the next successful unlock (the only moment the passphrase is at hand).
  *
- * @param {object} vault
+ * @param {Vault | null | undefined} vault
  * @returns {boolean}
  */
 export function needsUpgrade(vault) {
+  /** @type {Partial<Kdf>} */
   const kdf = (vault && vault.kdf) || {};
   return (
     kdf.name !== KDF_DEFAULTS.name ||
@@ -161,9 +191,9 @@ export function needsUpgrade(vault) {
 /**
  * Re-wrap under the same passphrase with KDF_DEFAULTS (and a fresh salt).
  *
- * @param {object} vault
+ * @param {Vault} vault
  * @param {string} passphrase
- * @returns {Promise<object>} the new vault record to persist
+ * @returns {Promise<Vault>} the new vault record to persist
  */
 export async function upgradeVault(vault, passphrase) {
   return changePassphrase(vault, passphrase, passphrase, { iterations: KDF_DEFAULTS.iterations });
@@ -172,7 +202,7 @@ export async function upgradeVault(vault, passphrase) {
 /**
  * Unwrap the data key with the server-held recovery key (forgotten passphrase).
  *
- * @param {object} vault
+ * @param {Vault} vault
  * @param {string} recoveryKey base64url AES-256 key
  * @returns {Promise<CryptoKey>} non-extractable data key
  * @throws {RecoveryError}
@@ -185,12 +215,12 @@ export async function unlockWithRecovery(vault, recoveryKey) {
  * Set a new passphrase using the recovery key instead of the old passphrase. The data key, and
  * so every stored record, stays the same.
  *
- * @param {object} vault
+ * @param {Vault} vault
  * @param {string} recoveryKey
  * @param {string} newPass
  * @param {object} [options]
  * @param {number} [options.iterations]
- * @returns {Promise<object>} the new vault record to persist
+ * @returns {Promise<Vault>} the new vault record to persist
  * @throws {RecoveryError}
  */
 export async function resetPassphrase(vault, recoveryKey, newPass, { iterations } = {}) {
@@ -208,7 +238,7 @@ export async function resetPassphrase(vault, recoveryKey, newPass, { iterations 
  * @param {*} value anything JSON.stringify accepts
  * @param {string} aad what this box is, e.g. `records:${type}:${id}:${version}`; the same string
  *   is needed to decrypt, so a box copied to another row or version fails authentication
- * @returns {Promise<{iv: Uint8Array, ct: ArrayBuffer}>}
+ * @returns {Promise<Box>}
  */
 export async function encryptJSON(dataKey, value, aad) {
   checkAad(aad);
@@ -225,7 +255,7 @@ export async function encryptJSON(dataKey, value, aad) {
  * Decrypt a box made by encryptJSON.
  *
  * @param {CryptoKey} dataKey
- * @param {{iv: Uint8Array, ct: ArrayBuffer}} box
+ * @param {Box} box
  * @param {string} aad must equal the aad used to encrypt
  * @returns {Promise<*>}
  * @throws {DecryptError} on tampering, the wrong key or the wrong aad
@@ -251,15 +281,18 @@ export async function decryptJSON(dataKey, box, aad) {
 
 // The same passphrase typed on two keyboards can arrive as different Unicode sequences
 // ("é" as one code point or as "e" + combining accent). NFC makes them the same bytes.
+/** @param {string} passphrase */
 function normalise(passphrase) {
   return String(passphrase).normalize("NFC");
 }
 
+/** @param {unknown} aad */
 function checkAad(aad) {
   // Required, never defaulted: a box without context could be swapped with any other box.
   if (typeof aad !== "string" || aad.length === 0) throw new TypeError("aad must be a string");
 }
 
+/** @param {Vault} vault */
 function checkVault(vault) {
   if (
     !vault ||
@@ -272,6 +305,10 @@ function checkVault(vault) {
   }
 }
 
+/**
+ * @param {number} iterations
+ * @returns {number}
+ */
 function checkIterations(iterations) {
   if (!Number.isInteger(iterations) || iterations < MIN_ITERATIONS) {
     throw new RangeError(`iterations must be an integer >= ${MIN_ITERATIONS}`);
@@ -279,6 +316,11 @@ function checkIterations(iterations) {
   return iterations;
 }
 
+/**
+ * @param {string} passphrase
+ * @param {Kdf} kdf
+ * @returns {Promise<CryptoKey>} wraps and unwraps only
+ */
 async function deriveKek(passphrase, kdf) {
   const base = await subtle.importKey("raw", utf8.encode(normalise(passphrase)), "PBKDF2", false, [
     "deriveKey",
@@ -292,6 +334,12 @@ async function deriveKek(passphrase, kdf) {
   );
 }
 
+/**
+ * @param {CryptoKey} kek
+ * @param {CryptoKey} extractable the data key
+ * @param {string} aad
+ * @returns {Promise<WrappedKey>}
+ */
 async function wrapWith(kek, extractable, aad) {
   const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
   const data = await subtle.wrapKey("raw", extractable, kek, {
@@ -302,6 +350,13 @@ async function wrapWith(kek, extractable, aad) {
   return { iv, data };
 }
 
+/**
+ * @param {CryptoKey} kek
+ * @param {WrappedKey} wrapped
+ * @param {string} aad
+ * @param {boolean} extractable
+ * @returns {Promise<CryptoKey>} the data key
+ */
 function unwrapWith(kek, wrapped, aad, extractable) {
   return subtle.unwrapKey(
     "raw",
@@ -314,11 +369,24 @@ function unwrapWith(kek, wrapped, aad, extractable) {
   );
 }
 
+/**
+ * @param {Vault} vault
+ * @param {CryptoKey} kek
+ * @param {boolean} extractable
+ */
 function unwrapData(vault, kek, extractable) {
   return unwrapWith(kek, vault.wrapped, VAULT_AAD, extractable);
 }
 
+/**
+ * @param {CryptoKey} extractable the data key
+ * @param {string} passphrase
+ * @param {number | undefined} iterations
+ * @param {number} createdAt
+ * @returns {Promise<Vault>}
+ */
 async function wrapUnderPassphrase(extractable, passphrase, iterations, createdAt) {
+  /** @type {Kdf} */
   const kdf = {
     name: KDF_DEFAULTS.name,
     hash: KDF_DEFAULTS.hash,
@@ -329,6 +397,13 @@ async function wrapUnderPassphrase(extractable, passphrase, iterations, createdA
   return { v: VAULT_VERSION, kdf, wrapped, createdAt };
 }
 
+/**
+ * @param {Vault} vault
+ * @param {CryptoKey} extractable the same data key
+ * @param {string} newPass
+ * @param {{iterations?: number, recoveryKey?: string | null}} [options]
+ * @returns {Promise<Vault>}
+ */
 async function rewrap(vault, extractable, newPass, { iterations, recoveryKey } = {}) {
   const next = await wrapUnderPassphrase(extractable, newPass, iterations, vault.createdAt);
   next.updatedAt = Date.now();
@@ -337,6 +412,10 @@ async function rewrap(vault, extractable, newPass, { iterations, recoveryKey } =
   return next;
 }
 
+/**
+ * @param {string} recoveryKey base64url
+ * @returns {Promise<CryptoKey>} wraps and unwraps only
+ */
 async function importRecoveryKey(recoveryKey) {
   let raw;
   try {
@@ -348,10 +427,19 @@ async function importRecoveryKey(recoveryKey) {
   return subtle.importKey("raw", raw, { name: "AES-GCM" }, false, ["wrapKey", "unwrapKey"]);
 }
 
+/**
+ * @param {CryptoKey} extractable the data key
+ * @param {string} recoveryKey
+ */
 async function wrapUnderRecovery(extractable, recoveryKey) {
   return wrapWith(await importRecoveryKey(recoveryKey), extractable, RECOVERY_AAD);
 }
 
+/**
+ * @param {Vault} vault
+ * @param {string} recoveryKey
+ * @param {boolean} extractable
+ */
 async function unwrapRecovery(vault, recoveryKey, extractable) {
   checkVault(vault);
   if (!vault.recovery) throw new RecoveryError("This device has no recovery key.");
@@ -363,6 +451,10 @@ async function unwrapRecovery(vault, recoveryKey, extractable) {
   }
 }
 
+/**
+ * @param {string} s
+ * @returns {Uint8Array<ArrayBuffer>}
+ */
 function base64urlDecode(s) {
   const b64 = String(s).replace(/-/g, "+").replace(/_/g, "/");
   const bin = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));

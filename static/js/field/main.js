@@ -1,3 +1,4 @@
+// @ts-check
 // Field mode: records to work on with no signal. Renders only from the encrypted device store.
 //
 // Life of a session: boot -> (setup | unlock) -> list <-> record. Locks after 5 minutes idle
@@ -13,8 +14,33 @@ import { registry } from "../records/index.js";
 import { createRouter } from "../router.js";
 import { DeviceStore } from "../store/device.js";
 import * as bridge from "../sw-bridge.js";
-import { SyncClient } from "../sync/client.js";
+import { fetchSession, SyncClient } from "../sync/client.js";
 import * as v from "./views.js";
+
+/** @typedef {import("../records/registry.js").RecordType} RecordType */
+/** @typedef {import("../router.js").Route} Route */
+/** @typedef {import("../store/records.js").StoredRecord} StoredRecord */
+/** @typedef {import("../store/outbox.js").Mutation} Mutation */
+/** @typedef {import("../sync/client.js").Session} Session */
+/**
+ * The question set and settings field mode works from (GET /api/v1/schema/interview, precached).
+ *
+ * @typedef {object} Schema
+ * @property {import("../records/validate.js").Section[]} sections
+ * @property {{due_soon_hours: number, rhi_hours?: number}} [thresholds] the server's configuration
+ * @property {Record<string, string[]>} record_types the record types each role keeps on a phone
+ */
+/**
+ * The record on screen, being edited.
+ *
+ * @typedef {object} Editing
+ * @property {string} type
+ * @property {string} id
+ * @property {Record<string, any>} answers as last saved
+ * @property {ReturnType<typeof setTimeout> | null} timer the autosave waiting to run
+ * @property {StoredRecord} record
+ * @property {number | null} base the version these edits build on
+ */
 
 const IDLE_LOCK_MS = 5 * 60 * 1000;
 const HIDDEN_LOCK_MS = 2 * 60 * 1000;
@@ -24,6 +50,13 @@ const SCHEMA_URL = "/api/v1/schema/interview";
 const root = document.getElementById("hw-field-view");
 const statusEl = document.getElementById("hw-field-status");
 
+/**
+ * @type {{store: DeviceStore | null, client: SyncClient | null, schema: Schema | null,
+ *   thresholds: {dueSoonHours: number}, types: RecordType[], session: Session | null,
+ *   userId: string | null, status: import("./views.js").StatusBarState, current: Editing | null,
+ *   idleTimer: ReturnType<typeof setTimeout> | null, hiddenAt: number | null,
+ *   updateReady: ServiceWorker | null}}
+ */
 const app = {
   store: null,
   client: null,
@@ -41,14 +74,17 @@ const app = {
 
 const router = createRouter({ show: showRoute, leave: () => flushAutosave() });
 
+/** @param {Node} node the screen */
 function render(node) {
   root.replaceChildren(node);
   const heading = root.querySelector("h1");
-  const summary = root.querySelector(".govuk-error-summary");
+  // querySelector types a class selector as any Element; ours is always an HTML element (a div).
+  const summary = /** @type {HTMLElement | null} */ (root.querySelector(".govuk-error-summary"));
   (summary || heading)?.setAttribute("tabindex", "-1");
   (summary || heading)?.focus({ preventScroll: false });
 }
 
+/** @param {Partial<import("./views.js").StatusBarState>} [patch] */
 async function refreshStatus(patch = {}) {
   Object.assign(app.status, patch, { online: navigator.onLine });
   if (app.store) Object.assign(app.status, await app.store.counts());
@@ -79,8 +115,7 @@ async function boot() {
   if (app.schema && app.schema.thresholds) {
     app.thresholds = { dueSoonHours: app.schema.thresholds.due_soon_hours };
   }
-  const probe = new SyncClient({ store: { isUnlocked: false } });
-  app.session = await probe.session();
+  app.session = (await fetchSession()).session;
   app.userId = (app.session && app.session.user_id) || (await DeviceStore.localUserIds())[0] || null;
   if (!app.userId) {
     render(v.setupView({ online: false }));
@@ -133,12 +168,15 @@ async function boot() {
 
 // ------------------------------------------------------------------ setup and unlock
 
+/** @param {Record<string, string>} [errors] */
 function showSetup(errors = {}) {
   render(v.setupView({ online: Boolean(app.session), errors, onSubmit: setup }));
 }
 
+/** @param {FormData} form */
 async function setup(form) {
-  const pass = form.get("passphrase") || "";
+  const pass = String(form.get("passphrase") || "");
+  /** @type {Record<string, string>} */
   const errors = {};
   const problem = vault.validatePassphrase(pass);
   if (problem) errors.passphrase = problem;
@@ -151,6 +189,10 @@ async function setup(form) {
   startSession();
 }
 
+/**
+ * @param {string | null} [error]
+ * @param {boolean} [busy]
+ */
 function showUnlock(error = null, busy = false) {
   app.store.counts().then((counts) => {
     render(v.unlockView({
@@ -161,13 +203,15 @@ function showUnlock(error = null, busy = false) {
   });
 }
 
+/** @param {FormData} form */
 async function unlock(form) {
   showUnlock(null, true);
   try {
     const record = await app.store.loadVault();
-    const dataKey = await vault.unlockVault(record, form.get("passphrase") || "");
+    const pass = String(form.get("passphrase") || "");
+    const dataKey = await vault.unlockVault(record, pass);
     if (vault.needsUpgrade(record)) {
-      await app.store.saveVault(await vault.upgradeVault(record, form.get("passphrase")));
+      await app.store.saveVault(await vault.upgradeVault(record, pass));
     }
     app.store.setKey(dataKey);
     startSession();
@@ -176,6 +220,7 @@ async function unlock(form) {
   }
 }
 
+/** @returns {Promise<string | null>} */
 async function fetchRecoveryKey() {
   try {
     const result = await api.request("/api/v1/devices/recovery-key");
@@ -203,7 +248,7 @@ async function recover() {
   render(v.setupView({
     online: true, errors: {},
     onSubmit: async (form) => {
-      const pass = form.get("passphrase") || "";
+      const pass = String(form.get("passphrase") || "");
       const problem = vault.validatePassphrase(pass) || (pass !== form.get("confirm") ? "The passphrases do not match" : null);
       if (problem) return showUnlock(problem);
       await app.store.saveVault(await vault.resetPassphrase(record, key, pass));
@@ -253,6 +298,7 @@ document.addEventListener("visibilitychange", () => {
 
 // ------------------------------------------------------------------ screens
 
+/** @param {Route} route */
 function showRoute(route) {
   if (!app.store || !app.store.isUnlocked) return; // the unlock screen stays until unlocked
   if (route.screen === "record" && registry.get(route.type)) return showRecord(route);
@@ -262,6 +308,7 @@ function showRoute(route) {
 
 async function pendingByRecord() {
   const all = await app.store.pendingMutations();
+  /** @type {Map<string, Mutation>} the newest queued change of each record */
   const map = new Map();
   for (const m of all) map.set(`${m.recordType}:${m.recordId}`, m);
   return { map, attention: all.filter((m) => m.attention) };
@@ -292,6 +339,10 @@ async function showList() {
   refreshStatus();
 }
 
+/**
+ * @param {{type: string, id: string, section?: string}} route
+ * @param {{savedAt?: number | null}} [options]
+ */
 async function showRecord({ type: typeName, id, section }, { savedAt = null } = {}) {
   const type = registry.get(typeName);
   const record = await app.store.getRecord(typeName, id);
@@ -312,7 +363,12 @@ async function showRecord({ type: typeName, id, section }, { savedAt = null } = 
   if (section) document.getElementById(`s-${section}`)?.focus();
 }
 
+/**
+ * @param {Record<string, any>} a
+ * @param {Record<string, any>} b
+ */
 function sameAnswers(a, b) {
+  /** @param {Record<string, any>} x */
   const canonical = (x) => JSON.stringify(Object.keys(x).sort().map((k) => [k, x[k]]));
   return canonical(a) === canonical(b);
 }
@@ -335,6 +391,7 @@ function flushAutosave() {
   return Promise.resolve();
 }
 
+/** @param {Array<{name: string, message: string}>} problems */
 function showProblems(problems) {
   const holder = document.getElementById("hw-field-problems");
   if (!holder) return;
@@ -347,11 +404,16 @@ function showProblems(problems) {
 }
 
 // Returns false when the change was not queued (the form shows why; what was typed stays).
+/**
+ * @param {boolean} submit send for authorisation, not only save
+ * @returns {Promise<boolean>}
+ */
 async function saveDraft(submit) {
   if (!app.current || !app.store.isUnlocked) return true;
   const { type: typeName, id, base } = app.current;
   const type = registry.get(typeName);
-  const form = document.getElementById("hw-field-form");
+  // getElementById types any element; this id is the record screen's <form>.
+  const form = /** @type {HTMLFormElement | null} */ (document.getElementById("hw-field-form"));
   if (!form) return true;
   const payload = type.read(form, { schema: app.schema });
   // Nothing changed since the last save (a blur, leaving the form): nothing to send.
@@ -379,6 +441,7 @@ async function submitRecord() {
 
 // ------------------------------------------------------------------ conflicts
 
+/** @param {string} conflictId */
 async function showConflictById(conflictId) {
   const conflict = (await app.store.listConflicts()).find((c) => c.conflictId === conflictId);
   if (!conflict) return router.go({ screen: "list" }, { replace: true });
@@ -404,6 +467,7 @@ async function showConflictById(conflictId) {
 
 // ------------------------------------------------------------------ wipe
 
+/** @param {string} reason "revoked" when the organisation removed this device */
 async function wipe(reason) {
   app.current = null;
   clearTimeout(app.idleTimer);

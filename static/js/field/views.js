@@ -1,3 +1,4 @@
+// @ts-check
 // Field-mode screens, built as DOM with text nodes only: nothing from a record is ever parsed
 // as HTML. Classes are GOV.UK Frontend's, so the screens look and behave like the online pages.
 // A record type's own screens are in ../records/<type>.js; the questions' markup is the web
@@ -5,6 +6,26 @@
 
 import { clock } from "../clock.js";
 
+/** @typedef {import("../store/conflicts.js").Conflict} Conflict */
+/** @typedef {import("../records/validate.js").Section} Section */
+/**
+ * What the status bar shows: the sync client's state, the outbox counts and the page's own.
+ *
+ * @typedef {Partial<import("../sync/client.js").SyncState> & {
+ *   online: boolean, pending?: number, attention?: number, storage?: string | null,
+ *   unlocked?: boolean, updateReady?: boolean, onLock?: () => void, onUpdate?: () => void,
+ * }} StatusBarState
+ */
+
+/**
+ * An element with attributes (`class`, `on<event>` listeners, true for a bare attribute; false,
+ * null and undefined leave it out) and children (nodes, or text: never parsed as HTML).
+ *
+ * @param {string} tag
+ * @param {Record<string, any> | null} [attrs]
+ * @param {...any} children nested arrays are flattened
+ * @returns {HTMLElement}
+ */
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs || {})) {
@@ -29,10 +50,12 @@ const CLOCK_ONLY = new Intl.DateTimeFormat("en-GB", {
   hour: "2-digit", minute: "2-digit", timeZone: "Europe/London",
 });
 
+/** @param {string | null | undefined} iso */
 export function formatTime(iso) {
   return iso ? TIME.format(new Date(iso)) : "";
 }
 
+/** @param {number} ms */
 export function formatClock(ms) {
   return CLOCK_ONLY.format(new Date(ms));
 }
@@ -52,6 +75,7 @@ export function clockTag(dueIso, thresholds) {
   };
 }
 
+/** @param {Array<{id: string, message: string}>} errors */
 function errorSummary(errors) {
   if (!errors.length) return null;
   return h("div", { class: "govuk-error-summary", "data-module": "govuk-error-summary", tabindex: "-1" },
@@ -62,6 +86,11 @@ function errorSummary(errors) {
           errors.map((e) => h("li", {}, h("a", { href: `#${e.id}` }, e.message)))))));
 }
 
+/**
+ * @param {string} id also the field's name
+ * @param {string} label
+ * @param {{error?: string | null, hint?: string, autocomplete: string}} options
+ */
 function passwordField(id, label, { error, hint, autocomplete }) {
   return h("div", { class: `govuk-form-group${error ? " govuk-form-group--error" : ""}` },
     h("label", { class: "govuk-label", for: id }, label),
@@ -75,6 +104,12 @@ function passwordField(id, label, { error, hint, autocomplete }) {
     }));
 }
 
+/**
+ * Choosing the offline passphrase (or, with no connection, how to get there).
+ *
+ * @param {{onSubmit?: (form: FormData) => void, errors?: Record<string, string>, online: boolean}} options
+ *   onSubmit is needed when online
+ */
 export function setupView({ onSubmit, errors = {}, online }) {
   const list = Object.entries(errors).map(([id, message]) => ({ id, message }));
   if (!online) {
@@ -97,6 +132,10 @@ export function setupView({ onSubmit, errors = {}, online }) {
       h("button", { type: "submit", class: "govuk-button" }, "Set passphrase")));
 }
 
+/**
+ * @param {{onSubmit: (form: FormData) => void, onRecover: () => void, error: string | null,
+ *   counts: {pending: number, attention: number} | null, online: boolean, busy: boolean}} options
+ */
 export function unlockView({ onSubmit, onRecover, error, counts, online, busy }) {
   return h("div", {},
     error ? errorSummary([{ id: "passphrase", message: error }]) : null,
@@ -120,7 +159,11 @@ export function unlockView({ onSubmit, onRecover, error, counts, online, busy })
         h("p", { class: "govuk-body", id: "hw-recover-offline", hidden: online }, "You need a connection to do this."))));
 }
 
-/** Show the recovery button only with a connection (it needs the server). */
+/**
+ * Show the recovery button only with a connection (it needs the server).
+ *
+ * @param {boolean} online
+ */
 export function showConnection(online) {
   const button = document.getElementById("hw-recover");
   const note = document.getElementById("hw-recover-offline");
@@ -131,8 +174,8 @@ export function showConnection(online) {
 /**
  * The home screen: each record type this role keeps, as a list of its cards.
  *
- * @param {{groups: Array<{title: string, label: string, empty: string, items: Node[]}>, conflicts: any[],
- *   onConflict: (conflict: any) => void}} options
+ * @param {{groups: Array<{title: string, label: string, empty: string, items: Node[]}>,
+ *   conflicts: Conflict[], onConflict: (conflict: Conflict) => void}} options
  */
 export function listView({ groups, conflicts, onConflict }) {
   return h("div", {},
@@ -159,7 +202,12 @@ export function nothingHereView() {
     h("p", { class: "govuk-body" }, h("a", { class: "govuk-link", href: "/" }, "Go to Homeward")));
 }
 
-/** ISO instant -> "YYYY-MM-DDTHH:MM" in UK time, for a datetime-local input. */
+/**
+ * ISO instant -> "YYYY-MM-DDTHH:MM" in UK time, for a datetime-local input.
+ *
+ * @param {string} iso
+ * @returns {string}
+ */
 export function toLocalInput(iso) {
   const parts = Object.fromEntries(new Intl.DateTimeFormat("en-GB", {
     timeZone: "Europe/London", year: "numeric", month: "2-digit", day: "2-digit",
@@ -168,7 +216,12 @@ export function toLocalInput(iso) {
   return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}`;
 }
 
-/** "YYYY-MM-DDTHH:MM" typed as UK time -> ISO instant with offset. */
+/**
+ * "YYYY-MM-DDTHH:MM" typed as UK time -> ISO instant with offset.
+ *
+ * @param {string | null | undefined} text
+ * @returns {string | null}
+ */
 export function fromLocalInput(text) {
   if (!text) return null;
   const [date, time] = text.split("T");
@@ -183,12 +236,19 @@ export function fromLocalInput(text) {
   return null;
 }
 
+/**
+ * Both sides of a clash, answer by answer, for the person to choose.
+ *
+ * @param {{conflict: Conflict, schema: {sections: Section[]}, onKeepMine: () => void,
+ *   onKeepServer: () => void, onBack: () => void}} options
+ */
 export function conflictView({ conflict, schema, onKeepMine, onKeepServer, onBack }) {
   const labels = Object.fromEntries(schema.sections.flatMap((s) => s.questions.map((q) => [q.name, q.label])));
   const mine = (conflict.local && conflict.local.answers) || {};
   const theirs = (conflict.server && conflict.server.answers) || {};
   const names = [...new Set([...Object.keys(mine), ...Object.keys(theirs)])]
     .filter((n) => JSON.stringify(mine[n]) !== JSON.stringify(theirs[n]));
+  /** @param {unknown} x an answer */
   const show = (x) => (x === undefined || x === null ? "(blank)" : Array.isArray(x) ? x.join(", ") : String(x));
   return h("div", {},
     h("a", { href: "#", class: "govuk-back-link", onclick: (ev) => { ev.preventDefault(); onBack(); } }, "Back"),
@@ -208,6 +268,7 @@ export function conflictView({ conflict, schema, onKeepMine, onKeepServer, onBac
       h("button", { type: "button", class: "govuk-button govuk-button--secondary", onclick: onKeepServer }, "Keep the server's version")));
 }
 
+/** @param {StatusBarState} s */
 export function statusBar(s) {
   const bits = [s.online ? "Online" : "Offline"];
   if (s.phase === "sending") bits.push(`Sending ${s.sent} of ${s.total}`);

@@ -8,6 +8,18 @@ import { checkId, checkType } from "./checks.js";
 import { req } from "./db.js";
 
 /** @typedef {import("./db.js").Database} Database */
+/**
+ * Both sides of a clash, as the sync client stores it and the screens show it (decrypted).
+ *
+ * @typedef {object} Conflict
+ * @property {string} conflictId the server's, so its copy of the losing side can be found
+ * @property {string} recordType
+ * @property {string} recordId
+ * @property {number|null} serverVersion the version the server holds: "keep mine" builds on it
+ * @property {number} at when it was stored (ms)
+ * @property {any} local the payload this device sent, or null
+ * @property {any} server the server's copy (its server_payload)
+ */
 
 /** @param {string} conflictId */
 const aad = (conflictId) => `conflicts:${conflictId}`;
@@ -32,7 +44,7 @@ export async function put(db, key, { conflictId, recordType, recordId, serverVer
 /**
  * @param {Database} db
  * @param {CryptoKey} key
- * @returns {Promise<any[]>} decrypted conflicts, oldest first
+ * @returns {Promise<Conflict[]>} decrypted conflicts, oldest first
  */
 export async function list(db, key) {
   const rows = await db.tx(["conflicts"], "readonly", (tx) =>

@@ -94,7 +94,7 @@ export class DeviceStore {
 
   // vault
   async hasVault() { return (await this.loadVault()) != null; }
-  /** @param {object} vault already wrapped by crypto/vault.js */
+  /** @param {import("../crypto/vault.js").Vault} vault already wrapped by crypto/vault.js */
   saveVault(vault) { return vaultStore.save(this._db, vault); }
   loadVault() { return vaultStore.load(this._db); }
 

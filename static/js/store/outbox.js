@@ -21,11 +21,34 @@ import { req } from "./db.js";
  * @property {string} status
  * @property {number} attempts
  * @property {number} nextAttemptAt
- * @property {object|null} lastError
+ * @property {MutationError|null} lastError
  * @property {number} createdAt
  * @property {number} editedAt
  * @property {number} updatedAt
  * @property {any} box
+ */
+/**
+ * Why the server refused a change, in clear (safeError keeps it to general terms).
+ *
+ * @typedef {{code: string, message: string, field?: string}} MutationError
+ */
+/**
+ * A change to queue (enqueue): a whole snapshot of the record's payload, not a delta.
+ *
+ * @typedef {object} NewMutation
+ * @property {string} mutationId a fresh UUID
+ * @property {string} recordType
+ * @property {string} recordId
+ * @property {number|null} [baseVersion] the server version it was made on; null creates
+ * @property {string} [op] "upsert" (default) or "delete"
+ * @property {any} payload the record type's own
+ */
+/**
+ * A queued change as the sync client and the screens see it (pending()): the envelope and the
+ * decrypted box.
+ *
+ * @typedef {Omit<OutboxRow, "box"> & {attention: boolean, baseVersion: number|null, op: string,
+ *   payload: any}} Mutation
  */
 
 /** Status of a queued mutation. */
@@ -84,10 +107,10 @@ export function dueNow(mutations, now) {
  * general terms: a code, a generic message and, at most, the name of a question.
  *
  * @param {{code?: string, message?: string, field?: string|null}} [error]
- * @returns {{code: string, message: string, field?: string}}
+ * @returns {MutationError}
  */
 export function safeError({ code, message, field } = {}) {
-  /** @type {{code: string, message: string, field?: string}} */
+  /** @type {MutationError} */
   const out = {
     code: String(code || "rejected").slice(0, 64),
     message: String(message || "The server could not accept this change.").slice(0, 300),
@@ -135,8 +158,7 @@ async function latestFor(store, recordType, recordId) {
  *
  * @param {Database} db
  * @param {CryptoKey} key
- * @param {{mutationId: string, recordType: string, recordId: string, baseVersion?: number|null,
- *   op?: string, payload: any}} m
+ * @param {NewMutation} m
  * @returns {Promise<{mutationId: string, seq: number, coalesced: boolean}>}
  */
 export async function enqueue(db, key, { mutationId, recordType, recordId, baseVersion = null, op = "upsert", payload }) {
@@ -210,6 +232,7 @@ async function tryEnqueue(db, key, { mutationId, recordType, recordId, baseVersi
  *
  * @param {Database} db
  * @param {CryptoKey} key
+ * @returns {Promise<Mutation[]>}
  */
 export async function pending(db, key) {
   /** @type {OutboxRow[]} */

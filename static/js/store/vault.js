@@ -5,12 +5,13 @@
 import { req } from "./db.js";
 
 /** @typedef {import("./db.js").Database} Database */
+/** @typedef {import("../crypto/vault.js").Vault} Vault */
 
 const VAULT_KEY = "vault";
 
 /**
  * @param {Database} db
- * @param {object} vault
+ * @param {Vault} vault
  */
 export async function save(db, vault) {
   await db.tx(["vault"], "readwrite", (tx) => req(tx.objectStore("vault").put(vault, VAULT_KEY)));
@@ -18,7 +19,7 @@ export async function save(db, vault) {
 
 /**
  * @param {Database} db
- * @returns {Promise<any>}
+ * @returns {Promise<Vault | null>}
  */
 export async function load(db) {
   const v = await db.tx(["vault"], "readonly", (tx) => req(tx.objectStore("vault").get(VAULT_KEY)));

@@ -1,3 +1,4 @@
+// @ts-check
 // The only code that talks to /api/v1/sync. It moves mutations from the encrypted outbox to the
 // server and server changes into the encrypted store, and deletes a local mutation only when the
 // server has acknowledged it. Generic over record types: what a type does with an accepted
@@ -6,6 +7,67 @@
 import * as api from "../api.js";
 import { dueNow } from "../store/outbox.js";
 import { requestOutboxSync } from "../sw-bridge.js";
+
+/** @typedef {import("../store/device.js").DeviceStore} DeviceStore */
+/** @typedef {import("../store/outbox.js").Mutation} Mutation */
+
+/**
+ * Who is signed in here (GET /api/v1/session: webapp/api/views.py).
+ *
+ * @typedef {object} Session
+ * @property {string} user_id opaque UUID: names the device store
+ * @property {string} role
+ * @property {string} csrf_token
+ * @property {{revoked: boolean}} device
+ * @property {number} protocol
+ */
+/**
+ * The server's answer to one mutation (sync/protocol.py: MutationResult). A batch the server
+ * could not read at all is answered here too, for its one mutation, with only the id, the
+ * action and the error.
+ *
+ * @typedef {object} MutationResult
+ * @property {string} mutation_id
+ * @property {"delete_local" | "keep_and_show" | "retry"} client_action what to do with ours
+ * @property {"applied" | "replayed" | "conflict" | "rejected"} [status]
+ * @property {number} [http_status]
+ * @property {string} [record_type]
+ * @property {string} [record_id]
+ * @property {number|null} [version] after applying, or the server's current one on conflict
+ * @property {{code: string, message: string, field?: string|null}|null} [error]
+ * @property {string|null} [conflict_id]
+ * @property {any} [server_payload] on conflict: the server's copy
+ */
+/**
+ * One record's current state, or a tombstone (sync/protocol.py: Change).
+ *
+ * @typedef {object} Change
+ * @property {string} record_type
+ * @property {string} record_id
+ * @property {number} version
+ * @property {boolean} deleted
+ * @property {any} payload null when deleted
+ * @property {string} changed_at
+ */
+/** @typedef {{protocol: number, results: MutationResult[], cursor: string|null}} PushResponse */
+/** @typedef {{error?: string, message?: string}} ErrorBody a refusal of the whole request */
+/**
+ * @typedef {{protocol: number, changes: Change[], cursor: string, has_more: boolean,
+ *   reset: boolean}} PullResponse
+ */
+/**
+ * What a sync run is doing, for the status bar (onStatus gets a copy after every change).
+ *
+ * @typedef {object} SyncState
+ * @property {"idle" | "sending" | "waiting"} phase
+ * @property {number} sent
+ * @property {number} total
+ * @property {boolean|null} signedIn null until the server has said
+ * @property {string|null} lastError why the last run stopped ("offline", "push", ...)
+ * @property {number} [lastSync] ms
+ * @property {number} [retryInMs]
+ */
+/** @typedef {"done" | "retry" | "wipe"} StepResult how a push or pull ended */
 
 const PUSH_BATCH = 50;
 const BACKOFF_BASE_MS = 5000;
@@ -19,6 +81,7 @@ function uuid() {
 /**
  * @param {string} url
  * @param {{method?: string, body?: any}} [options]
+ * @returns {Promise<{status: number, data: any}>}
  */
 async function fetchJSON(url, options) {
   // One client for every request (api.js): its timeout, CSRF header and reading of errors.
@@ -28,6 +91,10 @@ async function fetchJSON(url, options) {
 
 // A refusal of the whole batch that sending it again cannot change (not a sign-in, CSRF,
 // protocol-version or rate-limit answer, which the caller handles or retries).
+/**
+ * @param {number} status
+ * @param {any} data the body, if it was JSON
+ */
 function isWholeBatchRefusal(status, data) {
   return (
     status >= 400 &&
@@ -38,17 +105,38 @@ function isWholeBatchRefusal(status, data) {
   );
 }
 
+/**
+ * Who is signed in here, from the server (it also gives api.js the CSRF token). Needs no device
+ * store, so field mode can ask before it knows whose store to open.
+ *
+ * @returns {Promise<{status: number, session: Session | null}>} status 0 when there was no answer
+ */
+export async function fetchSession() {
+  try {
+    const { status, data } = await fetchJSON("/api/v1/session");
+    if (status === 200 && data) {
+      api.setCsrf(data.csrf_token);
+      return { status, session: data };
+    }
+    return { status, session: null };
+  } catch (_) {
+    // offline: navigator.onLine is only a hint, so a failed request is the real answer
+    return { status: 0, session: null };
+  }
+}
+
 export class SyncClient {
   /**
    * @param {object} options
-   * @param {import("../store/device.js").DeviceStore} options.store
+   * @param {DeviceStore} options.store
    * @param {{all: () => Array<{name: string, accepted?: (value: any, payload: any) => any}>,
-   *   get: (name: string) => any}} [options.types] the record-type registry
-   * @param {(status: object) => void} options.onStatus  UI callback
-   * @param {() => void} options.onWipe  called when the server says this device was revoked
-   * @param {() => void} options.onChanges  called after server changes were stored
+   *   get: (name: string) => {accepted?: (value: any, payload: any) => any} | undefined}} [options.types]
+   *   the record-type registry
+   * @param {(status: SyncState) => void} [options.onStatus]  UI callback
+   * @param {() => void} [options.onWipe]  called when the server says this device was revoked
+   * @param {() => void} [options.onChanges]  called after server changes were stored
    * @param {(type: string, id: string, fromBase: ?number, toVersion: number) => void}
-   *   options.onApplied  the server accepted our change made on fromBase as toVersion
+   *   [options.onApplied]  the server accepted our change made on fromBase as toVersion
    */
   constructor({ store, types, onStatus, onWipe, onChanges, onApplied }) {
     this.store = store;
@@ -60,37 +148,42 @@ export class SyncClient {
     this.failures = 0;
     this.stopped = false;
     this.signedIn = false; // until /api/v1/session says so (it also gives api.js the CSRF token)
+    /** @type {ReturnType<typeof setTimeout> | null} */
     this.timer = null;
+    /** @type {Promise<unknown> | null} */
     this.running = null;
+    /** @type {SyncState} */
     this.state = { phase: "idle", sent: 0, total: 0, signedIn: null, lastError: null };
   }
 
+  /** @param {Partial<SyncState>} patch */
   _status(patch) {
     Object.assign(this.state, patch);
     this.onStatus({ ...this.state });
   }
 
-  /** Ask the server who we are (and for a CSRF token). Null when offline or signed out. */
+  /**
+   * Ask the server who we are (and for a CSRF token). Null when offline or signed out.
+   *
+   * @returns {Promise<Session | null>}
+   */
   async session() {
-    try {
-      const { status, data } = await fetchJSON("/api/v1/session");
-      if (status === 200 && data) {
-        api.setCsrf(data.csrf_token);
-        this.signedIn = true;
-        this._status({ signedIn: true });
-        return data;
-      }
-      if (status === 401) {
-        this.signedIn = false;
-        this._status({ signedIn: false });
-      }
-    } catch (_) {
-      // offline: navigator.onLine is only a hint, so a failed request is the real answer
+    const { status, session } = await fetchSession();
+    if (session) {
+      this.signedIn = true;
+      this._status({ signedIn: true });
+    } else if (status === 401) {
+      this.signedIn = false;
+      this._status({ signedIn: false });
     }
-    return null;
+    return session;
   }
 
-  /** One sync run at a time; calls during a run are folded into it. */
+  /**
+   * One sync run at a time; calls during a run are folded into it.
+   *
+   * @param {string} [reason] what asked (for debugging only)
+   */
   sync(reason = "") {
     if (this.running) return this.running;
     this.running = this._run(reason).finally(() => {
@@ -99,6 +192,7 @@ export class SyncClient {
     return this.running;
   }
 
+  /** @param {string} _reason */
   async _run(_reason) {
     if (this.stopped || !this.store.isUnlocked) return;
     clearTimeout(this.timer);
@@ -132,6 +226,10 @@ export class SyncClient {
     clearTimeout(this.timer);
   }
 
+  /**
+   * @param {string} why
+   * @returns {"retry"}
+   */
   _retryLater(why) {
     this.failures += 1;
     const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (this.failures - 1));
@@ -143,6 +241,7 @@ export class SyncClient {
     return "retry";
   }
 
+  /** @returns {Promise<StepResult>} */
   async _push() {
     const due = dueNow(await this.store.pendingMutations(), Date.now());
     if (!due.length) return "done";
@@ -166,6 +265,7 @@ export class SyncClient {
           client_time: new Date(m.editedAt || m.createdAt).toISOString(),
         })),
       };
+      /** @type {{status: number, data: (PushResponse & ErrorBody) | null}} */
       const { status, data } = await fetchJSON("/api/v1/sync/push", { method: "POST", body });
       if (status === 401 || (status === 400 && data && data.error === "csrf_failed")) {
         this.signedIn = false;
@@ -214,6 +314,10 @@ export class SyncClient {
 
   // The server took our change as version V: our copy is now V, and any edit made on this device
   // while it was in flight (same base) continues from V instead of clashing with ourselves.
+  /**
+   * @param {Mutation} local
+   * @param {number} version
+   */
   async _applied(local, version) {
     const record = await this.store.getRecord(local.recordType, local.recordId);
     const type = this.types.get(local.recordType);
@@ -225,10 +329,15 @@ export class SyncClient {
     this.onApplied(local.recordType, local.recordId, local.baseVersion, version);
   }
 
+  /** @param {Mutation[]} batch */
   async _unsend(batch) {
     for (const m of batch) await this.store.markRetry(m.mutationId, 0);
   }
 
+  /**
+   * @param {MutationResult} result
+   * @param {Mutation | undefined} local ours, as sent
+   */
   async _apply(result, local) {
     if (result.client_action === "delete_local") {
       await this.store.ack(result.mutation_id);
@@ -248,6 +357,7 @@ export class SyncClient {
     } else if (result.client_action === "retry") {
       await this.store.markRetry(result.mutation_id, Date.now() + BACKOFF_BASE_MS);
     } else {
+      /** @type {{code?: string, message?: string, field?: string|null}} */
       const error = result.error || {};
       await this.store.markAttention(result.mutation_id, {
         code: error.code || "rejected",
@@ -257,13 +367,17 @@ export class SyncClient {
     }
   }
 
+  /** @returns {Promise<StepResult>} */
   async _pull() {
+    /** @type {string | null} */
     let cursor = await this.store.getMeta("cursor");
+    /** @type {Record<string, Change[]>} the changes of a full pull, by record type */
     const full = {};
     let reset = false;
     for (let page = 0; page < 1000; page += 1) {
       const query = new URLSearchParams({ limit: "200" });
       if (cursor) query.set("cursor", cursor);
+      /** @type {{status: number, data: (PullResponse & ErrorBody) | null}} */
       const { status, data } = await fetchJSON(`/api/v1/sync/pull?${query}`);
       if (status === 410) {
         this.onWipe();
@@ -308,6 +422,7 @@ export class SyncClient {
     return "done";
   }
 
+  /** @returns {Promise<string>} */
   async _deviceId() {
     // Only for the protocol envelope; the server trusts its own HttpOnly device cookie.
     let id = await this.store.getMeta("deviceId");
@@ -318,7 +433,11 @@ export class SyncClient {
     return id;
   }
 
-  /** Queue a change and try to send it straight away. */
+  /**
+   * Queue a change and try to send it straight away.
+   *
+   * @param {Omit<import("../store/outbox.js").NewMutation, "mutationId">} change
+   */
   async save({ recordType, recordId, baseVersion, payload, op = "upsert" }) {
     await this.store.enqueue({ mutationId: uuid(), recordType, recordId, baseVersion, op, payload });
     // Background Sync (Chromium) wakes us to send even if the tab is closed and reopened later.
