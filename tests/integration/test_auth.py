@@ -4,16 +4,30 @@ import time
 
 import pytest
 
+from tests import factories
 from tests.conftest import Browser
+from tests.factories import PASSWORD
+from webapp.extensions import db
 
 
-def test_wrong_password_is_refused_clearly(browser):
+def _committed(person):
+    db.session.commit()
+    return person
+
+
+@pytest.fixture
+def person(app):
+    """Whoever signs in: a worker with the factories' password."""
+    return _committed(factories.worker())
+
+
+def test_wrong_password_is_refused_clearly(browser, person):
     browser.get("/sign-in")
-    r = browser.post("/sign-in", {"email": "worker@demo.test", "password": "wrong-password"})
+    r = browser.post("/sign-in", {"email": person.email, "password": "wrong-password"})
     assert r.status_code == 401
     body = r.get_data(as_text=True)
     assert "The email address or password is not right" in body
-    assert 'value="worker@demo.test"' in body  # the email stays; the password never echoes
+    assert f'value="{person.email}"' in body  # the email stays; the password never echoes
     assert "wrong-password" not in body
 
 
@@ -47,42 +61,45 @@ def sign_out(browser):
 
 
 @pytest.mark.both_databases
-def test_failures_make_the_next_attempt_wait_ever_longer_up_to_a_minute(app, browser, monkeypatch):
+def test_failures_make_the_next_attempt_wait_ever_longer_up_to_a_minute(
+    app, browser, monkeypatch, person
+):
     clock = FakeClock(monkeypatch)
     browser.get("/sign-in")
     waits = []
     for _ in range(8):
-        assert sign_in(browser, "worker@demo.test", "not-this-one").status_code == 401
-        r = sign_in(browser, "worker@demo.test", "homeward-demo")  # right, but too soon
+        assert sign_in(browser, person.email, "not-this-one").status_code == 401
+        r = sign_in(browser, person.email, PASSWORD)  # right, but too soon
         assert r.status_code == 429
         waits.append(int(r.headers["Retry-After"]))
         body = r.get_data(as_text=True)
         assert f"Try again in {waits[-1]} seconds" in body
-        assert 'value="worker@demo.test"' in body and "homeward-demo" not in body
+        assert f'value="{person.email}"' in body and PASSWORD not in body
         clock.advance(waits[-1])
     assert waits == [2, 4, 8, 16, 32, 60, 60, 60]
     # Waiting out the delay is enough: the right password is never locked out.
-    assert sign_in(browser, "worker@demo.test", "homeward-demo").status_code == 302
+    assert sign_in(browser, person.email, PASSWORD).status_code == 302
 
 
 @pytest.mark.both_databases
 def test_a_success_resets_the_count_and_other_accounts_elsewhere_are_untouched(
-    app, browser, monkeypatch
+    app, browser, monkeypatch, person
 ):
+    other_person = _committed(factories.worker())
     clock = FakeClock(monkeypatch)
     browser.get("/sign-in")
     for _ in range(3):
-        assert sign_in(browser, "worker@demo.test", "nope-nope-nope").status_code == 401
+        assert sign_in(browser, person.email, "nope-nope-nope").status_code == 401
         clock.advance(60)
     # Another person, at another address, is not slowed down by it.
     other = type(browser)(app.test_client())
     other.get("/sign-in")
-    assert sign_in(other, "worker2@demo.test", "homeward-demo", "10.1.1.2").status_code == 302
-    assert sign_in(browser, "worker@demo.test", "homeward-demo").status_code == 302
+    assert sign_in(other, other_person.email, PASSWORD, "10.1.1.2").status_code == 302
+    assert sign_in(browser, person.email, PASSWORD).status_code == 302
     sign_out(browser)
     # After the success the count starts again: one failure waits 2 s, not 16.
-    assert sign_in(browser, "worker@demo.test", "wrong-again-1").status_code == 401
-    r = sign_in(browser, "worker@demo.test", "homeward-demo")
+    assert sign_in(browser, person.email, "wrong-again-1").status_code == 401
+    r = sign_in(browser, person.email, PASSWORD)
     assert r.status_code == 429 and r.headers["Retry-After"] == "2"
 
 
@@ -111,69 +128,70 @@ def _parallel(app, requests):
 def test_parallel_wrong_guesses_all_count(app, monkeypatch):
     """Five guesses at once from one address, at five accounts: every guess that was checked
     counts against the address (an UPDATE that reads and adds, never read-then-write)."""
+    from webapp.accounts.models import Role
+
     FakeClock(monkeypatch)
-    emails = ["worker@demo.test", "worker2@demo.test", "sw@demo.test", "dsl@demo.test"]
-    emails.append("carer@demo.test")
+    roles = [Role.WORKER, Role.WORKER, Role.SOCIAL_WORKER, Role.DSL, Role.CARER]
+    emails = [factories.user(role).email for role in roles]
+    last = _committed(factories.manager())
     codes = _parallel(app, [(e, "a-wrong-guess-1", "10.9.9.9") for e in emails])
     checked = codes.count(401)
     # 503: "busy", past the per-process waiting room for password checks; checked nothing.
     assert checked >= 1 and checked + codes.count(429) + codes.count(503) == len(codes), codes
     b = Browser(app.test_client())
     b.get("/sign-in")
-    r = sign_in(b, "manager@demo.test", "homeward-demo", "10.9.9.9")
+    r = sign_in(b, last.email, PASSWORD, "10.9.9.9")
     assert r.status_code == 429
     assert r.headers["Retry-After"] == str(min(2**checked, 60)), (codes, r.headers["Retry-After"])
 
 
 @pytest.mark.both_databases
-def test_parallel_guesses_at_one_account_are_checked_one_at_a_time(app, monkeypatch):
+def test_parallel_guesses_at_one_account_are_checked_one_at_a_time(app, monkeypatch, person):
     """Many guesses at once at one account, from many addresses: only one password is checked;
     the rest wait as if it had failed, so a burst gains an attacker nothing."""
     FakeClock(monkeypatch)
-    codes = _parallel(
-        app, [("worker@demo.test", f"guess-number-{i}", f"10.8.0.{i}") for i in range(6)]
-    )
+    codes = _parallel(app, [(person.email, f"guess-number-{i}", f"10.8.0.{i}") for i in range(6)])
     assert codes.count(401) == 1 and codes.count(429) == 5, codes
 
 
 @pytest.mark.both_databases
-def test_only_failures_use_up_an_address_allowance(app, browser, monkeypatch):
+def test_only_failures_use_up_an_address_allowance(app, browser, monkeypatch, person):
     """Flask-Limiter caps failed sign-ins per address whatever the accounts (password spraying),
     while an office signing in from one address is never stopped by it."""
+    other_person = _committed(factories.worker())
     clock = FakeClock(monkeypatch)  # the growing delay is waited out; the limiter's clock is real
     app.config["HOMEWARD_SIGNIN_RATE_LIMIT"] = "3 per minute"
     browser.get("/sign-in")
     for _ in range(5):
-        assert sign_in(browser, "worker@demo.test", "homeward-demo", "10.7.7.7").status_code == 302
+        assert sign_in(browser, person.email, PASSWORD, "10.7.7.7").status_code == 302
         sign_out(browser)
     for email in ["a@x.test", "b@x.test", "c@x.test"]:
         assert sign_in(browser, email, "wrong-password-1", "10.7.7.7").status_code == 401
         clock.advance(120)
-    r = sign_in(browser, "worker2@demo.test", "homeward-demo", "10.7.7.7")
+    r = sign_in(browser, other_person.email, PASSWORD, "10.7.7.7")
     assert r.status_code == 429
     body = r.get_data(as_text=True)
     assert "Too many failed attempts from your network" in body
-    assert 'value="worker2@demo.test"' in body
+    assert f'value="{other_person.email}"' in body
     assert 0 < int(r.headers["Retry-After"]) <= 60
     # Another address is not affected.
-    assert sign_in(browser, "worker2@demo.test", "homeward-demo", "10.7.7.9").status_code == 302
+    assert sign_in(browser, other_person.email, PASSWORD, "10.7.7.9").status_code == 302
 
 
 @pytest.mark.both_databases
-def test_new_hashes_use_the_chosen_argon2_parameters_and_old_ones_are_upgraded(app, browser):
+def test_new_hashes_use_the_chosen_argon2_parameters_and_old_ones_are_upgraded(
+    app, browser, person
+):
     from argon2 import PasswordHasher
-    from sqlalchemy import select
 
     from webapp.accounts.models import User
-    from webapp.extensions import db
 
-    user = db.session.scalar(select(User).where(User.email == "worker@demo.test"))
-    user.password_hash = PasswordHasher().hash("homeward-demo")  # the library default
+    person.password_hash = PasswordHasher().hash(PASSWORD)  # the library default
     db.session.commit()
     browser.get("/sign-in")
-    assert sign_in(browser, "worker@demo.test", "homeward-demo").status_code == 302
+    assert sign_in(browser, person.email, PASSWORD).status_code == 302
     db.session.expire_all()
-    assert "$m=47104,t=2,p=1$" in db.session.get(User, user.id).password_hash
+    assert "$m=47104,t=2,p=1$" in db.session.get(User, person.id).password_hash
 
 
 def test_password_checks_are_bounded_per_process(monkeypatch):
@@ -220,20 +238,20 @@ def test_password_checks_are_bounded_per_process(monkeypatch):
     assert answers.count(False) + answers.count("busy") == 12
 
 
-def test_session_is_replaced_at_sign_in(app):
+def test_session_is_replaced_at_sign_in(app, person):
     client = app.test_client()
     b = Browser(client)
     b.get("/sign-in")
     with client.session_transaction() as s:
         s["planted"] = "by an attacker"
-    b.post("/sign-in", {"email": "worker@demo.test", "password": "homeward-demo"})
+    b.post("/sign-in", {"email": person.email, "password": PASSWORD})
     with client.session_transaction() as s:
         assert "planted" not in s
         assert "_user_id" in s
 
 
-def test_idle_timeout_signs_out(app, as_user):
-    worker = as_user("worker@demo.test")
+def test_idle_timeout_signs_out(app, as_user, person):
+    worker = as_user(person)
     assert worker.get("/returns").status_code == 200
     with worker.client.session_transaction() as s:
         s["last_active"] = time.time() - app.permanent_session_lifetime.total_seconds() - 5
@@ -242,51 +260,60 @@ def test_idle_timeout_signs_out(app, as_user):
     assert worker.get("/returns").status_code == 302
 
 
-def test_sign_out_everywhere_ends_other_sessions(as_user):
-    phone = as_user("worker@demo.test")
-    laptop = as_user("worker@demo.test")
+def test_sign_out_everywhere_ends_other_sessions(as_user, person):
+    phone = as_user(person)
+    laptop = as_user(person)
     assert phone.get("/returns").status_code == 200
     assert laptop.post("/account/sign-out-everywhere").status_code == 302
     assert phone.get("/returns").status_code == 302
 
 
-def test_sign_out(as_user):
-    worker = as_user("worker@demo.test")
+def test_sign_out(as_user, person):
+    worker = as_user(person)
     assert worker.post("/sign-out").status_code == 302
     assert worker.get("/returns").status_code == 302
 
 
-def test_post_without_csrf_token_is_refused(as_user, ids):
-    worker = as_user("worker@demo.test")
+def test_post_without_csrf_token_is_refused(as_user, person):
+    worker = as_user(person)
     r = worker.raw_post("/sign-out", data={})
     assert r.status_code == 400
     r = worker.raw_post("/account/sign-out-everywhere", data={"csrf_token": "forged"})
     assert r.status_code == 400
 
 
-def test_csrf_header_is_accepted_for_htmx(as_user, ids):
-    from tests.integration.helpers import interview_of
-
-    worker = as_user("worker@demo.test")
-    kai = interview_of(ids["kai"])
+def test_csrf_header_is_accepted_for_htmx(as_user):
+    interview = factories.interview()
+    db.session.commit()
+    worker = as_user(interview.allocated_to)
     r = worker.raw_post(
-        f"/interviews/{kai.id}/sections/why",
+        f"/interviews/{interview.id}/sections/why",
         data={"why_details": "hdr"},
         headers={"X-CSRFToken": worker.csrf, "HX-Request": "true"},
     )
     assert r.status_code == 302 or r.status_code == 200
 
 
-def test_open_redirect_is_ignored(browser):
+def test_open_redirect_is_ignored(browser, person):
     browser.get("/sign-in")
     r = browser.post(
-        "/sign-in?next=//evil.example/x", {"email": "worker@demo.test", "password": "homeward-demo"}
+        "/sign-in?next=//evil.example/x", {"email": person.email, "password": PASSWORD}
     )
     assert r.status_code == 302 and r.headers["Location"] == "/"
 
 
-def test_security_headers_and_no_store(as_user, ids):
-    r = as_user("manager@demo.test").get(f"/children/{ids['mia']}")
+def _manager_and_child():
+    """A manager and a child of their authority."""
+    manager = factories.manager()
+    child = factories.child(manager.organisation, first_name="Marigold")
+    db.session.commit()
+    return manager, child
+
+
+def test_security_headers_and_no_store(as_user):
+    manager, child = _manager_and_child()
+    r = as_user(manager).get(f"/children/{child.id}")
+    assert r.status_code == 200
     h = r.headers
     assert "script-src 'self'" in h["Content-Security-Policy"]
     assert "unsafe-inline" not in h["Content-Security-Policy"]
@@ -295,7 +322,7 @@ def test_security_headers_and_no_store(as_user, ids):
     assert h["X-Frame-Options"] == "DENY"
     assert "HX-Request" in h.get("Vary", "")
     cookie = r.headers.get("Set-Cookie", "")
-    assert "Mia" not in cookie
+    assert child.first_name not in cookie
 
 
 def test_production_refuses_to_start_without_secret_key(tmp_path):
@@ -308,11 +335,12 @@ def test_production_refuses_to_start_without_secret_key(tmp_path):
         create_app({"INSTANCE_PATH": str(tmp_path)}, environ={"HOMEWARD_ENV": "production"})
 
 
-def test_no_inline_script_or_style_in_pages(as_user, ids):
+def test_no_inline_script_or_style_in_pages(as_user):
     import re
 
-    manager = as_user("manager@demo.test")
-    for url in ("/manage/", f"/children/{ids['mia']}", "/children/"):
+    boss, child = _manager_and_child()
+    manager = as_user(boss)
+    for url in ("/manage/", f"/children/{child.id}", "/children/"):
         body = manager.get(url).get_data(as_text=True)
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", body), url
         assert " style=" not in body and "<style" not in body, url
@@ -359,22 +387,20 @@ def test_the_address_allowance_is_shared_by_servers_through_redis(database, inst
 
     first = server()
     with first.app_context():
+        # Whoever signs in on the second server (the servers share the database).
+        email = _committed(factories.worker()).email
         b = Browser(first.test_client())
         b.get("/sign-in")
-        for email in ["a@x.test", "b@x.test"]:
-            assert sign_in(b, email, "wrong-password-1", address).status_code in (401, 429)
-        from webapp.extensions import db
-
+        for guess in ["a@x.test", "b@x.test"]:
+            assert sign_in(b, guess, "wrong-password-1", address).status_code in (401, 429)
         db.session.remove()
     second = server()
     with second.app_context():
         b = Browser(second.test_client())
         b.get("/sign-in")
-        r = sign_in(b, "worker@demo.test", "homeward-demo", address)
+        r = sign_in(b, email, PASSWORD, address)
         assert r.status_code == 429
         assert "from your network" in r.get_data(as_text=True)
-        from webapp.extensions import db
-
         db.session.remove()
         db.engine.dispose()
     store = redis.Redis.from_url(url)
