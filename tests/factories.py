@@ -10,10 +10,23 @@ commits (`db.session.commit()`) before its first HTTP request, which uses a sess
 Each call makes its own authority unless given one, so factory data never meets the demo data a
 test database may also hold. Every name here is made up.
 
-Still on the demo world (tests/conftest.py loads it into every test database): the role matrix of
-test_access.py, the journeys (test_flow.py, the e2e tests) and the sync, reminder and fuzz tests,
-which read its children by name (`ids["kai"]`). They use it on purpose or for convenience; move a
-test here when it is about one behaviour and its data says more than a demo child's story.
+Still on the demo world (tests/conftest.py loads it into every test database), and why:
+
+* tests/integration/test_access.py: the role matrix, every demo role against the same children,
+  schools and providers; its point is one shared world seen from each role.
+* tests/integration/test_flow.py and tests/e2e: journeys, signing in as the demo accounts and
+  following the demo children's stories as a person using the app would.
+* tests/integration/test_encryption_at_rest.py: it dumps every table in plain SQL and swaps
+  sealed values between rows the demo load wrote (a CSE flag, police log numbers, answers).
+* tests/integration/test_db_connection_loss.py (PostgreSQL only): it cuts the connection at
+  statement numbers counted on the demo worker's interview page and sync pull.
+* tests/integration/test_sealed_migration.py uses neither: it seeds its own rows with raw SQL in
+  an empty database at an old revision, where the models (and so these factories) do not apply.
+
+Other tests still signing in as demo accounts (the fuzzers of test_api_fuzz.py and
+test_forms_fuzz.py, test_account_lifecycle.py, test_cli.py and a few more) have simply not been
+moved yet: move a test here when it is about one behaviour and its data says more than a demo
+child's story.
 """
 
 from __future__ import annotations
@@ -217,7 +230,9 @@ def interview(
     """A return home interview, due 72 hours after the return.
 
     Allocated (the default), submitted or authorised interviews get a worker (a new one of the
-    child's authority unless given); awaiting allocation has none. Without episodes, one that
+    child's authority unless given); awaiting allocation has none. Submitted and authorised ones
+    were completed by that worker, and authorised ones authorised by the manager (a new one of
+    the authority unless given) four hours after they were sent. Without episodes, one that
     ended `returned_hours_ago` is made for the child (a new one unless given).
     """
     if child_ is None:
@@ -240,6 +255,9 @@ def interview(
     if status in (InterviewStatus.SUBMITTED, InterviewStatus.AUTHORISED):
         kw.setdefault("completed_by_id", worker_.id)
         kw.setdefault("submitted_at", returned + timedelta(hours=20))
+    if status == InterviewStatus.AUTHORISED:
+        kw.setdefault("authorised_by_id", manager_.id)
+        kw.setdefault("authorised_at", kw["submitted_at"] + timedelta(hours=4))
     i = Interview(child_id=child_.id, due_at=deadlines.rhi_due_at(returned), status=status, **kw)
     i.episodes = episodes
     _add(i)

@@ -8,7 +8,9 @@ import re
 import pytest
 from sqlalchemy import select
 
-from tests.integration.helpers import fresh, interview_of
+from tests import factories
+from tests.factories import PASSWORD
+from tests.integration.helpers import fresh
 from tests.support.fake_push import FakePushService
 from webapp import sealed
 from webapp.children.models import Child
@@ -32,6 +34,27 @@ def text(response) -> str:
     return response.get_data(as_text=True)
 
 
+def _committed(obj):
+    db.session.commit()
+    return obj
+
+
+@pytest.fixture
+def manager(app, as_user):
+    """A manager of an authority of their own, signed in: adds children."""
+    return as_user(_committed(factories.manager()))
+
+
+@pytest.fixture
+def me(app):
+    """A worker, committed."""
+    return _committed(factories.worker())
+
+
+def _allocated_to(worker, **kw):
+    return _committed(factories.interview(worker_=worker, **kw))
+
+
 @pytest.mark.parametrize(
     ("dob", "message"),
     [
@@ -48,8 +71,7 @@ def text(response) -> str:
         (["4", "July", "2011"], "Date of birth must be a real date"),
     ],
 )
-def test_a_missing_or_partial_date_of_birth_is_explained(as_user, dob, message):
-    manager = as_user("manager@demo.test")
+def test_a_missing_or_partial_date_of_birth_is_explained(manager, dob, message):
     data = dict(CHILD)
     if dob is not None:
         data["date_of_birth"] = dob
@@ -63,8 +85,7 @@ def test_a_missing_or_partial_date_of_birth_is_explained(as_user, dob, message):
     assert db.session.scalar(select(Child).where(Child.last_name == "Ashdown")) is None
 
 
-def test_a_whole_date_of_birth_still_adds_the_child(as_user):
-    manager = as_user("manager@demo.test")
+def test_a_whole_date_of_birth_still_adds_the_child(manager):
     r = manager.post("/children/new", CHILD | {"date_of_birth": [" 4", "7 ", "2011"]})
     assert r.status_code == 302
     child = db.session.scalar(select(Child).where(Child.last_name == "Ashdown"))
@@ -75,18 +96,18 @@ NUL = "\x00"
 
 
 @pytest.mark.both_databases
-def test_nul_in_a_form_value_is_refused_with_a_reason(as_user, ids):
+def test_nul_in_a_form_value_is_refused_with_a_reason(as_user, manager, me):
     # PostgreSQL text cannot hold NUL: this was a 500 there, on every form.
-    manager = as_user("manager@demo.test")
     r = manager.post("/children/new", CHILD | {"first_name": "Wr" + NUL + "en"})
     assert r.status_code == 400
     assert "cannot be stored" in text(r)
     assert db.session.scalar(select(Child).where(Child.last_name == "Ashdown")) is None
 
-    worker = as_user("worker@demo.test")
-    kai = interview_of(ids["kai"])
+    interview = _allocated_to(me)
+    worker = as_user(me)
     r = worker.post(
-        f"/interviews/{kai.id}/sections/why", {"why_details": "words" + NUL, "_autosave": "1"}
+        f"/interviews/{interview.id}/sections/why",
+        {"why_details": "words" + NUL, "_autosave": "1"},
     )
     assert r.status_code == 400
     assert "cannot be stored" in text(r)
@@ -104,16 +125,15 @@ def test_nul_in_a_form_value_is_refused_with_a_reason(as_user, ids):
         "/sign-in?next=/%00",
     ],
 )
-def test_nul_in_the_address_is_refused_with_a_reason(as_user, url):
-    manager = as_user("manager@demo.test")
+def test_nul_in_the_address_is_refused_with_a_reason(manager, url):
     r = manager.get(url) if "police" not in url else manager.post(url, {})
     assert r.status_code == 400
     assert "cannot be stored" in text(r) or "not allowed" in text(r)
 
 
 @pytest.mark.both_databases
-def test_nul_in_an_api_address_is_a_json_400(as_user):
-    worker = as_user("worker@demo.test")
+def test_nul_in_an_api_address_is_a_json_400(as_user, me):
+    worker = as_user(me)
     r = worker.api("GET", "/api/v1/episodes/%00")
     assert r.status_code == 400
     assert r.is_json and r.json["error"] == "bad_request"
@@ -122,7 +142,7 @@ def test_nul_in_an_api_address_is_a_json_400(as_user):
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # no database behaviour involved
-def test_sign_in_never_sends_anyone_off_the_site(browser):
+def test_sign_in_never_sends_anyone_off_the_site(browser, me):
     for target in [
         "/\\evil.example",
         "/\\/evil.example",
@@ -136,7 +156,7 @@ def test_sign_in_never_sends_anyone_off_the_site(browser):
         browser.get("/sign-in")
         r = browser.post(
             "/sign-in",
-            {"email": "worker@demo.test", "password": "homeward-demo"},
+            {"email": me.email, "password": PASSWORD},
             query_string={"next": target},
         )
         assert r.status_code == 302
@@ -145,16 +165,16 @@ def test_sign_in_never_sends_anyone_off_the_site(browser):
     browser.get("/sign-in")
     r = browser.post(
         "/sign-in?next=/notifications/",
-        {"email": "worker@demo.test", "password": "homeward-demo"},
+        {"email": me.email, "password": PASSWORD},
     )
     assert r.headers["Location"] == "/notifications/"
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_turning_off_reminders_goes_back_only_to_a_page_of_ours(as_user):
+def test_turning_off_reminders_goes_back_only_to_a_page_of_ours(as_user, me):
     from webapp.push.service import public_key
 
-    worker = as_user("worker@demo.test")
+    worker = as_user(me)
     with FakePushService() as fake_push:
         for back, expected in [
             ("https://evil.example/", "/notifications/settings"),
@@ -171,33 +191,34 @@ def test_turning_off_reminders_goes_back_only_to_a_page_of_ours(as_user):
 
 
 @pytest.mark.both_databases
-def test_submitting_an_interview_twice_says_it_was_already_sent(as_user, ids):
-    worker = as_user("worker@demo.test")
-    noah = interview_of(ids["noah"])  # authorised in the demo data
-    assert noah.status == InterviewStatus.AUTHORISED
-    r = worker.post(f"/interviews/{noah.id}/submit")
+def test_submitting_an_interview_twice_says_it_was_already_sent(as_user, me):
+    authorised = _allocated_to(me, status=InterviewStatus.AUTHORISED)
+    assert authorised.status == InterviewStatus.AUTHORISED
+    worker = as_user(me)
+    r = worker.post(f"/interviews/{authorised.id}/submit")
     assert r.status_code == 302
     page = worker.get(r.headers["Location"])
     assert "already been sent for authorisation" in text(page)
-    assert fresh(noah).status == InterviewStatus.AUTHORISED
+    assert fresh(authorised).status == InterviewStatus.AUTHORISED
 
 
-def test_submitting_an_interview_one_cannot_see_is_still_a_404(as_user, ids):
-    # Worker 2's interview: the answer must not tell the demo worker it exists.
-    worker = as_user("worker@demo.test")
-    r = worker.post(f"/interviews/{interview_of(ids['ella']).id}/submit")
+def test_submitting_an_interview_one_cannot_see_is_still_a_404(as_user, me):
+    # A colleague's interview (same team): the answer must not tell me it exists.
+    theirs = _allocated_to(factories.worker(me.organisation, team_=me.team))
+    worker = as_user(me)
+    r = worker.post(f"/interviews/{theirs.id}/submit")
     assert r.status_code == 404
 
 
 @pytest.mark.both_databases
 @pytest.mark.parametrize("autosave", [False, True])
-def test_two_browsers_saving_one_section_at_once(as_user, ids, monkeypatch, autosave):
+def test_two_browsers_saving_one_section_at_once(as_user, me, monkeypatch, autosave):
     """Browser B saves while browser A's save of the same section is under way: A is told
     someone else changed it, with its typed answers in front of it, and B's answers stand."""
-    kai = interview_of(ids["kai"])
-    url = f"/interviews/{kai.id}/sections/why"
-    a = as_user("worker@demo.test")
-    b = as_user("worker@demo.test")
+    mine = _allocated_to(me)
+    url = f"/interviews/{mine.id}/sections/why"
+    a = as_user(me)
+    b = as_user(me)
     b.get(url)
     real_store = interviews._store_answers
     raced = []
@@ -219,8 +240,8 @@ def test_two_browsers_saving_one_section_at_once(as_user, ids, monkeypatch, auto
     assert "Someone else changed" in text(r)
     if not autosave:
         assert "A&#39;s words 7734" in text(r) or "A's words 7734" in text(r)
-    kai = fresh(kai)
-    content = sealed.unseal(kai.content_enc, "interview", kai.id, "content")
+    mine = fresh(mine)
+    content = sealed.unseal(mine.content_enc, "interview", mine.id, "content")
     assert content["why_details"] == "B's words 5521"
 
 
@@ -228,14 +249,14 @@ VERSION_INPUT = re.compile(r'name="version" id="hw-interview-version" value="(\d
 
 
 @pytest.mark.both_databases
-def test_a_save_over_a_change_made_since_the_form_was_read_is_refused_and_kept(as_user, ids):
+def test_a_save_over_a_change_made_since_the_form_was_read_is_refused_and_kept(as_user, me):
     """Not at the same instant: A opens the section, a phone (or another tab) saves, then A
     saves. Before, A's save silently replaced the other change; now A is told, with what A
     typed in front of it, and a deliberate second save from that page goes through."""
-    kai = interview_of(ids["kai"])
-    url = f"/interviews/{kai.id}/sections/why"
-    a = as_user("worker@demo.test")
-    b = as_user("worker@demo.test")
+    mine = _allocated_to(me)
+    url = f"/interviews/{mine.id}/sections/why"
+    a = as_user(me)
+    b = as_user(me)
     read_at = VERSION_INPUT.search(text(a.get(url))).group(1)
     b_page = text(b.get(url))
     r = b.post(url, {"why_details": "B's words 8812", "version": VERSION_INPUT.search(b_page)[1]})
@@ -246,7 +267,7 @@ def test_a_save_over_a_change_made_since_the_form_was_read_is_refused_and_kept(a
     page = text(r)
     assert "Someone else changed" in page
     assert "A&#39;s words 3190" in page or "A's words 3190" in page
-    content = sealed.unseal(fresh(kai).content_enc, "interview", kai.id, "content")
+    content = sealed.unseal(fresh(mine).content_enc, "interview", mine.id, "content")
     assert content["why_details"] == "B's words 8812"
 
     # The refusal carries the current version: saving again, knowingly, is accepted.
@@ -254,15 +275,15 @@ def test_a_save_over_a_change_made_since_the_form_was_read_is_refused_and_kept(a
     assert int(now_at) > int(read_at)
     r = a.post(url, {"why_details": "A's words 3190", "version": now_at})
     assert r.status_code == 302
-    content = sealed.unseal(fresh(kai).content_enc, "interview", kai.id, "content")
+    content = sealed.unseal(fresh(mine).content_enc, "interview", mine.id, "content")
     assert content["why_details"] == "A's words 3190"
 
 
 @pytest.mark.both_databases
-def test_autosave_moves_the_forms_version_on_so_it_never_clashes_with_itself(as_user, ids):
-    kai = interview_of(ids["kai"])
-    url = f"/interviews/{kai.id}/sections/why"
-    a = as_user("worker@demo.test")
+def test_autosave_moves_the_forms_version_on_so_it_never_clashes_with_itself(as_user, me):
+    mine = _allocated_to(me)
+    url = f"/interviews/{mine.id}/sections/why"
+    a = as_user(me)
     version = VERSION_INPUT.search(text(a.get(url))).group(1)
     hx = {"HX-Request": "true"}
     for words in ("first draft", "second draft"):
