@@ -8,11 +8,16 @@ import re
 import struct
 from pathlib import Path
 
+from tests import factories
+from webapp.extensions import db
+
 STATIC = Path(__file__).resolve().parents[2] / "static"
 
 
 def test_service_worker_is_served_from_the_root_uncached_and_versioned(as_user):
-    r = as_user("worker@demo.test").get("/sw.js")
+    person = factories.worker()
+    db.session.commit()
+    r = as_user(person).get("/sw.js")
     assert r.status_code == 200
     assert r.mimetype == "text/javascript"
     assert r.headers["Cache-Control"] == "no-cache"  # revalidated, so updates are found
@@ -32,14 +37,22 @@ def test_service_worker_is_served_from_the_root_uncached_and_versioned(as_user):
 
 
 def test_the_shell_pages_are_the_same_for_everyone(app, as_user):
+    # Two workers of one team, each with an interview of their own.
+    authority = factories.local_authority()
+    first = factories.worker(authority)
+    second = factories.worker(authority, team_=first.team)
+    for person in (first, second):
+        factories.interview(worker_=person)
+    db.session.commit()
     pages = {}
-    for email in ("worker@demo.test", "worker2@demo.test"):
-        person = as_user(email)
-        pages[email] = person.get("/app/").get_data(as_text=True)
-        assert person.get("/app/").headers["Cache-Control"] == "no-cache"
+    for person in (first, second):
+        browser = as_user(person)
+        pages[person.email] = browser.get("/app/").get_data(as_text=True)
+        assert browser.get("/app/").headers["Cache-Control"] == "no-cache"
     anonymous = app.test_client().get("/app/").get_data(as_text=True)
-    assert pages["worker@demo.test"] == pages["worker2@demo.test"] == anonymous
-    assert "csrf-token" not in anonymous and "Sam Okafor" not in anonymous
+    assert pages[first.email] == pages[second.email] == anonymous
+    assert "csrf-token" not in anonymous
+    assert first.name not in anonymous and second.name not in anonymous
 
 
 def _png_size(path: Path) -> tuple[int, int]:
@@ -61,7 +74,11 @@ def test_manifest_makes_the_app_installable(app):
 
 
 def test_shell_files_are_compressed_and_revalidate_but_pages_and_api_never_compress(as_user):
-    worker = as_user("worker@demo.test")
+    # A worker with an interview, so their returns page and sync pull carry personal data.
+    person = factories.worker()
+    factories.interview(worker_=person)
+    db.session.commit()
+    worker = as_user(person)
     accept = {"Accept-Encoding": "gzip, deflate, br, zstd"}
     css = worker.get("/static/dist/app.css", headers=accept)
     assert css.headers["Content-Encoding"] in ("zstd", "br", "deflate", "gzip")
