@@ -8,6 +8,9 @@ import json
 import re
 from pathlib import Path
 
+from tests import factories
+from webapp.accounts.models import Role
+from webapp.extensions import db
 from webapp.field import views as field
 from webapp.interviews.questions import QUESTIONS
 
@@ -84,11 +87,14 @@ def test_the_schema_carries_the_configured_threshold_and_record_types(app):
 def test_field_mode_is_offered_in_the_navigation_only_to_roles_with_records_on_a_phone(as_user):
     """The navigation asks the record-type registry, as /app/ does: today workers have a type;
     carers, DSLs and managers have none, so nothing invites them to set up an empty phone."""
-    for email, offered in (
-        ("worker@demo.test", True),
-        ("carer@demo.test", False),
-        ("dsl@demo.test", False),
-        ("manager@demo.test", False),
-    ):
-        page = as_user(email).get("/account").get_data(as_text=True)
-        assert ('href="/app/"' in page) is offered, email
+    authority = factories.local_authority()
+    people = (
+        (factories.worker(authority), True),
+        (factories.user(Role.CARER, authority=authority), False),
+        (factories.user(Role.DSL, authority=authority), False),
+        (factories.manager(authority), False),
+    )
+    db.session.commit()
+    for person, offered in people:
+        page = as_user(person).get("/account").get_data(as_text=True)
+        assert ('href="/app/"' in page) is offered, person.role
