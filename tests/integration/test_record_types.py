@@ -14,6 +14,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.orm.exc import StaleDataError
 
 from sync.store import PayloadError, RecordState, StaleWrite
+from tests import factories
+from webapp.accounts.models import Role
 from webapp.extensions import db
 from webapp.field import records
 from webapp.fieldsync import registry, store
@@ -128,7 +130,12 @@ def _upsert(record_id, base_version, text):
 
 
 def test_an_example_record_type_round_trips_through_push_and_pull(notes_app, as_user):
-    carer = as_user("carer@demo.test")
+    carer_user = factories.user(Role.CARER)
+    # A worker with an interview of their own: their phone pulls changes, but no note.
+    worker_user = factories.worker()
+    factories.interview(worker_=worker_user)
+    db.session.commit()
+    carer = as_user(carer_user)
     note_id = str(uuid.uuid4())
     created = _push(carer, [_upsert(note_id, None, "Came home at 9, tired")])
     assert created.status_code == 200, created.get_data(as_text=True)
@@ -152,8 +159,8 @@ def test_an_example_record_type_round_trips_through_push_and_pull(notes_app, as_
     assert stale.json["results"][0]["status"] == "conflict"
 
     # Nobody else's phone gets it.
-    assert as_user("worker@demo.test").get("/api/v1/sync/pull").json["changes"] != []
-    worker_pull = as_user("worker@demo.test").get("/api/v1/sync/pull").json["changes"]
+    assert as_user(worker_user).get("/api/v1/sync/pull").json["changes"] != []
+    worker_pull = as_user(worker_user).get("/api/v1/sync/pull").json["changes"]
     assert "note" not in {c["record_type"] for c in worker_pull}
 
 
@@ -171,4 +178,6 @@ def test_without_it_a_carer_has_nothing_for_field_mode(app):
 
 def test_a_carer_is_offered_field_mode_once_a_type_of_theirs_exists(notes_app, as_user):
     """The navigation asks the registry (it hard-coded workers before)."""
-    assert 'href="/app/"' in as_user("carer@demo.test").get("/account").get_data(as_text=True)
+    carer = factories.user(Role.CARER)
+    db.session.commit()
+    assert 'href="/app/"' in as_user(carer).get("/account").get_data(as_text=True)
