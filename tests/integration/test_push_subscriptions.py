@@ -38,18 +38,20 @@ def holders(endpoint: str) -> list[str]:
     )
 
 
-def test_a_shared_device_moves_reminders_only_when_the_new_person_turns_them_on(
-    as_user, fake_push, ids
-):
-    tablet = as_user("worker@demo.test")
+def test_a_shared_device_moves_reminders_only_when_the_new_person_turns_them_on(as_user, fake_push):
+    authority = factories.local_authority()
+    first_user = factories.worker(authority)
+    second_user = factories.worker(authority, team_=first_user.team)
+    db.session.commit()
+    tablet = as_user(first_user)
     phone = fake_push.browser(application_server_key=public_key())
     body = phone.subscription_json()
     assert tablet.api("POST", SUBS, body).status_code == 201
-    assert holders(phone.endpoint) == [ids["worker"]]
+    assert holders(phone.endpoint) == [first_user.id]
 
     # Someone else signs in on the same tablet (same browser, same device cookie).
     assert tablet.post("/sign-out").status_code == 302
-    tablet.login("worker2@demo.test")
+    tablet.login(second_user.email, factories.PASSWORD)
     assert tablet.get("/api/v1/push/key").json["this_device"] == "another account"
 
     # The page's automatic re-registration at start must not take the first person's reminders.
@@ -57,12 +59,12 @@ def test_a_shared_device_moves_reminders_only_when_the_new_person_turns_them_on(
     assert r.status_code == 409, r.get_data(as_text=True)
     assert r.json["error"] == "subscription_in_use"
     assert "another account" in r.json["message"]
-    assert holders(phone.endpoint) == [ids["worker"]]
+    assert holders(phone.endpoint) == [first_user.id]
 
     # Tapping "Turn on reminders" there moves them, on the record (ids only).
     r = tablet.api("POST", SUBS, dict(body, take_over=True))
     assert r.status_code == 201, r.get_data(as_text=True)
-    assert holders(phone.endpoint) == [ids["worker2"]]
+    assert holders(phone.endpoint) == [second_user.id]
     assert tablet.get("/api/v1/push/key").json["this_device"] == "you"
     moved = db.session.scalars(
         select(AuditEvent).where(
@@ -70,11 +72,11 @@ def test_a_shared_device_moves_reminders_only_when_the_new_person_turns_them_on(
         )
     ).all()
     assert [(e.user_id, e.detail) for e in moved] == [
-        (ids["worker2"], f"from user {ids['worker']}")
+        (second_user.id, f"from user {first_user.id}")
     ]
 
     # The first person's settings no longer list the tablet.
-    first = as_user("worker@demo.test")
+    first = as_user(first_user)
     assert "No device has reminders turned on" in first.get("/notifications/settings").get_data(
         as_text=True
     )
