@@ -6,6 +6,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from tests import factories
 from webapp import MIGRATIONS
 from webapp.extensions import db
 
@@ -33,15 +34,14 @@ def test_a_savepoint_stays_inside_its_transaction(app):
 
     from webapp.extensions import db
 
+    person = factories.worker()
+    db.session.commit()
+    where = {"email": person.email}
     db.session.execute(text("SELECT 1"))  # reads do not begin a transaction on SQLite
     with db.session.begin_nested():
-        db.session.execute(
-            text("UPDATE users SET name = 'Changed' WHERE email = 'worker@demo.test'")
-        )
+        db.session.execute(text("UPDATE users SET name = 'Changed' WHERE email = :email"), where)
     db.session.rollback()
     assert (
-        db.session.execute(
-            text("SELECT name FROM users WHERE email = 'worker@demo.test'")
-        ).scalar_one()
+        db.session.execute(text("SELECT name FROM users WHERE email = :email"), where).scalar_one()
         != "Changed"
     )
