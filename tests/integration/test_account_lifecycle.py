@@ -86,24 +86,38 @@ def test_administrators_find_the_users_page_and_see_their_authority_only(as_user
     assert user_row(elsewhere.email).active
 
 
-@pytest.mark.parametrize("email", ["manager@demo.test", "worker@demo.test", "dsl@demo.test"])
-def test_only_administrators_manage_accounts(as_user, email):
-    person = as_user(email)
+@pytest.mark.parametrize("role", [Role.MANAGER, Role.WORKER, Role.DSL])
+def test_only_administrators_manage_accounts(as_user, role):
+    la = factories.local_authority()
+    target_user = factories.worker(la)
+    person_user = factories.user(role, authority=la)
+    db.session.commit()
+    person = as_user(person_user)
     assert person.get("/admin/users").status_code == 404
-    target = user_id("worker2@demo.test")
+    target = target_user.id
     assert person.get(f"/admin/users/{target}").status_code == 404
     assert person.post(f"/admin/users/{target}/deactivate").status_code == 404
     assert person.post(f"/admin/users/{target}/reset-password").status_code == 404
-    assert user_row("worker2@demo.test").active
+    assert user_row(target_user.email).active
+
+
+def worker_and_admin():
+    """A worker and an administrator of their authority, committed."""
+    la = factories.local_authority()
+    pair = factories.worker(la), factories.user(Role.ADMIN, authority=la)
+    db.session.commit()
+    return pair
 
 
 @pytest.mark.both_databases
 def test_deactivation_ends_sessions_and_devices_and_reactivation_restores_sign_in(app, as_user):
-    worker = as_user("worker@demo.test")
+    worker_user, admin_user = worker_and_admin()
+    email = worker_user.email
+    worker = as_user(worker_user)
     assert worker.get("/api/v1/session").status_code == 200  # registers this device
     assert worker.get("/returns").status_code == 200
-    admin = as_user("admin@demo.test")
-    wid = user_id("worker@demo.test")
+    admin = as_user(admin_user)
+    wid = worker_user.id
     r = admin.post(f"/admin/users/{wid}/deactivate", follow_redirects=True)
     assert r.status_code == 200 and "is deactivated" in r.get_data(as_text=True)
     # The open session is over, pages and API alike.
@@ -112,39 +126,43 @@ def test_deactivation_ends_sessions_and_devices_and_reactivation_restores_sign_i
     assert worker.get("/api/v1/session").status_code in (401, 410)
     devices = db.session.scalars(select(Device).where(Device.user_id == wid)).all()
     assert devices and all(d.revoked_at is not None for d in devices)
-    assert not can_sign_in(app, "worker@demo.test", "homeward-demo")
+    assert not can_sign_in(app, email, factories.PASSWORD)
     assert audited("deactivate", wid)
     # No set-password link for a deactivated account.
     assert admin.post(f"/admin/users/{wid}/reset-password").status_code == 302
     assert not audited("password_reset_issued", wid)
 
     assert admin.post(f"/admin/users/{wid}/reactivate").status_code == 302
-    assert can_sign_in(app, "worker@demo.test", "homeward-demo")
+    assert can_sign_in(app, email, factories.PASSWORD)
     assert audited("reactivate", wid)
 
 
 def test_an_administrator_cannot_deactivate_themselves(as_user):
-    admin = as_user("admin@demo.test")
-    admin.post(f"/admin/users/{user_id('admin@demo.test')}/deactivate")
-    assert user_row("admin@demo.test").active
+    admin_user = factories.user(Role.ADMIN)
+    db.session.commit()
+    admin = as_user(admin_user)
+    admin.post(f"/admin/users/{admin_user.id}/deactivate")
+    assert user_row(admin_user.email).active
     assert admin.get("/admin/users").status_code == 200
 
 
 @pytest.mark.both_databases
 def test_a_set_password_link_works_once_and_ends_the_old_password(app, as_user):
-    worker = as_user("worker@demo.test")
-    admin = as_user("admin@demo.test")
-    link = reset_link(admin, "worker@demo.test")
+    worker_user, admin_user = worker_and_admin()
+    email = worker_user.email
+    worker = as_user(worker_user)
+    admin = as_user(admin_user)
+    link = reset_link(admin, email)
     parts = urlsplit(link)
     assert parts.path == "/set-password" and parts.query.startswith("code=")
-    wid = user_id("worker@demo.test")
+    wid = worker_user.id
     assert audited("password_reset_issued", wid)
     # Issuing a link changes nothing yet: the old password still works.
-    assert can_sign_in(app, "worker@demo.test", "homeward-demo")
+    assert can_sign_in(app, email, factories.PASSWORD)
 
     person = Browser(app.test_client())
     page = person.get(f"{parts.path}?{parts.query}")
-    assert page.status_code == 200 and "worker@demo.test" in page.get_data(as_text=True)
+    assert page.status_code == 200 and email in page.get_data(as_text=True)
     code = dict(p.split("=", 1) for p in parts.query.split("&"))["code"]
     form = {"code": code, "new_password": "password1234", "confirm_password": "password1234"}
     weak = person.post("/set-password", form)
@@ -153,8 +171,8 @@ def test_a_set_password_link_works_once_and_ends_the_old_password(app, as_user):
     form = {"code": code, "new_password": STRONG, "confirm_password": STRONG}
     assert person.post("/set-password", form).status_code == 302
 
-    assert can_sign_in(app, "worker@demo.test", STRONG)
-    assert not can_sign_in(app, "worker@demo.test", "homeward-demo")
+    assert can_sign_in(app, email, STRONG)
+    assert not can_sign_in(app, email, factories.PASSWORD)
     assert worker.get("/returns").status_code == 302  # sessions from before the reset ended
     assert audited("password_reset", wid)
     # Used once: the same link is dead.
@@ -165,31 +183,37 @@ def test_a_set_password_link_works_once_and_ends_the_old_password(app, as_user):
     assert person.get("/set-password").status_code == 410
 
 
-def test_role_and_team_changes_are_checked_and_audited(as_user, ids):
-    admin = as_user("admin@demo.test")
-    wid = user_id("worker@demo.test")
+def test_role_and_team_changes_are_checked_and_audited(as_user):
+    worker_user, admin_user = worker_and_admin()
+    assert worker_user.team_id is not None
+    admin = as_user(admin_user)
+    wid = worker_user.id
     page = admin.get(f"/admin/users/{wid}")
     assert page.status_code == 200
     r = admin.post(f"/admin/users/{wid}", {"role": "social_worker", "team": ""})
     assert r.status_code == 302
-    row = user_row("worker@demo.test")
+    row = user_row(worker_user.email)
     assert row.role == "social_worker" and row.team_id is None
     events = audited("update", wid)
     assert events and events[-1].detail == "role,team"
     # A role that does not belong in the user's organisation is refused, with the reason.
     r = admin.post(f"/admin/users/{wid}", {"role": "dsl", "team": ""})
     assert r.status_code == 422
-    assert user_row("worker@demo.test").role == "social_worker"
+    assert user_row(worker_user.email).role == "social_worker"
     # An administrator cannot change their own role (and lock everyone out of this page).
-    aid = user_id("admin@demo.test")
+    aid = admin_user.id
     r = admin.post(f"/admin/users/{aid}", {"role": "manager", "team": ""})
-    assert r.status_code == 422 and user_row("admin@demo.test").role == "admin"
+    assert r.status_code == 422 and user_row(admin_user.email).role == "admin"
 
 
 @pytest.mark.both_databases
 def test_people_change_their_own_password(app, as_user):
-    laptop = as_user("worker@demo.test")
-    phone = as_user("worker@demo.test")
+    # A name of their own, for a new password that contains it.
+    me = factories.worker(name="Ada Kowalczyk")
+    db.session.commit()
+    email = me.email
+    laptop = as_user(me)
+    phone = as_user(me)
     assert laptop.get("/account").status_code == 200
     assert "/account/password" in laptop.get("/account").get_data(as_text=True)
     laptop.get("/account/password")
@@ -197,8 +221,8 @@ def test_people_change_their_own_password(app, as_user):
     form["confirm_password"] = STRONG
     r = laptop.post("/account/password", form)
     assert r.status_code == 422 and "current password is not right" in r.get_data(as_text=True)
-    form = {"current_password": "homeward-demo", "new_password": "sam-okafor-1"}
-    form["confirm_password"] = "sam-okafor-1"
+    form = {"current_password": factories.PASSWORD, "new_password": "kowalczyk-ada1"}
+    form["confirm_password"] = "kowalczyk-ada1"
     r = laptop.post("/account/password", form)
     assert r.status_code == 422
     form["new_password"], form["confirm_password"] = STRONG, STRONG + "x"
@@ -208,9 +232,9 @@ def test_people_change_their_own_password(app, as_user):
     r = laptop.post("/account/password", form)
     assert r.status_code == 302 and "/sign-in" in r.headers["Location"]
     assert phone.get("/returns").status_code == 302  # other sessions ended
-    assert can_sign_in(app, "worker@demo.test", STRONG)
-    assert not can_sign_in(app, "worker@demo.test", "homeward-demo")
-    assert audited("password_change", user_id("worker@demo.test"))
+    assert can_sign_in(app, email, STRONG)
+    assert not can_sign_in(app, email, factories.PASSWORD)
+    assert audited("password_change", me.id)
 
 
 @pytest.mark.parametrize(
