@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select
 
-from tests.conftest import DEMO_PASSWORD
+from tests import factories
 
 SITE = "https://homeward.example"
 EVIL = "https://evil.example"
@@ -68,6 +68,17 @@ def make_app(database, instance_dir):
             db.engine.dispose()
 
 
+@pytest.fixture
+def person(app):
+    """A worker who signs in with the factories' password, committed to the test's database
+    (which the apps of make_app share)."""
+    from webapp.extensions import db
+
+    worker = factories.worker()
+    db.session.commit()
+    return worker
+
+
 class Visitor:
     """One browser on `site`; `headers` go on every request (e.g. what a proxy adds)."""
 
@@ -106,9 +117,9 @@ class Visitor:
         }
         return self.client.open(path, method=method, json=body, base_url=self.site, headers=sent)
 
-    def sign_in(self, email="worker@demo.test"):
+    def sign_in(self, email):
         self.get("/sign-in")
-        response = self.post("/sign-in", {"email": email, "password": DEMO_PASSWORD})
+        response = self.post("/sign-in", {"email": email, "password": factories.PASSWORD})
         assert response.status_code == 302, response.get_data(as_text=True)[:1000]
         self.get(response.headers["Location"])  # the new session's CSRF token
         return response
@@ -151,11 +162,11 @@ def _latest_audit(app, action: str):
 # --- HTTPS in production -------------------------------------------------------------------------
 
 
-def test_sign_in_over_https_in_production_needs_no_referer(make_app):
+def test_sign_in_over_https_in_production_needs_no_referer(make_app, person):
     """The blocker: Chromium sends no Referer under the app's policy; sign-in must still work."""
     app = make_app("production")
     visitor = Visitor(app)
-    response = visitor.sign_in()
+    response = visitor.sign_in(person.email)
     assert "/sign-in" not in response.headers["Location"]
     cookie = response.headers.getlist("Set-Cookie")
     assert any(c.startswith("homeward_session=") and "Secure" in c for c in cookie)
@@ -174,12 +185,12 @@ def test_referrer_policy_keeps_urls_on_this_site(make_app):
 
 
 @pytest.mark.parametrize("env", ["testing", "production"])
-def test_cross_site_form_post_is_refused_even_with_a_valid_token(make_app, env):
+def test_cross_site_form_post_is_refused_even_with_a_valid_token(make_app, person, env):
     site = SITE if env == "production" else "http://localhost"
     visitor = Visitor(make_app(env), site=site)
     visitor.get("/sign-in")
     response = visitor.post(
-        "/sign-in", {"email": "worker@demo.test", "password": DEMO_PASSWORD}, origin=EVIL
+        "/sign-in", {"email": person.email, "password": factories.PASSWORD}, origin=EVIL
     )
     assert response.status_code == 400
     assert "did not come from this site" in response.get_data(as_text=True)
@@ -187,10 +198,10 @@ def test_cross_site_form_post_is_refused_even_with_a_valid_token(make_app, env):
 
 
 @pytest.mark.parametrize("env", ["testing", "production"])
-def test_cross_site_api_call_is_refused_in_json(make_app, env):
+def test_cross_site_api_call_is_refused_in_json(make_app, person, env):
     site = SITE if env == "production" else "http://localhost"
     visitor = Visitor(make_app(env), site=site)
-    visitor.sign_in()
+    visitor.sign_in(person.email)
     response = visitor.api("POST", "/api/v1/push/subscriptions", _subscription(), origin=EVIL)
     assert response.status_code == 400
     assert response.is_json
@@ -223,22 +234,22 @@ def test_cross_site_api_call_is_refused_in_json(make_app, env):
         ({}, True),
     ],
 )
-def test_origin_evidence(make_app, headers, accepted):
+def test_origin_evidence(make_app, person, headers, accepted):
     visitor = Visitor(make_app("production"))
     visitor.get("/sign-in")
     response = visitor.post(
-        "/sign-in", {"email": "worker@demo.test", "password": DEMO_PASSWORD}, origin=None, **headers
+        "/sign-in", {"email": person.email, "password": factories.PASSWORD}, origin=None, **headers
     )
     assert (response.status_code == 302) is accepted, response.get_data(as_text=True)[:300]
     if not accepted:
         assert response.status_code == 400
 
 
-def test_the_token_is_still_required_from_this_site(make_app):
+def test_the_token_is_still_required_from_this_site(make_app, person):
     visitor = Visitor(make_app("production"))
     visitor.get("/sign-in")
     visitor.csrf = "not-the-token"
-    response = visitor.post("/sign-in", {"email": "worker@demo.test", "password": DEMO_PASSWORD})
+    response = visitor.post("/sign-in", {"email": person.email, "password": factories.PASSWORD})
     assert response.status_code == 400
 
 
@@ -252,18 +263,18 @@ FORWARDED = {
 }
 
 
-def test_forwarded_headers_from_the_trusted_proxy_are_used(make_app):
+def test_forwarded_headers_from_the_trusted_proxy_are_used(make_app, person):
     app = make_app("production", HOMEWARD_TRUSTED_PROXIES=f"192.0.2.0/24, {PROXY}")
     # The proxy talks plain http to the app; the browser's origin is the proxy's https one.
     visitor = Visitor(
         app, site="http://127.0.0.1:5000", remote_addr=PROXY, headers=FORWARDED, origin=SITE
     )
     # sign_in passes the origin check only if the app saw https://homeward.example, as sent.
-    visitor.sign_in()
+    visitor.sign_in(person.email)
     assert _latest_audit(app, "sign_in").ip == CLIENT
 
 
-def test_forwarded_headers_from_anyone_else_are_ignored(make_app):
+def test_forwarded_headers_from_anyone_else_are_ignored(make_app, person):
     app = make_app("testing", HOMEWARD_TRUSTED_PROXIES=PROXY)
     visitor = Visitor(
         app,
@@ -271,11 +282,11 @@ def test_forwarded_headers_from_anyone_else_are_ignored(make_app):
         remote_addr="198.51.100.9",
         headers={"X-Forwarded-For": CLIENT},
     )
-    visitor.sign_in()
+    visitor.sign_in(person.email)
     assert _latest_audit(app, "sign_in").ip == "198.51.100.9"
 
 
-def test_a_direct_client_cannot_claim_https_or_another_host(make_app):
+def test_a_direct_client_cannot_claim_https_or_another_host(make_app, person):
     # Untrusted: X-Forwarded-Proto/Host are ignored, so the request is http://localhost and an
     # Origin of the forwarded site does not match it.
     app = make_app("testing", HOMEWARD_TRUSTED_PROXIES=PROXY)
@@ -283,17 +294,17 @@ def test_a_direct_client_cannot_claim_https_or_another_host(make_app):
     visitor.get("/sign-in")
     response = visitor.post(
         "/sign-in",
-        {"email": "worker@demo.test", "password": DEMO_PASSWORD},
+        {"email": person.email, "password": factories.PASSWORD},
         origin=None,
         Origin=SITE,
     )
     assert response.status_code == 400
 
 
-def test_no_proxy_is_trusted_by_default(make_app):
+def test_no_proxy_is_trusted_by_default(make_app, person):
     app = make_app("testing")
     visitor = Visitor(app, site="http://localhost", remote_addr="127.0.0.1", headers=FORWARDED)
-    visitor.sign_in()
+    visitor.sign_in(person.email)
     assert _latest_audit(app, "sign_in").ip == "127.0.0.1"
 
 
