@@ -113,20 +113,34 @@ def test_one_dispatcher_at_a_time_on_sqlite(tmp_path):
 def test_users_commands_manage_accounts_without_passwords_on_the_command_line(tmp_path):
     from urllib.parse import urlsplit
 
+    from tests import factories
     from tests.conftest import Browser
     from webapp import create_app
+    from webapp.extensions import db
 
     assert run(["init-db"], tmp_path).returncode == 0
-    assert run(["demo-data"], tmp_path).returncode == 0
+    app = create_app(
+        {"INSTANCE_PATH": str(tmp_path), "TESTING": True},
+        environ={"HOMEWARD_INSTANCE_PATH": str(tmp_path)},
+    )
+    # An authority with two workers (each in a team of it), and a manager of another authority.
+    with app.app_context():
+        la = factories.local_authority()
+        worker, other = factories.worker(la), factories.worker(la)
+        elsewhere = factories.manager()
+        db.session.commit()
+        code, worker, other, elsewhere = la.ons_code, worker.email, other.email, elsewhere.email
+        db.session.remove()
+        db.engine.dispose()
     r = run(
-        ["create-user", "--email", "a@demo.test", "--name", "A B", "--role", "worker"]
-        + ["--organisation", "E06009901", "--password", "long-enough-1"],
+        ["create-user", "--email", "a@example.test", "--name", "A B", "--role", "worker"]
+        + ["--organisation", code, "--password", "long-enough-1"],
         tmp_path,
     )
     assert r.returncode != 0 and "No such option" in r.stderr
     r = run(
-        ["create-user", "--email", "new@demo.test", "--name", "Nia Holt", "--role", "worker"]
-        + ["--organisation", "E06009901", "--link", "--base-url", "https://homeward.example"],
+        ["create-user", "--email", "new@example.test", "--name", "Nia Holt", "--role", "worker"]
+        + ["--organisation", code, "--link", "--base-url", "https://homeward.example"],
         tmp_path,
     )
     assert r.returncode == 0, r.stderr
@@ -134,38 +148,34 @@ def test_users_commands_manage_accounts_without_passwords_on_the_command_line(tm
     assert new_link.startswith("https://homeward.example/set-password?code=")
     # Weak passwords are refused at creation too, with the reason.
     r = run(
-        ["create-user", "--email", "weak@demo.test", "--name", "W", "--role", "worker"]
-        + ["--organisation", "E06009901"],
+        ["create-user", "--email", "weak@example.test", "--name", "W", "--role", "worker"]
+        + ["--organisation", code],
         tmp_path,
         input="password1234\npassword1234\n",
     )
     assert r.returncode != 0 and "common password" in r.stderr
 
-    r = run(["users", "list", "--authority", "E06009901"], tmp_path)
-    assert "worker@demo.test" in r.stdout and "manager@southvale.test" not in r.stdout
-    r = run(["users", "set-role", "worker2@demo.test", "social_worker"], tmp_path)
+    r = run(["users", "list", "--authority", code], tmp_path)
+    assert worker in r.stdout and elsewhere not in r.stdout
+    r = run(["users", "set-role", other, "social_worker"], tmp_path)
     assert r.returncode == 0 and "social_worker" in r.stdout, r.stderr
-    r = run(["users", "set-team", "worker2@demo.test", "none"], tmp_path)
+    r = run(["users", "set-team", other, "none"], tmp_path)
     assert r.returncode == 0, r.stderr
-    r = run(["users", "deactivate", "worker@demo.test"], tmp_path)
+    r = run(["users", "deactivate", worker], tmp_path)
     assert r.returncode == 0 and "Deactivated" in r.stdout, r.stderr
-    r = run(["users", "reset-password", "worker@demo.test"], tmp_path)
+    r = run(["users", "reset-password", worker], tmp_path)
     assert r.returncode != 0 and "Reactivate" in r.stderr
-    assert run(["users", "reactivate", "worker@demo.test"], tmp_path).returncode == 0
-    r = run(["users", "reset-password", "worker@demo.test"], tmp_path)
+    assert run(["users", "reactivate", worker], tmp_path).returncode == 0
+    r = run(["users", "reset-password", worker], tmp_path)
     assert r.returncode == 0, r.stderr
     link = r.stdout.strip().splitlines()[-1]
     assert link.startswith("http://127.0.0.1:5000/set-password?code=")
-    r = run(["users", "deactivate", "nobody@demo.test"], tmp_path)
+    r = run(["users", "deactivate", "nobody@example.test"], tmp_path)
     assert r.returncode != 0 and "No user" in r.stderr
 
     # Both links work in the app, once.
-    app = create_app(
-        {"INSTANCE_PATH": str(tmp_path), "TESTING": True},
-        environ={"HOMEWARD_INSTANCE_PATH": str(tmp_path)},
-    )
     with app.app_context():
-        for url, email in ((new_link, "new@demo.test"), (link, "worker@demo.test")):
+        for url, email in ((new_link, "new@example.test"), (link, worker)):
             b = Browser(app.test_client())
             parts = urlsplit(url)
             assert b.get(f"{parts.path}?{parts.query}").status_code == 200
@@ -177,7 +187,5 @@ def test_users_commands_manage_accounts_without_passwords_on_the_command_line(tm
             b.get("/sign-in")
             r = b.post("/sign-in", {"email": email, "password": "heron-canal-tram-9"})
             assert r.status_code == 302, email
-        from webapp.extensions import db
-
         db.session.remove()
         db.engine.dispose()
