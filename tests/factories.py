@@ -20,13 +20,16 @@ Still on the demo world (tests/conftest.py loads it into every test database), a
   sealed values between rows the demo load wrote (a CSE flag, police log numbers, answers).
 * tests/integration/test_db_connection_loss.py (PostgreSQL only): it cuts the connection at
   statement numbers counted on the demo worker's interview page and sync pull.
+* tests/fuzz/test_forms_fuzz.py and tests/fuzz/test_api_fuzz.py: fuzzers over a populated
+  world, signing in as every demo role (the forms) or the demo worker (the API) and drawing
+  record ids from every row of it (the person's own, a colleague's, another authority's); the
+  more there is to reach, the more they try.
+* tests/integration/test_cli.py::test_init_db_demo_data_and_create_user: it tests the
+  `demo-data` command itself (its other tests seed their instance through these factories).
 * tests/integration/test_sealed_migration.py uses neither: it seeds its own rows with raw SQL in
   an empty database at an old revision, where the models (and so these factories) do not apply.
 
-Other tests still signing in as demo accounts (the fuzzers of test_api_fuzz.py and
-test_forms_fuzz.py, test_account_lifecycle.py, test_cli.py and a few more) have simply not been
-moved yet: move a test here when it is about one behaviour and its data says more than a demo
-child's story.
+Every other test makes its data here: a test about one behaviour says what it needs.
 """
 
 from __future__ import annotations
