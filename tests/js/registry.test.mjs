@@ -19,6 +19,7 @@ const careNote = {
   empty: "No notes yet.",
   listItem: (record) => ({ text: record.value.note }),
   form: (record) => ({ form: record.id }),
+  read: () => ({ answers: {} }),
   validate: (payload) => validateAnswers(payload.answers, careNoteSections),
 };
 
@@ -45,6 +46,9 @@ test("a type without its screens or rules, or registered twice, is refused", () 
   const registry = createRegistry();
   assert.throws(() => registry.register({ ...careNote, name: "two words" }), TypeError);
   assert.throws(() => registry.register({ ...careNote, validate: undefined }), /validate/);
+  // Field mode reads every form it saves through its type: a type without read() is refused at
+  // registration, not when someone first saves.
+  assert.throws(() => registry.register({ ...careNote, read: undefined }), /read/);
   registry.register(careNote);
   assert.throws(() => registry.register(careNote), /already/);
 });

@@ -12,7 +12,7 @@
  * @property {(a: any, b: any) => number} [sort] order of the list
  * @property {(record: any, ctx: any) => Node} listItem one card in the list
  * @property {(record: any, ctx: any) => Node} form the screen that shows (and edits) one record
- * @property {(form: HTMLFormElement, ctx: any) => any} [read] the payload a form holds now
+ * @property {(form: HTMLFormElement, ctx: any) => any} read the payload a form holds now
  * @property {(payload: any, ctx: any) => Array<{name: string, message: string}>} validate
  *   problems that would make the server refuse the change; [] when it may be queued
  * @property {(value: any, payload: any) => any} [accepted] the local copy once the server has
@@ -30,7 +30,7 @@ export function createRegistry() {
       if (!type || typeof type.name !== "string" || !WORD.test(type.name)) {
         throw new TypeError("a record type needs a name that is a word");
       }
-      for (const part of ["listItem", "form", "validate"]) {
+      for (const part of ["listItem", "form", "read", "validate"]) {
         if (typeof (/** @type {any} */ (type))[part] !== "function") {
           throw new TypeError(`record type ${type.name} needs ${part}()`);
         }
