@@ -2,7 +2,9 @@
 
 A test that is about one behaviour says here what it needs (an allocated interview due in two
 hours, a manager of another authority) instead of borrowing a child from the demo world whose
-story it has to know. The bench scripts seed through the same functions.
+story it has to know. The bench scripts that need many people (sync_push, signin_load) seed
+them through the same functions; offline_start signs in as the demo worker, as a person trying
+the demo would.
 
 Every function adds to the app's session and flushes, so the objects have ids and the models'
 listeners (change log, reminders, version counters) run exactly as in production; the caller
