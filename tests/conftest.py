@@ -269,3 +269,15 @@ def as_user(app):
         return Browser(app.test_client()).login(who.email, PASSWORD)
 
     return make
+
+
+@pytest.fixture
+def me(app):
+    """A return interview worker in a team of an authority of their own (tests/factories.py),
+    committed: the person whose phone or browser a test drives."""
+    from tests.factories import worker
+    from webapp.extensions import db
+
+    person = worker()
+    db.session.commit()
+    return person

@@ -69,14 +69,6 @@ def edit(interview, text, at=None, base=None):
 
 
 @pytest.fixture
-def me(app):
-    """The worker whose phone it is."""
-    person = factories.worker()
-    db.session.commit()
-    return person
-
-
-@pytest.fixture
 def mine(me):
     """Two interviews allocated to me, on the phone since its first pull."""
     interviews = [factories.interview(worker_=me), factories.interview(worker_=me)]

@@ -58,14 +58,6 @@ def mutation(record_id, base_version, answers, submit=False, mid=None):
 
 
 @pytest.fixture
-def me(app):
-    """The worker whose phone it is, in a team of an authority of their own."""
-    person = factories.worker()
-    db.session.commit()
-    return person
-
-
-@pytest.fixture
 def phone(as_user, me):
     return Device(as_user(me))
 

@@ -17,15 +17,8 @@ pytestmark = pytest.mark.both_databases
 
 
 @pytest.fixture
-def worker(app):
-    person = factories.worker()
-    db.session.commit()
-    return person
-
-
-@pytest.fixture
-def phone(as_user, worker):
-    return Device(as_user(worker))
+def phone(as_user, me):
+    return Device(as_user(me))
 
 
 def _allocated(worker):
@@ -55,9 +48,9 @@ BAD_MUTATIONS = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_MUTATIONS))
-def test_a_bad_value_is_refused_alone_and_the_rest_of_the_batch_applies(phone, worker, case):
+def test_a_bad_value_is_refused_alone_and_the_rest_of_the_batch_applies(phone, me, case):
     fragment, field = BAD_MUTATIONS[case]
-    mine, also_mine = _allocated(worker), _allocated(worker)
+    mine, also_mine = _allocated(me), _allocated(me)
     bad = mutation(mine.id, mine.version, {})
     fine = mutation(also_mine.id, also_mine.version, {"why_details": "went to a friend's"})
     bad_json = json.dumps(bad)
@@ -96,8 +89,8 @@ def test_a_body_nested_past_what_json_parsing_allows_is_a_clear_400(phone, depth
     assert r.json["error"] == "invalid_payload"
 
 
-def test_a_mutation_that_cannot_be_identified_fails_the_batch_with_a_422_naming_it(phone, worker):
-    mine = _allocated(worker)
+def test_a_mutation_that_cannot_be_identified_fails_the_batch_with_a_422_naming_it(phone, me):
+    mine = _allocated(me)
     unnamed = mutation(mine.id, mine.version, {})
     unnamed["mutation_id"] = "not-a-uuid"
     r = phone.push([unnamed])
@@ -105,9 +98,9 @@ def test_a_mutation_that_cannot_be_identified_fails_the_batch_with_a_422_naming_
     assert r.json["details"][0]["loc"][:3] == ["mutations", 0, "mutation_id"]
 
 
-def test_no_value_reaches_the_stored_answers(phone, worker):
+def test_no_value_reaches_the_stored_answers(phone, me):
     """The refusal that is remembered for a replay quotes no value of the device's."""
-    mine = _allocated(worker)
+    mine = _allocated(me)
     m = mutation(mine.id, mine.version, {"no_such_question_\u2603": "secret canary 7781"})
     (result,) = phone.push([m]).json["results"]
     assert result["status"] == "rejected"
