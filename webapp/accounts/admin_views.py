@@ -85,7 +85,8 @@ def deactivate(user_id: str):
         flash(exc.message, "error")
         return redirect(url_for("admin.user", user_id=user.id))
     devices = f" and {revoked} device{'s' if revoked != 1 else ''} revoked" if revoked else ""
-    flash(f"{user.name} is deactivated: signed out everywhere{devices}.", "success")
+    # The flash lives in the (readable) session cookie: no names there; the page shows whose.
+    flash(f"The account is deactivated: signed out everywhere{devices}.", "success")
     return redirect(url_for("admin.user", user_id=user.id))
 
 
@@ -94,7 +95,7 @@ def deactivate(user_id: str):
 def reactivate(user_id: str):
     user = _user(user_id)
     service.reactivate(current_user._get_current_object(), user)
-    flash(f"{user.name} can sign in again.", "success")
+    flash("The account can sign in again.", "success")
     return redirect(url_for("admin.user", user_id=user.id))
 
 
