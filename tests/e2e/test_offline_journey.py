@@ -531,3 +531,25 @@ def test_a_role_with_nothing_to_keep_is_not_invited_to_set_up_a_phone(chromium, 
     expect(page.get_by_role("heading", name="Set up field mode")).to_have_count(0)
     expect(page.get_by_label("Offline passphrase")).to_have_count(0)
     context.close()
+
+
+def test_the_problem_summary_links_to_the_field_and_stays_on_the_interview(chromium, server, net):
+    """Sending an incomplete interview is stopped on the phone with the server's own words
+    (before, it was queued, refused by the server and set aside as "needs attention"); and the
+    summary's links move focus to the field instead of being taken for a route (field mode keeps
+    its screens in the URL's hash, so "#field" used to drop the worker on the list)."""
+    context, page = new_phone(chromium, net)
+    set_up_field_mode(page)
+    page.get_by_role("link", name="Mia Cole").click()
+    page.get_by_role("button", name="Send for authorisation").click()
+    summary = page.locator(".govuk-error-summary")
+    expect(summary).to_be_visible()
+    expect(summary).to_contain_text("Say whether an independent interview was offered")
+    expect(status(page)).not_to_contain_text("not yet sent")
+    screen = page.url
+    summary.get_by_role("link").first.click()
+    expect(page.locator("#hw-field-form")).to_be_visible()
+    assert page.url == screen
+    focused = page.evaluate("document.activeElement && document.activeElement.closest('form')?.id")
+    assert focused == "hw-field-form"
+    context.close()

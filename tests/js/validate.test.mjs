@@ -46,3 +46,15 @@ test("a time without its offset is refused, as the server refuses it", () => {
 test("an answer to a question that is not on the form is refused", () => {
   assert.deepEqual(validateAnswers({ nickname: "x" }, sections).map((p) => p.name), ["nickname"]);
 });
+
+test("sending for authorisation needs what the server's completeness rules ask for", async () => {
+  const { missingAnswers } = await import("../../static/js/records/validate.js");
+  const rules = [
+    { section: "a", field: "offered", message: "Say whether it was offered", when: [] },
+    { section: "a", field: "outcome", message: "Say the outcome", when: [{ offered: ["Y"] }] },
+  ];
+  assert.deepEqual(missingAnswers({}, rules), [{ name: "offered", message: "Say whether it was offered" }]);
+  assert.deepEqual(missingAnswers({ offered: "N" }, rules), []);
+  assert.deepEqual(missingAnswers({ offered: "Y" }, rules), [{ name: "outcome", message: "Say the outcome" }]);
+  assert.deepEqual(missingAnswers({ offered: "Y", outcome: "accepted" }, rules), []);
+});

@@ -395,12 +395,7 @@ function flushAutosave() {
 function showProblems(problems) {
   const holder = document.getElementById("hw-field-problems");
   if (!holder) return;
-  holder.replaceChildren(problems.length ? v.h("div", { class: "govuk-error-summary", tabindex: "-1" },
-    v.h("div", { role: "alert" },
-      v.h("h2", { class: "govuk-error-summary__title" }, "There is a problem"),
-      v.h("div", { class: "govuk-error-summary__body" },
-        v.h("ul", { class: "govuk-list govuk-error-summary__list" },
-          problems.map((p) => v.h("li", {}, v.h("a", { href: `#${p.name}` }, p.message))))))) : "");
+  holder.replaceChildren(v.errorSummary(problems.map((p) => ({ id: p.name, message: p.message }))) || "");
 }
 
 // Returns false when the change was not queued (the form shows why; what was typed stays).
@@ -419,7 +414,7 @@ async function saveDraft(submit) {
   // Nothing changed since the last save (a blur, leaving the form): nothing to send.
   if (!submit && sameAnswers(payload.answers, app.current.answers)) return true;
   // Checked as the server will check it, so nothing is queued that would only come back refused.
-  const problems = type.validate(payload, { schema: app.schema });
+  const problems = type.validate({ ...payload, submit }, { schema: app.schema });
   showProblems(problems);
   if (problems.length) return false;
   app.current.answers = payload.answers;

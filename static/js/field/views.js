@@ -75,15 +75,26 @@ export function clockTag(dueIso, thresholds) {
   };
 }
 
-/** @param {Array<{id: string, message: string}>} errors */
-function errorSummary(errors) {
+/**
+ * The GOV.UK error summary. Its links move focus to the field themselves: field mode keeps its
+ * screens in the URL's hash, so following "#field" would be taken for a route (the list).
+ *
+ * @param {Array<{id: string, message: string}>} errors
+ */
+export function errorSummary(errors) {
   if (!errors.length) return null;
+  /** @param {string} id @returns {(event: Event) => void} */
+  const focusField = (id) => (event) => {
+    event.preventDefault();
+    const field = document.getElementById(id) || document.querySelector(`[name="${CSS.escape(id)}"]`);
+    if (field instanceof HTMLElement) field.focus();
+  };
   return h("div", { class: "govuk-error-summary", "data-module": "govuk-error-summary", tabindex: "-1" },
     h("div", { role: "alert" },
       h("h2", { class: "govuk-error-summary__title" }, "There is a problem"),
       h("div", { class: "govuk-error-summary__body" },
         h("ul", { class: "govuk-list govuk-error-summary__list" },
-          errors.map((e) => h("li", {}, h("a", { href: `#${e.id}` }, e.message)))))));
+          errors.map((e) => h("li", {}, h("a", { href: `#${e.id}`, onclick: focusField(e.id) }, e.message)))))));
 }
 
 /**

@@ -5,7 +5,7 @@
 // it in. What the worker may do (save, send for authorisation) and the words for it come from
 // the server with the record (value.actions); nothing here works out a status.
 
-import { validateAnswers } from "./validate.js";
+import { missingAnswers, validateAnswers } from "./validate.js";
 import { clockTag, formatTime, fromLocalInput, h, toLocalInput } from "../field/views.js";
 
 /** @typedef {import("./validate.js").Section} Section */
@@ -123,7 +123,12 @@ export const interview = {
   read,
 
   validate(payload, { schema }) {
-    return validateAnswers((payload && payload.answers) || {}, schema.sections);
+    const answers = (payload && payload.answers) || {};
+    const problems = validateAnswers(answers, schema.sections);
+    // Sending for authorisation also needs what the server's completeness rules ask for.
+    return payload && payload.submit && !problems.length
+      ? missingAnswers(answers, schema.required)
+      : problems;
   },
 
   /** Our own change was accepted: the local copy holds what we sent (the server's status comes with the next pull). */

@@ -79,3 +79,26 @@ export function validateAnswers(answers, sections) {
   }
   return problems;
 }
+
+/**
+ * @typedef {{section: string, field: string, message: string,
+ *   when: Array<Record<string, string[]>>}} RequiredRule
+ */
+
+/**
+ * What is still missing before an interview can be sent for authorisation: the server's
+ * completeness_problems, from its rules as data (schema.required).
+ *
+ * @param {Record<string, any>} answers
+ * @param {RequiredRule[] | undefined} rules
+ * @returns {Array<{name: string, message: string}>}
+ */
+export function missingAnswers(answers, rules) {
+  const data = answers || {};
+  /** @param {Record<string, string[]>} alternative */
+  const holds = (alternative) =>
+    Object.entries(alternative).every(([name, values]) => values.includes(data[name]));
+  return (rules || [])
+    .filter((r) => (!r.when.length || r.when.some(holds)) && empty(data[r.field]))
+    .map((r) => ({ name: r.field, message: r.message }));
+}
