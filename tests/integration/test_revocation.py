@@ -205,3 +205,16 @@ def test_signing_in_again_on_a_revoked_device_before_the_wipe_keeps_it_revoked(
     assert r.status_code == 200 and r.json["device"]["revoked"] is True
     assert phone.pull().status_code == 410
     assert phone.b.get("/returns").status_code == 302
+
+
+@pytest.mark.parametrize("back", ["//evil.example/x", "/\\evil.example/x", "https://evil.example/"])
+def test_revoking_returns_only_to_a_page_of_this_site(as_user, phone, back):
+    """The revoke form's `back` field goes through the one safe-path check like every other."""
+    owner = db.session.get(User, phone.row().user_id)
+    boss = factories.manager(owner.organisation)
+    db.session.commit()
+    r = as_user(boss).post(
+        f"/devices/{phone.row().user_id}/{phone.device_id}/revoke", {"back": back}
+    )
+    assert r.status_code == 302
+    assert r.headers["Location"] == "/devices/"

@@ -11,6 +11,7 @@ from tests import factories
 from tests.integration.helpers import fresh
 from tests.integration.test_sync_api import Device, mutation
 from webapp.extensions import db
+from webapp.fieldsync.models import SyncMutation
 
 # NUL bytes and odd JSON reach the database (PostgreSQL refuses NUL in text).
 pytestmark = pytest.mark.both_databases
@@ -99,10 +100,14 @@ def test_a_mutation_that_cannot_be_identified_fails_the_batch_with_a_422_naming_
 
 
 def test_no_value_reaches_the_stored_answers(phone, me):
-    """The refusal that is remembered for a replay quotes no value of the device's."""
+    """The refusal that is remembered for a replay (stored in clear) quotes nothing of the
+    device's: neither a value nor the name of an answer the form does not have."""
     mine = _allocated(me)
-    m = mutation(mine.id, mine.version, {"no_such_question_\u2603": "secret canary 7781"})
+    m = mutation(mine.id, mine.version, {"key canary 5512": "secret canary 7781"})
     (result,) = phone.push([m]).json["results"]
     assert result["status"] == "rejected"
     assert "secret canary" not in json.dumps(result)
+    assert "key canary" not in json.dumps(result)
+    stored = db.session.get(SyncMutation, result["mutation_id"])
+    assert "canary" not in json.dumps(stored.result)
     assert uuid.UUID(result["mutation_id"])

@@ -5,6 +5,7 @@ from webapp.accounts.models import Role
 from webapp.devices import service
 from webapp.errors import NotAllowed
 from webapp.security import roles_required
+from webapp.urls import safe_local_path
 
 bp = Blueprint("devices", __name__, url_prefix="/devices")
 
@@ -27,4 +28,4 @@ def revoke(user_id: str, device_id: str):
         f"{device.label} is revoked. Its Homeward data will be deleted the next time it connects.",
         "success",
     )
-    return redirect(request.form.get("back") or url_for("devices.index"))
+    return redirect(safe_local_path(request.form.get("back")) or url_for("devices.index"))

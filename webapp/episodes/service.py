@@ -21,7 +21,8 @@ from webapp.episodes.models import (
 )
 from webapp.errors import NotAllowed, RuleError
 from webapp.extensions import db
-from webapp.interviews.models import Interview, InterviewStatus
+from webapp.interviews import workflow
+from webapp.interviews.models import Interview
 
 # A few minutes of slack for a phone whose clock runs fast.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -132,13 +133,7 @@ def record_return(user: User, episode: Episode, returned_at: datetime, how: str)
         select(Interview)
         .where(
             Interview.child_id == episode.child_id,
-            Interview.status.in_(
-                [
-                    InterviewStatus.AWAITING_ALLOCATION,
-                    InterviewStatus.ALLOCATED,
-                    InterviewStatus.SENT_BACK,
-                ]
-            ),
+            Interview.status.in_(workflow.OPEN_STATUSES),
         )
         .order_by(Interview.created_at)
     )

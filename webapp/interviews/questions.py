@@ -360,7 +360,9 @@ def clean_answers(raw) -> dict:
     for name, value in raw.items():
         question = QUESTIONS.get(name)
         if question is None:
-            raise AnswerError(name, f"Unknown answer {name!r}")
+            # Not quoted or named: a refusal is stored in clear (sync_mutations.result), and a
+            # name the form does not have is the device's text, which could be anything.
+            raise AnswerError("answers", "An answer this form does not have was sent")
         if not empty(value):
             out[name] = check_answer(question, value)
     return out

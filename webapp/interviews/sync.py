@@ -83,7 +83,7 @@ class InterviewHandler:
     def validate(self, payload: dict) -> dict:
         extra = set(payload) - {"answers", "submit"}
         if extra:
-            raise PayloadError(sorted(extra)[0], "Only answers and submit can be sent")
+            raise PayloadError("payload", "Only answers and submit can be sent")
         try:
             answers = questions.clean_answers(payload.get("answers", {}))
         except questions.AnswerError as err:

@@ -21,12 +21,12 @@ from webapp.db_types import new_id, utcnow
 from webapp.episodes.models import Episode
 from webapp.errors import NotAllowed
 from webapp.extensions import db
-from webapp.interviews.models import Interview, InterviewStatus
+from webapp.interviews import workflow
+from webapp.interviews.models import Interview
 from webapp.reminders import schedule
 from webapp.reminders.models import Reminder, ReminderStatus
 
 # Submitted or authorised: nothing more for the worker to do. Sent back is open again.
-DONE_STATUSES = frozenset({InterviewStatus.SUBMITTED, InterviewStatus.AUTHORISED})
 TEST_KIND = "test"
 
 
@@ -68,7 +68,7 @@ def interview_facts(interview: Interview) -> schedule.InterviewFacts | None:
         allocated_to=interview.allocated_to_id,
         allocated_at=interview.allocated_at if interview.allocated_to_id else None,
         manager_ids=_managers({child.responsible_authority_id}),
-        done=interview.status in DONE_STATUSES,
+        done=interview.status in workflow.DONE_STATUSES,
     )
 
 

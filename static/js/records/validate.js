@@ -69,7 +69,7 @@ export function validateAnswers(answers, sections) {
   for (const s of sections) for (const q of s.questions) questions.set(q.name, q);
   const problems = [];
   for (const name of Object.keys(answers || {})) {
-    if (!questions.has(name)) problems.push({ name, message: `Unknown answer '${name}'` });
+    if (!questions.has(name)) problems.push({ name, message: "An answer this form does not have was sent" });
   }
   for (const q of questions.values()) {
     const value = answers ? answers[q.name] : undefined;
