@@ -46,9 +46,6 @@ class SealedAttribute:
     def __init__(self, column: str, kind: str, field: str, default: Any = None):
         self.column, self.kind, self.field, self.default = column, kind, field, default
 
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
     def __get__(self, obj: Any, owner: type | None = None) -> Any:
         if obj is None:
             return self  # class access: SQLAlchemy's constructor checks the name exists

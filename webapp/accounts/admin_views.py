@@ -64,7 +64,8 @@ def user(user_id: str):
             getattr(form, exc.field or "role").errors.append(exc.message)
             return _page(user, form, 422)
         flash(
-            f"{user.name}: {' and '.join(changed)} changed." if changed else "Nothing changed.",
+            # No name: flash messages travel in the readable session cookie.
+            f"{' and '.join(changed).capitalize()} changed." if changed else "Nothing changed.",
             "success",
         )
         return redirect(url_for("admin.user", user_id=user.id))

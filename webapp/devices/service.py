@@ -132,11 +132,6 @@ def new_device_id() -> str:
     return str(uuid.uuid4())
 
 
-def is_revoked(user: User, device_id: str) -> bool:
-    device = db.session.get(Device, (device_id, user.id))
-    return device is not None and device.revoked_at is not None
-
-
 def recovery_key(user: User, device_id: str) -> str:
     """The device's recovery wrapping key (base64url), created on first request.
 

@@ -14,10 +14,8 @@ from webapp.episodes.models import Episode
 from webapp.extensions import db
 from webapp.interviews import workflow
 
-# The workflow lives in workflow.py; these names stay importable from the model.
+# The workflow lives in workflow.py; the status enum stays importable from the model.
 InterviewStatus = workflow.Status
-STATUS_LABELS = workflow.STATUS_LABELS
-OPEN_STATUSES = workflow.OPEN_STATUSES
 
 interview_episodes = Table(
     "interview_episodes",

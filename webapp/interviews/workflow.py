@@ -149,10 +149,6 @@ def role_may(action: Action | str, role: str) -> bool:
     return role in TRANSITIONS[Action(action)].roles
 
 
-def status_allows(action: Action | str, status: str) -> bool:
-    return status in TRANSITIONS[Action(action)].sources
-
-
 def can(action: Action | str, status: str, role: str, *, is_assignee: bool = False) -> bool:
     """Whether a person with `role` may take `action` on an interview in `status` now."""
     t = TRANSITIONS[Action(action)]

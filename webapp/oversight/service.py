@@ -13,7 +13,8 @@ from webapp.accounts.models import User
 from webapp.children import service as children
 from webapp.episodes.models import Episode, EpisodeStatus
 from webapp.extensions import db
-from webapp.interviews.models import OPEN_STATUSES, Interview, InterviewStatus
+from webapp.interviews import workflow
+from webapp.interviews.models import Interview, InterviewStatus
 
 # Escalations are shown for episodes that are open or ended recently; older ones are history.
 ESCALATION_LOOKBACK = timedelta(days=30)
@@ -33,7 +34,7 @@ def dashboard(manager: User, now: datetime) -> Dashboard:
     t = children.thresholds()
     q = access.interviews_query(manager).options(selectinload(Interview.child))
     open_rows = db.session.scalars(
-        q.where(Interview.status.in_(OPEN_STATUSES)).order_by(Interview.due_at)
+        q.where(Interview.status.in_(workflow.OPEN_STATUSES)).order_by(Interview.due_at)
     ).all()
     clocks = [(i, deadlines.rhi_clock(i.due_at, now, t)) for i in open_rows]
     awaiting = [(i, c) for i, c in clocks if i.status == InterviewStatus.AWAITING_ALLOCATION]
