@@ -127,6 +127,30 @@ def test_a_deactivated_account_is_signed_out(app, as_user, person):
     assert not signed_in(worker)
 
 
+@pytest.mark.parametrize("how", ["deactivated", "password_change", "password_reset"])
+def test_every_way_of_ending_all_sessions_records_the_rows_and_why(app, as_user, person, how):
+    """Deactivation and a new password ended sessions through the epoch alone, leaving their
+    rows open with no reason; every path now goes through sessions.end_all."""
+    from webapp.accounts import service
+    from webapp.accounts.models import User, UserSession
+
+    worker = as_user(person)
+    user = db.session.get(User, person.id)
+    if how == "deactivated":
+        service.deactivate(None, user)
+    elif how == "password_change":
+        service.change_own_password(user, factories.PASSWORD, "a fresh kettle orbit 8812")
+    else:
+        secret = app.config["SECRET_KEY"]
+        service.set_password_with_token(
+            service.issue_reset_token(None, user, secret), "a fresh kettle orbit 8812", secret
+        )
+    db.session.expire_all()
+    rows = db.session.scalars(select(UserSession).where(UserSession.user_id == person.id)).all()
+    assert rows and all(r.ended_at is not None and r.end_reason == how for r in rows)
+    assert not signed_in(worker)
+
+
 def _cookie_text(app, b: Browser) -> str:
     cookie = b.client.get_cookie(session_cookie_name(app))
     if cookie is None:

@@ -18,6 +18,7 @@ from sqlalchemy import case, or_, select, update
 from zxcvbn import zxcvbn
 
 from webapp import audit
+from webapp.accounts import sessions
 from webapp.accounts.models import LoginThrottle, Organisation, OrgKind, Role, User
 from webapp.db_types import utcnow
 from webapp.errors import NotAllowed, RuleError
@@ -283,7 +284,7 @@ def _reset_claim(key: str, now: datetime) -> None:
 
 
 def sign_out_everywhere(user: User) -> None:
-    user.session_epoch += 1
+    sessions.end_all(user, sessions.SIGN_OUT_EVERYWHERE)
     audit.record("sign_out_everywhere", "user", user.id)
     db.session.commit()
 
@@ -390,8 +391,7 @@ def roles_for(user: User) -> list[Role]:
 def _end_sessions_and_devices(actor: User | None, user: User) -> int:
     from webapp.devices import service as devices
 
-    # The epoch is part of every session of this user: bumping it ends them all, on the server.
-    user.session_epoch += 1
+    sessions.end_all(user, sessions.DEACTIVATED)
     db.session.flush()
     revoked = 0
     for device in devices.own_devices(user):
@@ -511,7 +511,7 @@ def set_password_with_token(token: str, new_password: str, secret_key: str) -> U
     """Use a set-password link: the new password, every old session ended, the link spent."""
     user = user_for_reset_token(token, secret_key)
     user.password_hash = hash_password(new_password, email=user.email, name=user.name)
-    user.session_epoch += 1
+    sessions.end_all(user, sessions.CREDENTIALS_RESET)
     _reset(_key("account", user.email))
     audit.record("password_reset", "user", user.id, user_id=user.id)
     db.session.commit()
@@ -529,6 +529,6 @@ def change_own_password(user: User, current: str, new_password: str) -> None:
         user.password_hash = hash_password(new_password, email=user.email, name=user.name)
     except PasswordRejected as exc:
         raise RuleError("new_password", str(exc)) from None
-    user.session_epoch += 1
+    sessions.end_all(user, sessions.CREDENTIALS_CHANGED)
     audit.record("password_change", "user", user.id, user_id=user.id)
     db.session.commit()

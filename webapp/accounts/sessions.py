@@ -29,6 +29,8 @@ SIGN_OUT_EVERYWHERE = "sign_out_everywhere"
 DEVICE_REVOKED = "device_revoked"
 IDLE = "idle"
 DEACTIVATED = "deactivated"
+CREDENTIALS_CHANGED = "password_change"
+CREDENTIALS_RESET = "password_reset"
 
 
 def _key(token: str) -> str:
@@ -105,7 +107,10 @@ def end(token: str | None, reason: str) -> None:
 
 
 def end_all(user: User, reason: str) -> None:
-    """End every open session of `user` (sign out everywhere, deactivation)."""
+    """End every session of `user` (sign out everywhere, deactivation, a new password): the one
+    place that does it. The epoch is part of every session, so bumping it refuses them all at
+    once; the rows are ended too, with the reason, for the person investigating."""
+    user.session_epoch += 1
     _end_rows(UserSession.user_id == user.id, reason, user.id)
 
 

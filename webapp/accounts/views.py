@@ -165,7 +165,6 @@ def account():
 @login_required
 def logout_everywhere():
     service.sign_out_everywhere(current_user._get_current_object())
-    sessions.end_all(current_user._get_current_object(), sessions.SIGN_OUT_EVERYWHERE)
     logout_user()
     session.clear()
     flash("You have been signed out on every device.", "success")
