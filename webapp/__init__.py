@@ -78,6 +78,7 @@ def create_app(config: dict | None = None, environ: dict | None = None) -> Flask
     from webapp import (
         accounts,
         api,
+        carers,
         children,
         devices,
         episodes,
@@ -98,6 +99,7 @@ def create_app(config: dict | None = None, environ: dict | None = None) -> Flask
         children,
         episodes,
         interviews,
+        carers,
         oversight,
         field,
         devices,

@@ -114,6 +114,29 @@ def can_manage(user: User) -> bool:
     return user.role == Role.MANAGER
 
 
+def can_report(user: User, child: Child) -> bool:
+    """Report the child missing or back, update the details police ask for, and add what the
+    carer noticed: the child's carer (placed with them), or a manager of the authority. The
+    caller has already found the child through children_query, so it is visible."""
+    return user.role == Role.MANAGER or (user.role == Role.CARER and child.carer_id == user.id)
+
+
+def can_keep_profile(user: User, child: Child) -> bool:
+    """Keep the standing profile and its photo, and print the police handover: the carer, the
+    child's social worker, or a manager (workers and schools never see it)."""
+    return (
+        user.role == Role.MANAGER
+        or (user.role == Role.CARER and child.carer_id == user.id)
+        or (user.role == Role.SOCIAL_WORKER and child.social_worker_id == user.id)
+    )
+
+
+def can_edit_plan(user: User, child: Child) -> bool:
+    """The risk assessment and action plan: the social worker and the carer complete it
+    together (and sign it off, each for themself); a manager may too."""
+    return can_keep_profile(user, child)
+
+
 def is_assignee(user: User, interview: Interview) -> bool:
     """The interview is allocated to this user (or to their team, where the authority lets
     workers see their team's allocations)."""

@@ -4,6 +4,7 @@ from sqlalchemy.orm import configure_mappers
 
 from webapp.accounts.models import LoginThrottle, Organisation, User  # noqa: F401
 from webapp.audit import AuditEvent  # noqa: F401
+from webapp.carers.models import ChildProfile, RiskPlan  # noqa: F401
 from webapp.children.models import Child  # noqa: F401
 from webapp.devices.models import Device  # noqa: F401
 from webapp.episodes.models import Episode  # noqa: F401

@@ -16,12 +16,14 @@ from webapp.sealed import SealedAttribute
 
 class ReportedType(StrEnum):
     # What the reporter saw. The police decide missing or absent; we never pre-judge it.
+    NOT_BACK = "not_back"  # not back when expected: the plan's clock to reporting runs
     MISSING = "missing"
     ABSENT = "absent"
     AWAY = "away"  # away from placement without authorisation (looked-after, whereabouts known)
 
 
 REPORTED_TYPE_LABELS = {
+    ReportedType.NOT_BACK: "Not back when expected",
     ReportedType.MISSING: "Missing",
     ReportedType.ABSENT: "Absent",
     ReportedType.AWAY: "Away from placement without authorisation",
@@ -67,6 +69,16 @@ class Episode(db.Model):
     status: Mapped[str] = mapped_column(String(10), default=EpisodeStatus.MISSING, index=True)
     # Where last seen and the circumstances can name people and places: encrypted.
     circumstances_enc: Mapped[str | None] = mapped_column(Text)
+    # When the child was due back (a carer's "not back when expected"): the plan's hours to
+    # reporting to police run from here.
+    due_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Sealed {where_last_seen, with_whom, clothing, belongings, money, phone, checks_made}: the
+    # details police ask for (Philomena Protocol part 2).
+    report_enc: Mapped[str | None] = mapped_column(Text)
+    # Sealed {where_found, who_with, welfare}: the carer's report of the return.
+    return_enc: Mapped[str | None] = mapped_column(Text)
+    # Sealed: what the carer noticed, for the return interview (the worker reads it).
+    carer_notes_enc: Mapped[str | None] = mapped_column(Text)
     reported_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -75,6 +87,9 @@ class Episode(db.Model):
     child: Mapped[Child] = relationship()
 
     police_log_number = SealedAttribute("police_log_number_enc", "episode", "police_log_number")
+    report = SealedAttribute("report_enc", "episode", "report", default={})
+    return_details = SealedAttribute("return_enc", "episode", "return", default={})
+    carer_notes = SealedAttribute("carer_notes_enc", "episode", "carer_notes")
 
     __mapper_args__ = {"version_id_col": version}
 

@@ -1,0 +1,14 @@
+"""Carers' work: reporting a child missing and back, the standing profile with its photo, the
+police handover, and the risk assessment and action plan with its reminders."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    # Views are imported when the app is built, not with the package (see webapp.main).
+    from webapp.carers import hooks, plan_views, views  # noqa: F401 (hooks: the listener)
+
+    app.register_blueprint(views.bp)
+    app.register_blueprint(plan_views.bp)

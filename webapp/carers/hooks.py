@@ -1,0 +1,25 @@
+"""Every child has a profile row from the moment the child is recorded.
+
+The profile is the carer's field-mode record for the child (webapp/carers/sync.py), so it must
+exist however the child was created: a manager's form, the demo loader, an import, a test
+factory. Inserted on the same connection as the child, in the same flush; the change log then
+logs it through the child (the "child" record type shows Child rows).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import event
+
+from webapp.carers.models import ChildProfile
+from webapp.children.models import Child
+from webapp.db_types import utcnow
+
+
+@event.listens_for(Child, "after_insert")
+def _profile_for_new_child(mapper, connection, child: Child) -> None:
+    now = utcnow()
+    connection.execute(
+        ChildProfile.__table__.insert().values(
+            id=child.id, version=1, created_at=now, updated_at=now
+        )
+    )
