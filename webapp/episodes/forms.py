@@ -10,14 +10,124 @@ from wtforms import RadioField, SelectField, StringField, SubmitField, TextAreaF
 from wtforms.validators import InputRequired, Length, Optional
 
 from webapp.episodes.models import (
+    CARER_REPORTED_TYPES,
     HOW_RETURNED_LABELS,
     MISSING_FROM_LABELS,
     POLICE_CATEGORY_LABELS,
+    REPORT_FIELDS,
     REPORTED_TYPE_LABELS,
+    RETURN_FIELDS,
+    ReportedType,
 )
 from webapp.formfields import LocalDateTimeField
 
 POLICE_CATEGORY_CHOICES = [("", "Not known yet")] + list(POLICE_CATEGORY_LABELS.items())
+
+# What each of a carer's choices means: the police decide missing or absent, a carer says what
+# they saw, and "away" (whereabouts known) is not reported as missing.
+CARER_TYPE_HINTS = {
+    ReportedType.NOT_BACK: "They have not come back by the agreed time. The plan says how long "
+    "to wait before reporting to police.",
+    ReportedType.MISSING: "You do not know where they are and you are worried for their safety.",
+    ReportedType.AWAY: "You know where they are, but they are not where they should be "
+    "(whereabouts known).",
+}
+
+
+class HintedRadioInput(GovRadioInput):
+    """GOV.UK radios with a hint under each choice that has one."""
+
+    def __init__(self, hints: dict[str, str]):
+        self.hints = hints
+
+    def map_gov_params(self, field, **kwargs):
+        params = super().map_gov_params(field, **kwargs)
+        for item in params["items"]:
+            if item["value"] in self.hints:
+                item["hint"] = {"text": self.hints[item["value"]]}
+        return params
+
+
+class ShortTextArea(GovTextArea):
+    """A GOV.UK textarea of a given height: short answers fit a phone screen without scrolling."""
+
+    def __init__(self, rows: int):
+        self.rows = rows
+
+    def map_gov_params(self, field, **kwargs):
+        params = super().map_gov_params(field, **kwargs)
+        params.setdefault("rows", self.rows)
+        return params
+
+
+def carer_type_choices(looked_after: bool) -> list[tuple[str, str]]:
+    """A carer's choices; "away from placement" only for a looked-after child."""
+    return [
+        (t.value, REPORTED_TYPE_LABELS[t])
+        for t in CARER_REPORTED_TYPES
+        if t != ReportedType.AWAY or looked_after
+    ]
+
+
+def _detail(label: str, hint: str = "", rows: int = 2):
+    return TextAreaField(
+        label,
+        description=hint,
+        widget=ShortTextArea(rows),
+        validators=[Optional(), Length(max=2000)],
+    )
+
+
+class ReportFields:
+    """The details police ask for when a child is reported (Philomena Protocol part 2)."""
+
+    due_back_at = LocalDateTimeField(
+        "When were they due back?",
+        description="UK time. Needed for not back when expected: the plan's hours to reporting "
+        "to police count from here.",
+        validators=[Optional()],
+    )
+    where_last_seen = _detail("Where were they last seen?")
+    with_whom = _detail("Who were they with?", "Names, or a description if you do not know.")
+    clothing = _detail("What were they wearing?", "Colours, logos, shoes, coat.")
+    belongings = _detail("What did they take with them?", "For example a bag.")
+    money = _detail("How much money do they have?", "Cash, cards, a bus pass.", rows=1)
+    phone = _detail("Their phone", "The number, and whether it is switched on.", rows=1)
+    circumstances = TextAreaField(
+        "What happened before they left?",
+        description="The circumstances: anything that happened, their mood, what they said.",
+        widget=GovTextArea(),
+        validators=[Optional(), Length(max=10_000)],
+    )
+    checks_made = _detail(
+        "What checks have you already made?",
+        "Places and people you have tried, and their answers.",
+        rows=3,
+    )
+
+
+def report_data(form) -> dict:
+    """What a report form holds, in the shape the service takes."""
+    data = {
+        name: form[name].data
+        for name in (
+            "reported_type",
+            "missing_from",
+            "last_seen_at",
+            "due_back_at",
+            "reported_to_police_at",
+            "police_log_number",
+            "police_category",
+            "circumstances",
+        )
+        if name in form
+    }
+    data["report"] = {name: form[name].data or "" for name in REPORT_FIELDS if name in form}
+    return data
+
+
+def return_details(form) -> dict:
+    return {name: form[name].data or "" for name in RETURN_FIELDS}
 
 
 class PoliceFields:
@@ -37,7 +147,7 @@ class PoliceFields:
     )
 
 
-class EpisodeForm(FlaskForm, PoliceFields):
+class EpisodeForm(FlaskForm, ReportFields, PoliceFields):
     reported_type = RadioField(
         "What was reported?",
         choices=[(k.value, v) for k, v in REPORTED_TYPE_LABELS.items()],
@@ -56,12 +166,61 @@ class EpisodeForm(FlaskForm, PoliceFields):
         description="UK time.",
         validators=[InputRequired(message="Enter when the child was last seen")],
     )
-    circumstances = TextAreaField(
-        "Where last seen, and the circumstances",
-        widget=GovTextArea(),
+    submit = SubmitField("Record episode", widget=GovSubmitInput())
+
+
+class CarerPoliceFields:
+    reported_to_police_at = LocalDateTimeField(
+        "When did you call the police?",
+        description="UK time. Leave blank if you have not called them yet.",
+        validators=[Optional()],
+    )
+    police_log_number = StringField(
+        "Police log number",
+        description="The number the police gave you, if they did.",
+        widget=GovTextInput(),
+        validators=[Optional(), Length(max=40)],
+    )
+
+
+class CarerEpisodeForm(FlaskForm, ReportFields, CarerPoliceFields):
+    """A carer reports a child placed with them: not back, missing or (looked after) away."""
+
+    reported_type = RadioField(
+        "What is happening?",
+        choices=[],  # carer_type_choices(child.looked_after), set by the view
+        widget=HintedRadioInput(CARER_TYPE_HINTS),
+        validators=[InputRequired(message="Choose what is happening")],
+    )
+    last_seen_at = LocalDateTimeField(
+        "When were they last seen?",
+        description="UK time.",
+        validators=[InputRequired(message="Enter when the child was last seen")],
+    )
+    submit = SubmitField("Report", widget=GovSubmitInput())
+
+
+class ReportForm(FlaskForm, ReportFields, CarerPoliceFields):
+    """The details police ask for, kept up to date while the child is away."""
+
+    reported_type = RadioField(
+        "What is happening now?",
+        choices=[],  # set by the view: the carer's choices, or every type for a manager
+        widget=HintedRadioInput(CARER_TYPE_HINTS),
+        validators=[InputRequired(message="Choose what is happening")],
+    )
+    submit = SubmitField("Save the details", widget=GovSubmitInput())
+
+
+class NotesForm(FlaskForm):
+    carer_notes = TextAreaField(
+        "What the carer noticed",
+        description="For the return interview: how they seemed, what they said, anything that "
+        "worried you. The return interview worker reads this; the child does not.",
+        widget=ShortTextArea(6),
         validators=[Optional(), Length(max=10_000)],
     )
-    submit = SubmitField("Record episode", widget=GovSubmitInput())
+    submit = SubmitField("Save what you noticed", widget=GovSubmitInput())
 
 
 class PoliceForm(FlaskForm, PoliceFields):
@@ -79,5 +238,12 @@ class ReturnForm(FlaskForm):
         choices=list(HOW_RETURNED_LABELS.items()),
         widget=GovRadioInput(),
         validators=[InputRequired(message="Choose how the child returned or was found")],
+    )
+    where_found = _detail("Where were they found, or where did they come back from?")
+    who_with = _detail("Who were they with?")
+    welfare = _detail(
+        "First welfare observations",
+        "Injuries, tiredness, hunger, intoxication, their mood, anything they said.",
+        rows=4,
     )
     submit = SubmitField("Record return", widget=GovSubmitInput())

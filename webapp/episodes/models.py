@@ -29,6 +29,46 @@ REPORTED_TYPE_LABELS = {
     ReportedType.AWAY: "Away from placement without authorisation",
 }
 
+# What a carer may report (the police decide missing or absent; a carer says what they saw).
+# "away" is for a looked-after child only: whereabouts known, never shown as still missing.
+CARER_REPORTED_TYPES = (ReportedType.NOT_BACK, ReportedType.MISSING, ReportedType.AWAY)
+
+# The details police ask for when a child is reported (Philomena Protocol part 2), sealed
+# together in Episode.report; and the carer's account of the return, in Episode.return_details.
+REPORT_FIELDS = (
+    "where_last_seen",
+    "with_whom",
+    "clothing",
+    "belongings",
+    "money",
+    "phone",
+    "checks_made",
+)
+RETURN_FIELDS = ("where_found", "who_with", "welfare")
+
+REPORT_FIELD_LABELS = {
+    "where_last_seen": "Where last seen",
+    "with_whom": "With whom",
+    "clothing": "Clothing",
+    "belongings": "Belongings (bag, phone)",
+    "money": "Money",
+    "phone": "Phone",
+    "checks_made": "Checks already made",
+}
+RETURN_FIELD_LABELS = {
+    "where_found": "Where found",
+    "who_with": "Who they were with",
+    "welfare": "First welfare observations",
+}
+
+# How an open episode reads: "away" is whereabouts known, never "still missing".
+OPEN_STATE_LABELS = {
+    ReportedType.NOT_BACK: "Not back when expected",
+    ReportedType.MISSING: "Still missing",
+    ReportedType.ABSENT: "Still missing",
+    ReportedType.AWAY: "Away from placement, whereabouts known",
+}
+
 POLICE_CATEGORY_LABELS = {
     "missing": "Missing",
     "absent": "Absent",

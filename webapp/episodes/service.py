@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -10,11 +11,14 @@ from webapp import access, audit, deadlines, sealed, uow
 from webapp.accounts.models import User
 from webapp.children import service as children
 from webapp.children.models import Child
-from webapp.db_types import utcnow
+from webapp.db_types import new_id, utcnow
 from webapp.episodes.models import (
+    CARER_REPORTED_TYPES,
     HOW_RETURNED_LABELS,
     MISSING_FROM_LABELS,
     POLICE_CATEGORY_LABELS,
+    REPORT_FIELDS,
+    RETURN_FIELDS,
     Episode,
     EpisodeStatus,
     ReportedType,
@@ -26,6 +30,11 @@ from webapp.interviews.models import Interview
 
 # A few minutes of slack for a phone whose clock runs fast.
 CLOCK_SKEW = timedelta(minutes=5)
+# Each detail police ask for, and what the carer noticed: enough for a paragraph, not a file.
+MAX_DETAIL = 2000
+MAX_TEXT = 10_000
+# Child 12 or under on the day: report to police at once (Wigan appendix a).
+REPORT_AT_ONCE_AGE = 12
 
 
 def _not_future(field: str, value: datetime | None, label: str) -> None:
@@ -33,36 +42,132 @@ def _not_future(field: str, value: datetime | None, label: str) -> None:
         raise RuleError(field, f"{label} must be in the past")
 
 
-def report_missing(user: User, child: Child, data: dict) -> Episode:
+def _text(field: str, value, limit: int) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise RuleError(field, "Enter text")
+    value = value.strip()
+    if len(value) > limit:
+        raise RuleError(field, f"Enter {limit:,} characters or fewer")
+    return value or None
+
+
+def _details(value, fields: tuple[str, ...]) -> dict[str, str]:
+    """A sealed dict of free-text details: only the known keys, each trimmed, empty ones left
+    out (so an empty answer clears it)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise RuleError(None, "The details are not in the expected shape")
+    unknown = set(value) - set(fields)
+    if unknown:
+        raise RuleError(None, "Some details are not ones this form asks for")
+    out = {}
+    for key in fields:
+        text = _text(key, value.get(key), MAX_DETAIL)
+        if text:
+            out[key] = text
+    return out
+
+
+def _reported_type(user: User, child: Child, value) -> str:
+    try:
+        kind = ReportedType(value)
+    except ValueError:
+        raise RuleError("reported_type", "Choose what was reported") from None
+    if not access.can_manage(user) and kind not in CARER_REPORTED_TYPES:
+        raise RuleError("reported_type", "Choose what was reported")
+    if kind == ReportedType.AWAY and not child.looked_after:
+        raise RuleError(
+            "reported_type",
+            "Away from placement is only for a looked-after child: choose missing or not back",
+        )
+    return kind.value
+
+
+def _police_category(user: User, value) -> str | None:
+    category = value or None
+    if category is None:
+        return None
     if not access.can_manage(user):
-        raise NotAllowed("Only managers record episodes here")
-    ReportedType(data["reported_type"])
-    if data["missing_from"] not in MISSING_FROM_LABELS:
-        raise RuleError("missing_from", "Choose where the child was missing from")
-    _not_future("last_seen_at", data["last_seen_at"], "The time last seen")
-    _not_future("reported_to_police_at", data.get("reported_to_police_at"), "The time reported")
-    if data.get("reported_to_police_at") and data["reported_to_police_at"] < data["last_seen_at"]:
+        raise RuleError("police_category", "The police category is recorded by a manager")
+    if category not in POLICE_CATEGORY_LABELS:
+        raise RuleError("police_category", "Choose the police category")
+    return category
+
+
+def _check_times(reported_type: str, last_seen: datetime, due_back, reported) -> None:
+    _not_future("last_seen_at", last_seen, "The time last seen")
+    # Not back when expected: the time has passed (or is now), so it cannot be in the future.
+    _not_future("due_back_at", due_back, "The time due back")
+    if reported_type == ReportedType.NOT_BACK and due_back is None:
+        raise RuleError("due_back_at", "Enter when the child was due back")
+    _not_future("reported_to_police_at", reported, "The time reported")
+    if reported and reported < last_seen:
         raise RuleError(
             "reported_to_police_at", "The time reported to police must be after the time last seen"
         )
-    _no_overlap(child, data["last_seen_at"])
-    episode = Episode(
-        child_id=child.id,
-        reported_type=data["reported_type"],
-        missing_from=data["missing_from"],
-        last_seen_at=data["last_seen_at"],
-        reported_to_police_at=data.get("reported_to_police_at"),
-        police_log_number=(data.get("police_log_number") or "").strip() or None,
-        police_category=data.get("police_category") or None,
-        reported_by_id=user.id,
-        status=EpisodeStatus.MISSING,
-    )
+
+
+def _new_episode_id(value) -> str | None:
+    """An id made on a phone (field mode creates the episode offline with its own UUID): a
+    canonical UUID not already used, so a sync creates the row under the id the phone knows."""
+    if value is None or value == "":
+        return None
+    try:
+        canonical = str(uuid.UUID(str(value)))
+    except ValueError:
+        raise RuleError("episode_id", "The episode id is not a valid id") from None
+    if canonical != value:
+        raise RuleError("episode_id", "The episode id is not a valid id")
+    if db.session.get(Episode, canonical) is not None:
+        raise RuleError("episode_id", "An episode with this id already exists")
+    return canonical
+
+
+def report_missing(user: User, child: Child, data: dict) -> Episode:
+    """A child reported missing, not back when expected, or (looked after) away from placement:
+    by the child's carer or a manager. `data` is described in docs (the contract): missing_from
+    defaults from the child's placement, report holds REPORT_FIELDS."""
+    if not access.can_report(user, child):
+        raise NotAllowed("Only the child's carer or a manager reports the child missing")
+    reported_type = _reported_type(user, child, data.get("reported_type"))
+    missing_from = data.get("missing_from") or ("placement" if child.looked_after else "home")
+    if missing_from not in MISSING_FROM_LABELS:
+        raise RuleError("missing_from", "Choose where the child was missing from")
+    last_seen = data.get("last_seen_at")
+    if last_seen is None:
+        raise RuleError("last_seen_at", "Enter when the child was last seen")
+    due_back = data.get("due_back_at")
+    reported = data.get("reported_to_police_at")
+    _check_times(reported_type, last_seen, due_back, reported)
+    category = _police_category(user, data.get("police_category"))
+    log_number = _text("police_log_number", data.get("police_log_number"), 40)
+    circumstances_text = _text("circumstances", data.get("circumstances"), MAX_TEXT)
+    report = _details(data.get("report"), REPORT_FIELDS)
+    episode_id = _new_episode_id(data.get("episode_id"))
+    _no_overlap(child, last_seen)
+    # The id first: sealed values are bound to it.
+    episode = Episode(id=episode_id or new_id())
+    episode.child_id = child.id
+    episode.reported_type = reported_type
+    episode.missing_from = missing_from
+    episode.last_seen_at = last_seen
+    episode.due_back_at = due_back
+    episode.reported_to_police_at = reported
+    episode.police_log_number = log_number
+    episode.police_category = category
+    episode.reported_by_id = user.id
+    episode.status = EpisodeStatus.MISSING
+    if report:
+        episode.report = report
+    if circumstances_text:
+        episode.circumstances_enc = sealed.seal(
+            circumstances_text, "episode", episode.id, "circumstances"
+        )
     db.session.add(episode)
     db.session.flush()
-    if data.get("circumstances"):
-        episode.circumstances_enc = sealed.seal(
-            data["circumstances"], "episode", episode.id, "circumstances"
-        )
     audit.record("create", "episode", episode.id, child_id=child.id)
     uow.commit()
     return episode
@@ -109,24 +214,115 @@ def update_police(user: User, episode: Episode, data: dict) -> Episode:
     return episode
 
 
-def record_return(user: User, episode: Episode, returned_at: datetime, how: str) -> Interview:
-    """Close the episode and start (or extend) the 72-hour return interview clock.
+def update_report(user: User, episode: Episode, data: dict) -> Episode:
+    """While the child is away, the carer (or a manager) keeps the details police ask for up to
+    date. Keys absent from `data` are left as they are; `report` is merged key by key (an empty
+    answer clears that detail). A manager may also correct a closed episode's report.
+
+    Everything is checked before anything changes, so a refused update leaves the episode as it
+    was."""
+    child = episode.child
+    if not access.can_report(user, child):
+        raise NotAllowed("Only the child's carer or a manager updates the report")
+    manager = access.can_manage(user)
+    if episode.status != EpisodeStatus.MISSING and not manager:
+        raise RuleError(None, "The child is back: this report can no longer be changed")
+    # The facts the episode was opened with stay: a sync may send them back unchanged, but a
+    # different time last seen would move the episode under the overlap rule and the clocks.
+    if data.get("last_seen_at") is not None and data["last_seen_at"] != episode.last_seen_at:
+        raise RuleError("last_seen_at", "The time last seen cannot be changed here")
+    new: dict = {}
+    missing_from = data.get("missing_from") or episode.missing_from
+    if missing_from != episode.missing_from:
+        if not manager or missing_from not in MISSING_FROM_LABELS:
+            raise RuleError("missing_from", "Where the child was missing from cannot be changed")
+        new["missing_from"] = missing_from
+    if "reported_type" in data and data["reported_type"] != episode.reported_type:
+        new["reported_type"] = _reported_type(user, child, data["reported_type"])
+    for key in ("due_back_at", "reported_to_police_at"):
+        if key in data:
+            new[key] = data[key]
+    due_back = new.get("due_back_at", episode.due_back_at)
+    reported = new.get("reported_to_police_at", episode.reported_to_police_at)
+    reported_type = new.get("reported_type", episode.reported_type)
+    _not_future("due_back_at", due_back, "The time due back")
+    if reported_type == ReportedType.NOT_BACK and due_back is None:
+        raise RuleError("due_back_at", "Enter when the child was due back")
+    _not_future("reported_to_police_at", reported, "The time reported")
+    if reported and reported < episode.last_seen_at:
+        raise RuleError(
+            "reported_to_police_at", "The time reported to police must be after the time last seen"
+        )
+    if "police_category" in data and (data["police_category"] or None) != episode.police_category:
+        new["police_category"] = _police_category(user, data["police_category"])
+    if "police_log_number" in data:
+        new["police_log_number"] = _text("police_log_number", data["police_log_number"], 40)
+    if "circumstances" in data:
+        new["circumstances"] = _text("circumstances", data["circumstances"], MAX_TEXT)
+    if "report" in data:
+        given = data["report"] or {}
+        _details(given, REPORT_FIELDS)  # the shape and the lengths
+        merged = dict(episode.report or {})
+        for key in REPORT_FIELDS:
+            if key in given:
+                text = _text(key, given[key], MAX_DETAIL)
+                if text:
+                    merged[key] = text
+                else:
+                    merged.pop(key, None)
+        new["report"] = merged
+
+    changed = []
+    current_circumstances = circumstances(episode)
+    for key, value in new.items():
+        if key == "circumstances":
+            if value != current_circumstances:
+                episode.circumstances_enc = sealed.seal(
+                    value, "episode", episode.id, "circumstances"
+                )
+                changed.append(key)
+        elif getattr(episode, key) != value:
+            setattr(episode, key, value)
+            changed.append(key)
+    # Field names only: the audit row never holds what was written.
+    audit.record(
+        "update", "episode", episode.id, child_id=episode.child_id, detail=",".join(changed)
+    )
+    uow.commit()
+    return episode
+
+
+def record_return(
+    user: User,
+    episode: Episode,
+    returned_at: datetime,
+    how: str,
+    details: dict | None = None,
+) -> Interview:
+    """Close the episode and start (or extend) the 72-hour return interview clock: by the
+    child's carer or a manager. `details` holds RETURN_FIELDS (where found, who with, first
+    welfare observations), sealed.
 
     One interview can cover several episodes: if the child already has an interview that has not
     been submitted, this episode joins it and its due time stays at the earliest return.
     """
-    if not access.can_manage(user):
-        raise NotAllowed("Only managers record returns here")
+    if not access.can_report(user, episode.child):
+        raise NotAllowed("Only the child's carer or a manager records the return")
     if episode.status != EpisodeStatus.MISSING:
         raise RuleError("returned_at", "This episode already has a return recorded")
     if how not in HOW_RETURNED_LABELS:
         raise RuleError("how_returned", "Choose how the child returned or was found")
+    if returned_at is None:
+        raise RuleError("returned_at", "Enter when the child returned or was found")
     _not_future("returned_at", returned_at, "The return time")
     if returned_at < episode.last_seen_at:
         raise RuleError("returned_at", "The return must be after the time last seen")
+    return_details = _details(details, RETURN_FIELDS)
     episode.returned_at = returned_at
     episode.how_returned = how
     episode.status = EpisodeStatus.RETURNED
+    if return_details:
+        episode.return_details = return_details
 
     due = deadlines.rhi_due_at(returned_at, children.thresholds())
     interview = db.session.scalar(
@@ -150,8 +346,80 @@ def record_return(user: User, episode: Episode, returned_at: datetime, how: str)
     return interview
 
 
+def save_carer_notes(user: User, episode: Episode, text: str | None) -> Episode:
+    """What the carer noticed when the child came back, for the return interview worker (who
+    reads it on the interview). Once the child is back; the carer or a manager."""
+    if not access.can_report(user, episode.child):
+        raise NotAllowed("Only the child's carer or a manager adds what the carer noticed")
+    if episode.status != EpisodeStatus.RETURNED:
+        raise RuleError("carer_notes", "Add what you noticed once the child is back")
+    episode.carer_notes = _text("carer_notes", text, MAX_TEXT)
+    audit.record("update", "episode", episode.id, child_id=episode.child_id, detail="carer_notes")
+    uow.commit()
+    return episode
+
+
 def circumstances(episode: Episode) -> str | None:
     return sealed.unseal(episode.circumstances_enc, "episode", episode.id, "circumstances")
+
+
+def report_details(episode: Episode) -> dict:
+    """The sealed details, opened: what police were told and how the child came back. The
+    caller has read the episode through read_episode (audited) and checked who may see them."""
+    return {
+        "report": dict(episode.report or {}),
+        "return": dict(episode.return_details or {}),
+        "circumstances": circumstances(episode),
+    }
+
+
+def carer_notes_for(user: User, interview: Interview) -> list[tuple[Episode, str]]:
+    """What the carer noticed on each episode the interview covers, for those who read the
+    interview (its worker, a manager; never the carer, who never reads the interview). Each
+    note read is audited."""
+    if not access.can_read_interview_content(user, interview):
+        raise NotAllowed("Only those who read the interview read what the carer noticed")
+    notes = [(e, e.carer_notes) for e in interview.episodes if e.carer_notes_enc is not None]
+    notes = [(e, text) for e, text in notes if text]
+    for episode, _ in notes:
+        audit.record("view", "episode", episode.id, child_id=episode.child_id, detail="carer_notes")
+    if notes:
+        uow.commit()
+    return notes
+
+
+def open_episode(child: Child) -> Episode | None:
+    """The child's episode still open (at most one: the overlap rule), or None."""
+    return db.session.scalar(
+        select(Episode).where(Episode.child_id == child.id, Episode.status == EpisodeStatus.MISSING)
+    )
+
+
+def report_at_once(child: Child, now: datetime | None = None) -> bool:
+    """Should a carer reporting this child call the police now, from the first screen?
+
+    12 or under on the day (UK date): always. Otherwise the plan's "report after N hours" rule
+    says at once when it is 0: that rule is plan_rules' (the risk plan's part), used when it is
+    there; without it, age alone.
+    """
+    now = now or utcnow()
+    if child.age_on(deadlines.to_local(now).date()) <= REPORT_AT_ONCE_AGE:
+        return True
+    try:
+        from webapp.carers import plan_rules
+    except ImportError:  # the plan's rules not built yet: age alone
+        return False
+    from webapp.carers.models import RiskPlan
+
+    plan = db.session.get(RiskPlan, child.id)
+    due = plan_rules.police_report_due(
+        reported_type=ReportedType.NOT_BACK.value,
+        last_seen_at=now,
+        due_back_at=now,
+        date_of_birth=child.date_of_birth,
+        report_after_hours=plan.report_after_hours if plan is not None else None,
+    )
+    return due is not None and due <= now
 
 
 def escalations(episode: Episode, now: datetime | None = None) -> list[deadlines.Escalation]:
