@@ -270,3 +270,21 @@ def interview(
         i.content_enc = sealed.seal(answers, "interview", i.id, "content")
         db.session.flush()
     return i
+
+
+# ---------------------------------------------------------------- carers
+
+
+def carer(authority: Organisation | None = None, **kw) -> User:
+    """A carer (foster carer or children's home staff) of a new placement provider of
+    `authority` (a new one unless given)."""
+    return user(Role.CARER, authority=authority, **kw)
+
+
+def placed_child(carer_: User, **kw) -> Child:
+    """A child placed with `carer_`, of the carer's authority; looked after unless
+    `legal_status` says otherwise."""
+    authority = db.session.get(Organisation, carer_.organisation.parent_id)
+    kw.setdefault("legal_status", LegalStatus.LOOKED_AFTER)
+    kw.setdefault("placement_provider_id", carer_.organisation_id)
+    return child(authority, carer_id=carer_.id, **kw)
