@@ -93,12 +93,14 @@ export async function request(url, { method = "GET", body, timeout = TIMEOUT_MS 
   try {
     /** @type {Record<string, string>} */
     const headers = { Accept: "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
+    // A Blob (a photo) goes as it is, with its own type; anything else as JSON.
+    const raw = typeof Blob !== "undefined" && body instanceof Blob;
+    if (body !== undefined) headers["Content-Type"] = raw ? body.type || "application/octet-stream" : "application/json";
     if (method !== "GET") headers["X-CSRFToken"] = csrf();
     const response = await fetch(url, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
       credentials: "same-origin",
       cache: "no-store",
       signal: controller.signal,

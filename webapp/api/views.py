@@ -7,7 +7,7 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
 from sync.protocol import PROTOCOL_VERSION, openapi_document
-from webapp.api import push_views, sync_views
+from webapp.api import photo_views, push_views, sync_views
 from webapp.api.problems import failure_handler, revoked
 from webapp.db_types import utcnow
 from webapp.deadlines import rhi_due_at
@@ -24,6 +24,7 @@ bp.register_error_handler(Exception, failure_handler("api"))
 # Nested, so each answers its own failures in its own words and the rest falls back to the API's.
 bp.register_blueprint(sync_views.bp)
 bp.register_blueprint(push_views.bp)
+bp.register_blueprint(photo_views.bp)
 
 
 @bp.route("/episodes/<episode_id>")

@@ -36,7 +36,8 @@ import * as v from "./views.js";
  * @typedef {object} Editing
  * @property {string} type
  * @property {string} id
- * @property {Record<string, any>} answers as last saved
+ * @property {string | undefined} section the screen of the record on show
+ * @property {Record<string, any>} payload the record's editable part as last saved
  * @property {ReturnType<typeof setTimeout> | null} timer the autosave waiting to run
  * @property {StoredRecord} record
  * @property {number | null} base the version these edits build on
@@ -66,7 +67,7 @@ const app = {
   session: null,
   userId: null,
   status: { online: navigator.onLine, phase: "idle", pending: 0, attention: 0 },
-  current: null, // the record being edited: { type, id, answers, timer, record, base }
+  current: null, // the record being edited: { type, id, section, payload, timer, record, base }
   idleTimer: null,
   hiddenAt: null,
   updateReady: null,
@@ -128,11 +129,15 @@ async function boot() {
       render(v.nothingHereView());
       return;
     }
-  } else {
-    // Offline start: the store on this device was made for a role that had record types.
-    app.types = registry.all();
   }
   app.store = await DeviceStore.open(app.userId);
+  if (app.session) {
+    await app.store.setMeta("role", app.session.role);
+  } else {
+    // Offline start: the role this store was set up for (an older store: every type).
+    const role = await app.store.getMeta("role");
+    app.types = role ? registry.forRole(app.schema.record_types, role) : registry.all();
+  }
   app.client = new SyncClient({
     store: app.store,
     types: registry,
@@ -318,13 +323,16 @@ async function showList() {
   if (!app.store.isUnlocked) return;
   app.current = null;
   const [{ map, attention }, conflicts] = await Promise.all([pendingByRecord(), app.store.listConflicts()]);
+  const all = await allRecords();
   const groups = [];
   for (const type of app.types) {
-    const records = await app.store.listRecords(type.name);
+    if (type.listed === false) continue; // shown on another record's screen
+    const records = [...all[type.name]];
     if (type.sort) records.sort(type.sort);
     groups.push({
       title: type.title, label: type.listLabel, empty: type.empty,
       items: records.map((record) => type.listItem(record, {
+        records: all,
         thresholds: app.thresholds,
         pending: map.get(`${type.name}:${record.id}`),
         problem: attention.find((m) => m.recordType === type.name && m.recordId === record.id),
@@ -340,6 +348,23 @@ async function showList() {
 }
 
 /**
+ * Every record this role keeps on the phone, by type: a screen may show another type's records
+ * (a child's screen shows the child's reports).
+ *
+ * @returns {Promise<Record<string, StoredRecord[]>>}
+ */
+async function allRecords() {
+  /** @type {Record<string, StoredRecord[]>} */
+  const all = {};
+  for (const type of app.types) all[type.name] = await app.store.listRecords(type.name);
+  return all;
+}
+
+/** @param {Record<string, StoredRecord[]>} all */
+const lookupIn = (all) => (/** @type {string} */ type, /** @type {string} */ id) =>
+  ((all[type] || []).find((r) => r.id === id) || { value: undefined }).value;
+
+/**
  * @param {{type: string, id: string, section?: string}} route
  * @param {{savedAt?: number | null}} [options]
  */
@@ -347,18 +372,22 @@ async function showRecord({ type: typeName, id, section }, { savedAt = null } = 
   const type = registry.get(typeName);
   const record = await app.store.getRecord(typeName, id);
   if (!record) return router.go({ screen: "list" }, { replace: true });
-  const { map } = await pendingByRecord();
+  const [{ map }, all] = await Promise.all([pendingByRecord(), allRecords()]);
   const draft = map.get(`${typeName}:${id}`);
-  const answers = { ...(record.value.answers || {}), ...((draft && draft.payload.answers) || {}) };
+  // What the screen shows: the copy we were given with any unsent change over it.
+  const payload = type.current ? type.current(record, draft ? draft.payload : null) : { ...record.value };
   // The version these edits build on: an unsent draft's, else the copy we were given.
   const base = draft ? draft.baseVersion : record.version;
-  app.current = { type: typeName, id, answers, timer: null, record, base };
+  app.current = { type: typeName, id, section, payload, timer: null, record, base };
   render(type.form(record, {
-    answers, schema: app.schema, thresholds: app.thresholds, savedAt,
+    current: payload, answers: payload.answers, section, records: all, lookup: lookupIn(all),
+    schema: app.schema, thresholds: app.thresholds, savedAt,
     problem: draft && draft.attention ? draft.lastError : null,
     formatClock: v.formatClock,
     onChange: onAnswer, onSubmit: submitRecord,
     onBack: () => router.back(),
+    go: (/** @type {Route} */ route) => router.go(route),
+    create: createRecord,
   }));
   if (section) document.getElementById(`s-${section}`)?.focus();
 }
@@ -367,10 +396,32 @@ async function showRecord({ type: typeName, id, section }, { savedAt = null } = 
  * @param {Record<string, any>} a
  * @param {Record<string, any>} b
  */
-function sameAnswers(a, b) {
-  /** @param {Record<string, any>} x */
-  const canonical = (x) => JSON.stringify(Object.keys(x).sort().map((k) => [k, x[k]]));
+function samePayload(a, b) {
+  /** @param {any} x */
+  const canonical = (x) => JSON.stringify(x, (_k, val) => (val && typeof val === "object" && !Array.isArray(val)
+    ? Object.fromEntries(Object.keys(val).sort().map((k) => [k, val[k]])) : val));
   return canonical(a) === canonical(b);
+}
+
+/**
+ * A record made on this phone (a carer's report): checked, kept, queued, then shown.
+ *
+ * @param {string} typeName
+ * @param {Record<string, any>} payload
+ */
+async function createRecord(typeName, payload) {
+  const type = registry.get(typeName);
+  const all = await allRecords();
+  const problems = type.validate(payload, { schema: app.schema, lookup: lookupIn(all) });
+  showProblems(problems);
+  if (problems.length) return;
+  const id = crypto.randomUUID();
+  // Shown at once as the server will show it; the server's own copy replaces it at the next pull.
+  await app.store.putRecord(typeName, id, null, type.local ? type.local(payload) : payload);
+  await app.client.save({ recordType: typeName, recordId: id, baseVersion: null, payload });
+  refreshStatus();
+  const stored = await app.store.getRecord(typeName, id);
+  router.go(type.after ? type.after(stored) : { screen: "list" }, { replace: true });
 }
 
 function onAnswer() {
@@ -410,15 +461,16 @@ async function saveDraft(submit) {
   // getElementById types any element; this id is the record screen's <form>.
   const form = /** @type {HTMLFormElement | null} */ (document.getElementById("hw-field-form"));
   if (!form) return true;
-  const payload = type.read(form, { schema: app.schema });
+  const payload = await type.read(form, { schema: app.schema, current: app.current.payload, section: app.current.section });
   // Nothing changed since the last save (a blur, leaving the form): nothing to send.
-  if (!submit && sameAnswers(payload.answers, app.current.answers)) return true;
+  if (!submit && samePayload(payload, app.current.payload)) return true;
   // Checked as the server will check it, so nothing is queued that would only come back refused.
-  const problems = type.validate({ ...payload, submit }, { schema: app.schema });
+  const body = type.submits ? { ...payload, submit } : payload;
+  const problems = type.validate(body, { schema: app.schema, lookup: lookupIn(await allRecords()) });
   showProblems(problems);
   if (problems.length) return false;
-  app.current.answers = payload.answers;
-  await app.client.save({ recordType: typeName, recordId: id, baseVersion: base, payload: { ...payload, submit } });
+  app.current.payload = payload;
+  await app.client.save({ recordType: typeName, recordId: id, baseVersion: base, payload: body });
   const saved = document.getElementById("hw-field-saved");
   if (saved) saved.textContent = `Saved on this device at ${v.formatClock(Date.now())}`;
   refreshStatus();
@@ -428,9 +480,12 @@ async function saveDraft(submit) {
 async function submitRecord() {
   clearTimeout(app.current && app.current.timer);
   if (app.current) app.current.timer = null;
+  const { type: typeName, record } = app.current || {};
   if (await saveDraft(true)) {
     app.current = null; // saved: nothing left for leaving the screen to save
-    router.go({ screen: "list" });
+    const type = registry.get(typeName);
+    const stored = type && record ? await app.store.getRecord(typeName, record.id) : null;
+    router.go(type && type.after && stored ? type.after(stored) : { screen: "list" });
   }
 }
 
@@ -442,13 +497,15 @@ async function showConflictById(conflictId) {
   if (!conflict) return router.go({ screen: "list" }, { replace: true });
   app.current = null;
   const done = () => router.go({ screen: "list" }, { replace: true });
+  const type = registry.get(conflict.recordType);
   render(v.conflictView({
     conflict, schema: app.schema,
     onBack: () => router.back(),
     onKeepMine: async () => {
       await app.client.save({
         recordType: conflict.recordType, recordId: conflict.recordId,
-        baseVersion: conflict.serverVersion, payload: { ...conflict.local, submit: false },
+        baseVersion: conflict.serverVersion,
+        payload: type && type.submits ? { ...conflict.local, submit: false } : conflict.local,
       });
       await app.store.deleteConflict(conflict.conflictId);
       done();
@@ -504,6 +561,15 @@ function connectionChanged() {
   refreshStatus();
   v.showConnection(navigator.onLine);
 }
+
+// The time left on a screen (the plan's police deadline, the 72-hour clock) is counted on the
+// phone: redraw each minute, unless something is being typed there.
+setInterval(() => {
+  if (!app.store || !app.store.isUnlocked) return;
+  if (document.getElementById("hw-field-form") || document.getElementById("hw-field-new")) return;
+  const route = router.current();
+  if (route.screen === "list" || route.screen === "record") showRoute(route);
+}, 60 * 1000);
 
 window.addEventListener("online", () => { connectionChanged(); app.client && app.client.sync("online"); });
 window.addEventListener("offline", connectionChanged);

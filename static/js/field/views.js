@@ -255,16 +255,21 @@ export function fromLocalInput(text) {
  */
 export function conflictView({ conflict, schema, onKeepMine, onKeepServer, onBack }) {
   const labels = Object.fromEntries(schema.sections.flatMap((s) => s.questions.map((q) => [q.name, q.label])));
-  const mine = (conflict.local && conflict.local.answers) || {};
-  const theirs = (conflict.server && conflict.server.answers) || {};
+  // An interview's answers by question; any other record's fields by name, nested ones as
+  // "report.clothing" (a photo's bytes are summed up, not shown).
+  const isInterview = conflict.recordType === "interview";
+  const mine = isInterview ? (conflict.local && conflict.local.answers) || {} : flatten(conflict.local);
+  const theirs = isInterview ? (conflict.server && conflict.server.answers) || {} : flatten(conflict.server);
   const names = [...new Set([...Object.keys(mine), ...Object.keys(theirs)])]
-    .filter((n) => JSON.stringify(mine[n]) !== JSON.stringify(theirs[n]));
+    .filter((n) => JSON.stringify(mine[n] ?? null) !== JSON.stringify(theirs[n] ?? null))
+    // "keep" (this device did not change the photo) is no clash with the server's photo.
+    .filter((n) => n !== "photo" || mine[n] !== null);
   /** @param {unknown} x an answer */
   const show = (x) => (x === undefined || x === null ? "(blank)" : Array.isArray(x) ? x.join(", ") : String(x));
   return h("div", {},
     h("a", { href: "#", class: "govuk-back-link", onclick: (ev) => { ev.preventDefault(); onBack(); } }, "Back"),
     h("h1", { class: "govuk-heading-l" }, "Choose which version to keep"),
-    h("p", { class: "govuk-body" }, "This interview was changed somewhere else before your change arrived. Nothing has been lost: both versions are here."),
+    h("p", { class: "govuk-body" }, `This ${isInterview ? "interview" : "record"} was changed somewhere else before your change arrived. Nothing has been lost: both versions are here.`),
     h("table", { class: "govuk-table" },
       h("thead", { class: "govuk-table__head" }, h("tr", { class: "govuk-table__row" },
         h("th", { class: "govuk-table__header", scope: "col" }, "Answer"),
@@ -277,6 +282,26 @@ export function conflictView({ conflict, schema, onKeepMine, onKeepServer, onBac
     h("div", { class: "govuk-button-group" },
       h("button", { type: "button", class: "govuk-button", onclick: onKeepMine }, "Keep this device's version"),
       h("button", { type: "button", class: "govuk-button govuk-button--secondary", onclick: onKeepServer }, "Keep the server's version")));
+}
+
+/**
+ * A record's fields as "name" or "parent.name" -> text, for comparing two copies.
+ *
+ * @param {any} value
+ * @param {string} [prefix]
+ * @returns {Record<string, any>}
+ */
+export function flatten(value, prefix = "") {
+  /** @type {Record<string, any>} */
+  const out = {};
+  if (!value || typeof value !== "object") return out;
+  for (const [k, x] of Object.entries(value)) {
+    const name = prefix ? `${prefix}.${k}` : k;
+    if (k === "photo") out[name] = !x || x === "keep" ? null : x === "remove" ? "Removed" : "A photo";
+    else if (x && typeof x === "object" && !Array.isArray(x)) Object.assign(out, flatten(x, name));
+    else out[name] = x;
+  }
+  return out;
 }
 
 /** @param {StatusBarState} s */

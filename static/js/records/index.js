@@ -2,9 +2,13 @@
 // Every record type field mode knows, registered once. A new type is a new file here and one
 // line below; the store, the outbox and the sync client need no change.
 
+import { child } from "./child.js";
+import { episode } from "./episode.js";
 import { interview } from "./interview.js";
 import { registry } from "./registry.js";
 
 registry.register(interview);
+registry.register(child);
+registry.register(episode);
 
 export { registry };

@@ -120,6 +120,12 @@ export const interview = {
       form);
   },
 
+  submits: true, // "Send for authorisation" travels with the answers as payload.submit
+
+  current(record, draft) {
+    return { answers: { ...(record.value.answers || {}), ...((draft && draft.answers) || {}) } };
+  },
+
   read,
 
   validate(payload, { schema }) {

@@ -17,6 +17,14 @@
  *   problems that would make the server refuse the change; [] when it may be queued
  * @property {(value: any, payload: any) => any} [accepted] the local copy once the server has
  *   accepted our change to it (until the next pull brings the server's own)
+ * @property {(record: any, draft: any) => any} [current] the editable payload a screen starts
+ *   from: the stored copy with the unsent draft over it (default: the stored value)
+ * @property {(payload: any) => any} [local] the stored value of a record made on this phone,
+ *   until the server's copy arrives
+ * @property {(record: any) => any} [after] the route to show once a change is saved (default:
+ *   the list)
+ * @property {boolean} [listed] false: shown on another type's screens, not as a list of its own
+ * @property {boolean} [submits] the payload carries `submit` (send for authorisation)
  */
 
 const WORD = /^[A-Za-z][\w-]*$/;

@@ -70,6 +70,34 @@ import { requestOutboxSync } from "../sw-bridge.js";
 /** @typedef {"done" | "retry" | "wipe"} StepResult how a push or pull ended */
 
 const PUSH_BATCH = 50;
+// The server refuses a body over 4 MiB (sync/protocol.py MAX_BODY_BYTES): photos make a few
+// changes that large, so a batch also stops at this many bytes (always at least one change).
+const PUSH_BATCH_BYTES = 3 * 1024 * 1024;
+
+/**
+ * Batches of at most PUSH_BATCH changes and about PUSH_BATCH_BYTES of payload, in order.
+ *
+ * @param {Mutation[]} due
+ * @returns {Mutation[][]}
+ */
+export function batchesOf(due) {
+  /** @type {Mutation[][]} */
+  const out = [];
+  let batch = [];
+  let bytes = 0;
+  for (const m of due) {
+    const size = JSON.stringify(m.payload ?? null).length;
+    if (batch.length && (batch.length >= PUSH_BATCH || bytes + size > PUSH_BATCH_BYTES)) {
+      out.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(m);
+    bytes += size;
+  }
+  if (batch.length) out.push(batch);
+  return out;
+}
 const BACKOFF_BASE_MS = 5000;
 const BACKOFF_MAX_MS = 5 * 60 * 1000;
 export const PROTOCOL = 1;
@@ -248,7 +276,7 @@ export class SyncClient {
     this._status({ phase: "sending", sent: 0, total: due.length });
     let sent = 0;
     const batches = [];
-    for (let i = 0; i < due.length; i += PUSH_BATCH) batches.push(due.slice(i, i + PUSH_BATCH));
+    batches.push(...batchesOf(due));
     while (batches.length) {
       const batch = batches.shift();
       await this.store.markSending(batch.map((m) => m.mutationId));

@@ -1,0 +1,127 @@
+// @ts-check
+// GOV.UK form fields built as DOM (text nodes only) for the field-mode screens that have no
+// server-rendered question markup: a carer's report, the return, the profile. Each field's id is
+// its name with dots as dashes, so an error summary link (views.errorSummary) finds it.
+
+import { h, toLocalInput } from "./views.js";
+
+/** @param {string} name */
+export const fieldId = (name) => name.replace(/\./g, "-");
+
+/**
+ * @param {string} id
+ * @param {{hint?: string | null, error?: string | null}} options
+ */
+function described(id, { hint, error }) {
+  return [hint ? `${id}-hint` : "", error ? `${id}-error` : ""].join(" ").trim() || null;
+}
+
+/**
+ * @param {string} id
+ * @param {string | null | undefined} error
+ */
+function errorLine(id, error) {
+  return error ? h("p", { class: "govuk-error-message", id: `${id}-error` },
+    h("span", { class: "govuk-visually-hidden" }, "Error: "), error) : null;
+}
+
+/**
+ * @typedef {object} FieldOptions
+ * @property {string} name
+ * @property {string} label
+ * @property {any} [value]
+ * @property {string | null} [hint]
+ * @property {string | null} [error]
+ * @property {string} [autocomplete]
+ */
+
+/** @param {FieldOptions & {type?: string, width?: string}} o */
+export function textField({ name, label, value, hint, error, type = "text", width = "", autocomplete = "off" }) {
+  const id = fieldId(name);
+  return h("div", { class: `govuk-form-group${error ? " govuk-form-group--error" : ""}` },
+    h("label", { class: "govuk-label govuk-label--s", for: id }, label),
+    hint ? h("div", { class: "govuk-hint", id: `${id}-hint` }, hint) : null,
+    errorLine(id, error),
+    h("input", {
+      class: `govuk-input${width ? ` ${width}` : ""}${error ? " govuk-input--error" : ""}`,
+      id, name, type, autocomplete, value: value ?? "", "aria-describedby": described(id, { hint, error }),
+    }));
+}
+
+/** @param {FieldOptions & {rows?: number}} o */
+export function textArea({ name, label, value, hint, error, rows = 3 }) {
+  const id = fieldId(name);
+  const area = /** @type {HTMLTextAreaElement} */ (h("textarea", {
+    class: `govuk-textarea${error ? " govuk-textarea--error" : ""}`, id, name, rows: String(rows),
+    "aria-describedby": described(id, { hint, error }),
+  }));
+  area.value = value ?? ""; // a property, not markup: never parsed as HTML
+  return h("div", { class: `govuk-form-group${error ? " govuk-form-group--error" : ""}` },
+    h("label", { class: "govuk-label govuk-label--s", for: id }, label),
+    hint ? h("div", { class: "govuk-hint", id: `${id}-hint` }, hint) : null,
+    errorLine(id, error),
+    area);
+}
+
+/** A date and time, typed as UK time (views.toLocalInput / fromLocalInput). @param {FieldOptions} o */
+export function dateTimeField({ name, label, value, hint, error }) {
+  return textField({ name, label, hint, error, type: "datetime-local", value: value ? toLocalInput(value) : "" });
+}
+
+/** @param {FieldOptions} o */
+export function dateField({ name, label, value, hint, error }) {
+  return textField({ name, label, hint, error, type: "date", value: value || "" });
+}
+
+/**
+ * @param {FieldOptions & {choices: Array<{value: string, label: string, hint?: string}>,
+ *   legend?: string, small?: boolean}} o
+ */
+export function radios({ name, label, value, hint, error, choices, small = false }) {
+  const id = fieldId(name);
+  return h("div", { class: `govuk-form-group${error ? " govuk-form-group--error" : ""}` },
+    h("fieldset", { class: "govuk-fieldset", "aria-describedby": described(id, { hint, error }) },
+      h("legend", { class: "govuk-fieldset__legend govuk-fieldset__legend--s" }, label),
+      hint ? h("div", { class: "govuk-hint", id: `${id}-hint` }, hint) : null,
+      errorLine(id, error),
+      h("div", { class: `govuk-radios${small ? " govuk-radios--small" : ""}`, "data-module": "govuk-radios" },
+        choices.map((c, i) => {
+          const cid = i ? `${id}-${i + 1}` : id;
+          return h("div", { class: "govuk-radios__item" },
+            h("input", { class: "govuk-radios__input", id: cid, name, type: "radio", value: c.value,
+              checked: value === c.value, "aria-describedby": c.hint ? `${cid}-hint` : null }),
+            h("label", { class: "govuk-label govuk-radios__label", for: cid }, c.label),
+            c.hint ? h("div", { class: "govuk-hint govuk-radios__hint", id: `${cid}-hint` }, c.hint) : null);
+        }))));
+}
+
+/**
+ * A summary list of label/value rows, leaving out rows with nothing to say.
+ *
+ * @param {Array<[string, any]>} rows
+ */
+export function summary(rows) {
+  const shown = rows.filter(([, v]) => v !== null && v !== undefined && v !== "");
+  return h("dl", { class: "govuk-summary-list" },
+    shown.map(([k, v]) => h("div", { class: "govuk-summary-list__row" },
+      h("dt", { class: "govuk-summary-list__key" }, k),
+      h("dd", { class: "govuk-summary-list__value hw-pre-line" }, v))));
+}
+
+/**
+ * The form's text values, by name ("" and missing as null).
+ *
+ * @param {HTMLFormElement} form
+ * @param {readonly string[]} names
+ * @returns {Record<string, string | null>}
+ */
+export function values(form, names) {
+  const data = new FormData(form);
+  /** @type {Record<string, string | null>} */
+  const out = {};
+  for (const name of names) {
+    const v = data.get(name);
+    out[name] = typeof v === "string" && v.trim() ? v : null;
+  }
+  return out;
+}
