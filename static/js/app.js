@@ -122,6 +122,17 @@ document.addEventListener(
   true,
 );
 
+// hw-print: a "Print" button (the police handover). Hidden until this script runs, since
+// without it the button would do nothing; the CSP forbids an inline onclick.
+for (const button of document.querySelectorAll('[data-module~="hw-print"]')) {
+  if (button instanceof HTMLElement) button.hidden = false;
+}
+document.addEventListener("click", (event) => {
+  if (event.target instanceof Element && event.target.closest('[data-module~="hw-print"]')) {
+    window.print();
+  }
+});
+
 // Offline banner. navigator.onLine is only a hint (true can mean "on a network
 // without internet"), so the banner just tells people; saving never depends on it.
 const offlineBanner = document.getElementById("hw-offline-banner");
