@@ -1,6 +1,6 @@
 """A record type plugs into field sync from its own files: this one lives only here.
 
-The example, a carer's short note, registers itself the way interviews do (its feature's
+The example, a school DSL's short note (DSLs have no record type of their own yet), registers itself the way interviews do (its feature's
 init_app would call registry.register) and round-trips through a push and a pull without any
 change to the sync store, the engine or the change log.
 """
@@ -98,7 +98,7 @@ class NoteHandler:
         )
 
 
-NOTE = registry.RecordType(name="note", handler=NoteHandler, model=Note, roles=frozenset({"carer"}))
+NOTE = registry.RecordType(name="note", handler=NoteHandler, model=Note, roles=frozenset({"dsl"}))
 
 
 @pytest.fixture
@@ -130,7 +130,7 @@ def _upsert(record_id, base_version, text):
 
 
 def test_an_example_record_type_round_trips_through_push_and_pull(notes_app, as_user):
-    carer_user = factories.user(Role.CARER)
+    carer_user = factories.user(Role.DSL)
     # A worker with an interview of their own: their phone pulls changes, but no note.
     worker_user = factories.worker()
     factories.interview(worker_=worker_user)
@@ -165,19 +165,23 @@ def test_an_example_record_type_round_trips_through_push_and_pull(notes_app, as_
 
 
 def test_the_roles_a_type_names_are_invited_to_field_mode(notes_app):
-    assert records.field_record_types("carer") == ["note"]
+    assert records.field_record_types("dsl") == ["note"]
     assert records.field_record_types("worker") == ["interview"]
     schema = notes_app.test_client().get("/api/v1/schema/interview").json
-    assert schema["record_types"] == {"worker": ["interview"], "carer": ["note"]}
+    assert schema["record_types"] == {
+        "worker": ["interview"],
+        "carer": ["child", "episode"],
+        "dsl": ["note"],
+    }
 
 
-def test_without_it_a_carer_has_nothing_for_field_mode(app):
-    assert records.field_record_types("carer") == []
+def test_without_it_a_dsl_has_nothing_for_field_mode(app):
+    assert records.field_record_types("dsl") == []
     assert records.field_record_types("dsl") == []
 
 
-def test_a_carer_is_offered_field_mode_once_a_type_of_theirs_exists(notes_app, as_user):
+def test_a_dsl_is_offered_field_mode_once_a_type_of_theirs_exists(notes_app, as_user):
     """The navigation asks the registry (it hard-coded workers before)."""
-    carer = factories.user(Role.CARER)
+    carer = factories.user(Role.DSL)
     db.session.commit()
     assert 'href="/app/"' in as_user(carer).get("/account").get_data(as_text=True)

@@ -8,7 +8,11 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     # Views are imported when the app is built, not with the package (see webapp.main).
-    from webapp.carers import hooks, plan_views, views  # noqa: F401 (hooks: the listener)
+    from webapp.carers import hooks, plan_views, sync, views  # noqa: F401 (hooks: the listener)
+    from webapp.fieldsync import registry
 
     app.register_blueprint(views.bp)
     app.register_blueprint(plan_views.bp)
+    # What a carer's phone keeps in field mode: the children placed with them, their reports.
+    registry.register(app, sync.CHILD_RECORD)
+    registry.register(app, sync.EPISODE_RECORD)

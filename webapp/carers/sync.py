@@ -28,7 +28,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sync.store import PayloadError, RecordState, StaleWrite
 from webapp import access
 from webapp.accounts.models import Role, User
-from webapp.carers import photos, profiles
+from webapp.carers import photos, plan_rules, plans, profiles
 from webapp.carers.models import ChildProfile, RiskPlan
 from webapp.children.models import Child
 from webapp.db_types import utcnow
@@ -112,10 +112,19 @@ def _errors_as_payload(fn, *args, **kwargs):
 
 
 def _plan_summary(child_id: str) -> dict | None:
-    from webapp.carers import plans  # the risk plan's own module says what a phone keeps
-
+    """The plan as the phone keeps it (plans.plan_summary), with its sections' labels so the
+    phone shows them in the plan's own words; None when no plan has been agreed."""
     plan = db.session.get(RiskPlan, child_id)
-    return plans.plan_summary(plan) if plan is not None else None
+    if plan is None:
+        return None
+    summary = plans.plan_summary(plan)
+    summary["sections"] = [
+        {"label": plan_rules.TEXT_LABELS[name], "value": summary.get(name)}
+        for name in plan_rules.TEXT_FIELDS
+    ]
+    for address in summary.get("addresses") or []:
+        address["risk_label"] = plan_rules.RISK_LABELS.get(address.get("risk"))
+    return summary
 
 
 def child_payload(profile: ChildProfile, actor: User) -> dict[str, Any]:
