@@ -42,6 +42,10 @@ Boundary decisions (the sources say "over", "or more" and "within" without defin
 * "More than 9" is ``count > lac_repeat_episodes``: 9 episodes give nothing, 10 give the meeting.
 * The RHI is overdue from the instant it falls due (``remaining <= 0``); it is "due soon" when
   strictly less than ``due_soon_hours`` remain.
+* An "away from placement" episode (``reported_type == "away"``: whereabouts known) raises no
+  missing-time escalation (Need to Know, strategy meetings, the 24-hour limb of the intervention
+  meeting): the child is not missing. It still counts in the episode counts, as the SSDA903
+  return counts "A" periods beside "M" ones.
 * A child counts as looked after when ``looked_after`` is set or ``legal_status`` is
   ``"looked_after"``. The LAC 90-day count covers all the child's episodes, since an episode just
   before coming into care is still part of the pattern the senior IRO needs to see.
@@ -195,6 +199,7 @@ class EpisodeFacts:
     returned_at: datetime | None
     looked_after: bool = False
     legal_status: str = "none"
+    reported_type: str = "missing"
 
     def __post_init__(self) -> None:
         # Normalised once here so every rule below compares UTC with UTC; bad records fail loudly
@@ -210,6 +215,11 @@ class EpisodeFacts:
     @property
     def is_looked_after(self) -> bool:
         return self.looked_after or self.legal_status == "looked_after"
+
+    @property
+    def away(self) -> bool:
+        """Away from placement, whereabouts known: not missing, so no missing-time escalation."""
+        return self.reported_type == "away"
 
 
 @dataclass(frozen=True)
@@ -334,7 +344,7 @@ def episode_escalations(
     )
     for code, after, reason in missing_time:
         trigger = seen + after
-        if not _missing_at(episode, trigger):
+        if episode.away or not _missing_at(episode, trigger):
             continue
         if code == "strategy_meeting" and episode.legal_status in ("cp_plan", "s47"):
             reason += "; child protection plan or s47 enquiries: hold it by this time at the latest"
@@ -345,7 +355,7 @@ def episode_escalations(
     if recent >= t.intervention_episodes:
         intervention.append((seen, f"{_episodes(recent)} in {_days(t.intervention_window_days)}"))
     long_trigger = seen + timedelta(hours=t.intervention_long_hours)
-    if _missing_at(episode, long_trigger):
+    if not episode.away and _missing_at(episode, long_trigger):
         intervention.append(
             (long_trigger, f"Missing for more than {_hours(t.intervention_long_hours)}")
         )

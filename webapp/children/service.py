@@ -70,6 +70,8 @@ def facts(episode: Episode, child: Child | None = None) -> deadlines.EpisodeFact
         returned_at=episode.returned_at,
         looked_after=child.looked_after,
         legal_status=child.legal_status,
+        # "away" (whereabouts known) raises no missing-time escalation.
+        reported_type=episode.reported_type,
     )
 
 

@@ -12,9 +12,10 @@ from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from webapp import uow
+from webapp.carers.models import RiskPlan
 from webapp.children.models import Child
-from webapp.episodes.models import Episode
-from webapp.interviews.models import Interview, interview_ids_for
+from webapp.episodes.models import Episode, EpisodeStatus
+from webapp.interviews.models import Interview, interview_episodes, interview_ids_for
 from webapp.reminders import schedule, service
 
 _KEY = "homeward_reminder_subjects"
@@ -23,9 +24,34 @@ _KEY = "homeward_reminder_subjects"
 # The facts the schedule reads. An interview's answers change on every autosave and every sync
 # push; they move no reminder, so they trigger no recomputation.
 INTERVIEW_FACTS = ("status", "due_at", "allocated_to_id", "allocated_at", "episodes")
-EPISODE_FACTS = ("last_seen_at", "returned_at", "child_id")
-# A child's legal status changes which escalations apply; its authorities, who hears of them.
-CHILD_FACTS = ("looked_after", "legal_status", "responsible_authority_id", "host_authority_id")
+EPISODE_FACTS = (
+    "last_seen_at",
+    "returned_at",
+    "child_id",
+    # The carer's police threshold runs from due back until police are told; "away" has none.
+    "due_back_at",
+    "reported_to_police_at",
+    "reported_type",
+)
+# A child's legal status changes which escalations apply; its authorities, who hears of them;
+# its carer and social worker, who is told; its age, whether the plan's hours apply.
+CHILD_FACTS = (
+    "looked_after",
+    "legal_status",
+    "responsible_authority_id",
+    "host_authority_id",
+    "carer_id",
+    "social_worker_id",
+    "date_of_birth",
+)
+# Any change to a plan may move the police threshold (report_after_hours) or the review.
+PLAN_FACTS = (
+    "report_after_hours",
+    "reviewed_at",
+    "review_due_at",
+    "carer_signed_at",
+    "social_worker_signed_at",
+)
 
 
 def _changed(session: Session, obj, names: tuple[str, ...]) -> bool:
@@ -35,15 +61,34 @@ def _changed(session: Session, obj, names: tuple[str, ...]) -> bool:
     return any(state.attrs[name].history.has_changes() for name in names)
 
 
+def _allocation_settled(interview: Interview) -> bool:
+    """Allocated for the first time (or no longer), or its status moved: the managers' "needs
+    allocating" reminder on its episodes may change. A reallocation from one worker to another
+    moves nothing there."""
+    state = inspect(interview)
+    if state.attrs["status"].history.has_changes():
+        return True
+    history = state.attrs["allocated_to_id"].history
+    if not history.has_changes():
+        return False
+    return not history.deleted or None in history.deleted or None in history.added
+
+
 def note_subjects(session: Session) -> None:
     subjects: set[tuple[str, str]] = uow.notes(session, _KEY, set)
     episodes: set[str] = set()
     children: set[str] = set()
+    interviews: set[str] = set()
+    planned: set[str] = set()  # children whose plan changed: their open episodes' thresholds
     for obj in list(session.new) + list(session.dirty) + list(session.deleted):
         if isinstance(obj, Interview) and _changed(session, obj, INTERVIEW_FACTS):
             subjects.add((schedule.INTERVIEW, obj.id))
+            if obj not in session.new and _allocation_settled(obj):
+                interviews.add(obj.id)
         elif isinstance(obj, Episode) and _changed(session, obj, EPISODE_FACTS):
             subjects.add((schedule.EPISODE, obj.id))
+            # A return brings the child's plan review forward.
+            subjects.add((schedule.PLAN, obj.child_id))
             episodes.add(obj.id)
         elif (
             isinstance(obj, Child)
@@ -51,9 +96,28 @@ def note_subjects(session: Session) -> None:
             and _changed(session, obj, CHILD_FACTS)
         ):
             children.add(obj.id)
+            subjects.add((schedule.PLAN, obj.id))
+        elif isinstance(obj, RiskPlan) and _changed(session, obj, PLAN_FACTS):
+            subjects.add((schedule.PLAN, obj.id))
+            planned.add(obj.id)
+    conn = session.connection() if (children or planned or interviews) else None
     if children:
-        conn = session.connection()
         for episode_id in conn.scalars(select(Episode.id).where(Episode.child_id.in_(children))):
+            subjects.add((schedule.EPISODE, episode_id))
+    if planned:
+        for episode_id in conn.scalars(
+            select(Episode.id).where(
+                Episode.child_id.in_(planned), Episode.status == EpisodeStatus.MISSING
+            )
+        ):
+            subjects.add((schedule.EPISODE, episode_id))
+    if interviews:
+        # Managers are told a return needs allocating until the interview covering it is.
+        for episode_id in conn.scalars(
+            select(interview_episodes.c.episode_id).where(
+                interview_episodes.c.interview_id.in_(interviews)
+            )
+        ):
             subjects.add((schedule.EPISODE, episode_id))
     if episodes or children:
         # An episode's return time moves the 72-hour clock of the interview that covers it.

@@ -24,7 +24,20 @@ intervention_meeting                  3 in 30     managers                      
                                       +24 h
 lac_second_stage_intervention         >9 in 90    managers                              normal
                                       days (LAC)
+police_report_due                     the plan's  the child's carer, while not back     high
+                                      threshold   and police not yet told
+sw_missing                            reported    the child's social worker             high
+sw_returned                           returned    the child's social worker             normal
+rhi_to_allocate                       returned    managers (responsible and host        normal
+                                                  authorities), until allocated
+plan_review_due                       review due  the child's carer and social worker   normal
 ====================================  ==========  ====================================  =======
+
+The carers' kinds: ``police_report_due`` falls due at ``plan_rules.police_report_due`` (12 or
+under, or a plan of 0 hours: at once; never more than 6 hours after due back; none for "away")
+and stays worth sending for ``stale_after_hours``, so its TTL lets a phone out of signal get it
+when it reconnects (the carer's screen counts down by itself meanwhile). ``plan_review_due`` is
+keyed by its due time too: a plan is reviewed again and again, and a key is sent only once.
 
 Episode timings and whether each escalation applies come from :mod:`webapp.deadlines` (one source
 of the rules); this module only decides who is reminded, when it stops being worth sending, and
@@ -38,16 +51,18 @@ and appear on lock screens, so no field of the facts is ever put into them.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
+from dataclasses import dataclass, fields, replace
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from webapp import deadlines
+from webapp.carers import plan_rules
 from webapp.deadlines import EpisodeFacts, Escalation, Thresholds, ensure_utc
 from webapp.push.client import topic_for as push_topic
 
 INTERVIEW = "interview"
 EPISODE = "episode"
+PLAN = "plan"  # a child's risk plan; the subject id is the child's id
 URGENCIES = frozenset({"very-low", "low", "normal", "high"})
 MAX_TTL_HOURS = 28 * 24  # push services cap TTL at about four weeks
 
@@ -94,8 +109,28 @@ SCHEDULE: tuple[KindSpec, ...] = (
         "Second-stage intervention meeting due",
     ),
 )
+# The carers' kinds (issue 10): the people around one child rather than the authority's
+# escalations. Kept as their own rows of the table so the escalation chain above reads alone.
+CARERS_SCHEDULE: tuple[KindSpec, ...] = (
+    KindSpec("police_report_due", EPISODE, "the child's carer", "high", "Report to police now"),
+    KindSpec("sw_missing", EPISODE, "the child's social worker", "high", "Child reported missing"),
+    KindSpec("sw_returned", EPISODE, "the child's social worker", "normal", "Child back"),
+    KindSpec(
+        "rhi_to_allocate",
+        EPISODE,
+        "managers of the responsible and host authorities",
+        "normal",
+        "Return interview to allocate",
+    ),
+    KindSpec(
+        "plan_review_due", PLAN, "the child's carer and social worker", "normal", "Plan review due"
+    ),
+)
+ALL_KINDS = SCHEDULE + CARERS_SCHEDULE
 KINDS: dict[str, KindSpec] = {k.kind: k for k in SCHEDULE}
-_ORDER = {k.kind: i for i, k in enumerate(SCHEDULE)}
+CARERS_KINDS: dict[str, KindSpec] = {k.kind: k for k in CARERS_SCHEDULE}
+_SPECS = {**KINDS, **CARERS_KINDS}
+_ORDER = {k.kind: i for i, k in enumerate(ALL_KINDS)}
 # The kind names keep the default hours: they are part of idempotency keys, so they must not
 # change when an area configures other hours.
 RHI_CHAIN = ("rhi_24h", "rhi_48h", "rhi_66h")
@@ -198,9 +233,26 @@ class EpisodeReminderFacts:
     manager_ids: tuple[str, ...] = ()
     # Assistant Director / service manager: told about a child missing over 24 hours.
     senior_manager_ids: tuple[str, ...] = ()
+    # The people around the child, and what the carer's plan says (None: no plan).
+    carer_id: str | None = None
+    social_worker_id: str | None = None
+    date_of_birth: date | None = None
+    report_after_hours: int | None = None
+    due_back_at: datetime | None = None
+    reported_to_police_at: datetime | None = None
+    reported_at: datetime | None = None  # when the episode was recorded
+    # The return interview covering this episode: managers hear it needs allocating until it is.
+    rhi_due_at: datetime | None = None
+    rhi_allocated: bool = False
 
     def __post_init__(self) -> None:
         _check_id(self.episode.id, "episode id")
+        for name in ("carer_id", "social_worker_id"):
+            if getattr(self, name) is not None:
+                _check_id(getattr(self, name), name)
+        for name in ("due_back_at", "reported_to_police_at", "reported_at", "rhi_due_at"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, ensure_utc(getattr(self, name)))
         object.__setattr__(self, "history", tuple(self.history))
         object.__setattr__(self, "manager_ids", _ids(self.manager_ids, "manager id"))
         object.__setattr__(
@@ -256,7 +308,7 @@ def _reminder(
     body: str,
     settings: ReminderSettings,
 ) -> DueReminder:
-    spec = KINDS[kind]
+    spec = _SPECS[kind]
     ttl = min(stale_at - due_at, timedelta(hours=settings.max_ttl_hours))
     return DueReminder(
         key=f"{kind}:{subject_id}:{recipient_id}",
@@ -446,6 +498,137 @@ def episode_reminders(
         stale = stale_at.get(e.code, e.due_at + stale_after)
         for recipient in recipients:
             out.append(_reminder(e.code, f.episode.id, recipient, e.due_at, stale, body, settings))
+    out.extend(_carer_reminders(f, settings))
+    return _finish(out, now)
+
+
+def _police_body(f: EpisodeReminderFacts, due: datetime) -> str:
+    # Generic words only: a number of hours says nothing about the child.
+    episode = f.episode
+    start = f.due_back_at if f.due_back_at is not None else episode.last_seen_at
+    hours = int((due - start).total_seconds() // 3600)
+    if hours <= 0:
+        return "Not back when expected: the plan says report to police now."
+    since = "past due back" if f.due_back_at is not None else "since last seen"
+    return f"{_count(hours, 'hour')} {since}: the plan says report to police now."
+
+
+def _carer_reminders(f: EpisodeReminderFacts, settings: ReminderSettings) -> list[DueReminder]:
+    """The carer's police threshold, the social worker's news, the managers' allocation call."""
+    episode = f.episode
+    stale_after = timedelta(hours=settings.stale_after_hours)
+    out: list[DueReminder] = []
+    back = episode.returned_at
+    if (
+        f.carer_id
+        and f.date_of_birth is not None
+        and back is None
+        and f.reported_to_police_at is None
+    ):
+        due = plan_rules.police_report_due(
+            reported_type=episode.reported_type,
+            last_seen_at=episode.last_seen_at,
+            due_back_at=f.due_back_at,
+            date_of_birth=f.date_of_birth,
+            report_after_hours=f.report_after_hours,
+        )
+        if due is not None:
+            # Useful until a day on (then the missing-time escalations have taken over): the
+            # TTL lets a phone out of signal now get it when it reconnects.
+            body = _police_body(f, due)
+            out.append(
+                _reminder(
+                    "police_report_due",
+                    episode.id,
+                    f.carer_id,
+                    due,
+                    due + stale_after,
+                    body,
+                    settings,
+                )
+            )
+    if f.social_worker_id:
+        told = f.reported_at if f.reported_at is not None else episode.last_seen_at
+        told = max(told, episode.last_seen_at)
+        if back is None or back > told:
+            body = (
+                "A child you are the social worker for is away from placement."
+                if episode.away
+                else "A child you are the social worker for has been reported missing."
+            )
+            out.append(
+                _reminder(
+                    "sw_missing",
+                    episode.id,
+                    f.social_worker_id,
+                    told,
+                    told + stale_after,
+                    body,
+                    settings,
+                )
+            )
+        if back is not None:
+            body = "A child you are the social worker for is back."
+            out.append(
+                _reminder(
+                    "sw_returned",
+                    episode.id,
+                    f.social_worker_id,
+                    back,
+                    back + stale_after,
+                    body,
+                    settings,
+                )
+            )
+    if back is not None and f.rhi_due_at is not None and not f.rhi_allocated:
+        # Worth saying until the interview is due; after that, rhi_overdue says it.
+        stale = f.rhi_due_at if f.rhi_due_at > back else back + stale_after
+        body = "A child is back: a return interview needs allocating."
+        for manager in f.manager_ids:
+            out.append(
+                _reminder("rhi_to_allocate", episode.id, manager, back, stale, body, settings)
+            )
+    return out
+
+
+@dataclass(frozen=True)
+class PlanReminderFacts:
+    child_id: str
+    review_due_at: datetime | None
+    recipient_ids: tuple[str, ...] = ()  # the child's carer and social worker
+
+    def __post_init__(self) -> None:
+        _check_id(self.child_id, "child id")
+        if self.review_due_at is not None:
+            object.__setattr__(self, "review_due_at", ensure_utc(self.review_due_at))
+        object.__setattr__(self, "recipient_ids", _ids(self.recipient_ids, "recipient id"))
+
+
+def plan_reminders(
+    f: PlanReminderFacts,
+    settings: ReminderSettings = DEFAULT_SETTINGS,
+    *,
+    now: datetime | None = None,
+) -> list[DueReminder]:
+    """A plan review falling due: the carer and the social worker. Keyed by the due time, so the
+    next review (another due time) is a new reminder rather than one already sent."""
+    if f.review_due_at is None:
+        return []
+    due = f.review_due_at
+    stale = due + timedelta(hours=settings.stale_after_hours)
+    stamp = due.strftime("%Y%m%dT%H%M")
+    out = []
+    for recipient in f.recipient_ids:
+        r = _reminder(
+            "plan_review_due",
+            f.child_id,
+            recipient,
+            due,
+            stale,
+            "A child's risk assessment and action plan is due for review.",
+            settings,
+        )
+        out.append(replace(r, key=f"plan_review_due:{f.child_id}.{stamp}:{recipient}"))
     return _finish(out, now)
 
 
@@ -489,14 +672,19 @@ __all__ = [
     "EPISODE",
     "INTERVIEW",
     "KINDS",
+    "ALL_KINDS",
+    "CARERS_KINDS",
+    "CARERS_SCHEDULE",
     "SCHEDULE",
     "DueReminder",
     "EpisodeReminderFacts",
     "InterviewFacts",
     "KindSpec",
+    "PlanReminderFacts",
     "ReminderSettings",
     "episode_reminders",
     "interview_reminders",
     "plan",
+    "plan_reminders",
     "topic_for",
 ]

@@ -16,13 +16,15 @@ from sqlalchemy import func, or_, select
 
 from webapp import audit, uow
 from webapp.accounts.models import Organisation, Role, User
+from webapp.carers import plans
+from webapp.carers.models import RiskPlan
 from webapp.children import service as children
 from webapp.db_types import new_id, utcnow
 from webapp.episodes.models import Episode
 from webapp.errors import NotAllowed
 from webapp.extensions import db
 from webapp.interviews import workflow
-from webapp.interviews.models import Interview
+from webapp.interviews.models import Interview, interview_episodes
 from webapp.reminders import schedule
 from webapp.reminders.models import Reminder, ReminderStatus
 
@@ -72,16 +74,49 @@ def interview_facts(interview: Interview) -> schedule.InterviewFacts | None:
     )
 
 
+def _covering_interview(episode: Episode) -> Interview | None:
+    return db.session.scalar(
+        select(Interview)
+        .join(interview_episodes, interview_episodes.c.interview_id == Interview.id)
+        .where(interview_episodes.c.episode_id == episode.id)
+    )
+
+
 def episode_facts(episode: Episode) -> schedule.EpisodeReminderFacts:
     child = episode.child
-    # Both authorities must know about a child placed out of area going missing.
+    # Both authorities must know about a child placed out of area going missing, and that a
+    # return interview needs allocating when the child is back.
     authorities = {child.responsible_authority_id} | (
         {child.host_authority_id} if child.host_authority_id else set()
     )
+    plan = db.session.get(RiskPlan, child.id)
+    interview = _covering_interview(episode) if episode.returned_at else None
     return schedule.EpisodeReminderFacts(
         episode=children.facts(episode, child),
         history=tuple(children.history(child)),
         manager_ids=_managers(authorities),
+        carer_id=child.carer_id,
+        social_worker_id=child.social_worker_id,
+        date_of_birth=child.date_of_birth,
+        # No plan: None, which plan_rules reads as no agreed wait (at once).
+        report_after_hours=plan.report_after_hours if plan is not None else None,
+        due_back_at=episode.due_back_at,
+        reported_to_police_at=episode.reported_to_police_at,
+        reported_at=episode.created_at,
+        rhi_due_at=interview.due_at if interview is not None else None,
+        rhi_allocated=interview is not None
+        and (interview.allocated_to_id is not None or interview.status in workflow.DONE_STATUSES),
+    )
+
+
+def plan_facts(plan: RiskPlan) -> schedule.PlanReminderFacts:
+    child = plan.child
+    # The review date follows the returns since the last review (plan_rules.review_due_at).
+    plans.refresh_review_due(plan)
+    return schedule.PlanReminderFacts(
+        child_id=plan.id,
+        review_due_at=plan.review_due_at,
+        recipient_ids=tuple(i for i in (child.carer_id, child.social_worker_id) if i),
     )
 
 
@@ -91,6 +126,9 @@ def wanted(subject_type: str, subject_id: str, now: datetime) -> list[schedule.D
         interview = db.session.get(Interview, subject_id)
         facts = interview_facts(interview) if interview else None
         return schedule.interview_reminders(facts, cfg, now=now) if facts else []
+    if subject_type == schedule.PLAN:
+        plan = db.session.get(RiskPlan, subject_id)
+        return schedule.plan_reminders(plan_facts(plan), cfg, now=now) if plan else []
     episode = db.session.get(Episode, subject_id)
     return schedule.episode_reminders(episode_facts(episode), now, cfg) if episode else []
 
