@@ -26,6 +26,7 @@ from webapp.audit import AuditEvent
 from webapp.carers import photos, profiles
 from webapp.carers.models import ChildProfile, RiskPlan
 from webapp.carers.views import UPLOAD_LIMIT
+from webapp.errors import NotAllowed
 from webapp.extensions import db
 
 CANARY = "Canary-3e9d-profile"
@@ -473,10 +474,10 @@ def test_reading_the_profile_is_audited(as_user, world):
 
 def test_the_service_refuses_a_carer_of_another_child(app, world):
     child, people = world
-    with pytest.raises(profiles.NotAllowed):
+    with pytest.raises(NotAllowed):
         profiles.read_profile(people["other_carer"], child)
-    with pytest.raises(profiles.NotAllowed):
+    with pytest.raises(NotAllowed):
         profiles.save_profile(people["other_carer"], child, {"description": "x"})
-    with pytest.raises(profiles.NotAllowed):
+    with pytest.raises(NotAllowed):
         profiles.handover(people["worker"], child)
     assert fresh(_profile(child)).content == {}
