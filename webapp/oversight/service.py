@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_
@@ -10,6 +10,8 @@ from sqlalchemy.orm import selectinload
 
 from webapp import access, audit, deadlines, uow
 from webapp.accounts.models import User
+from webapp.carers import plans
+from webapp.carers.models import RiskPlan
 from webapp.children import service as children
 from webapp.episodes.models import Episode, EpisodeStatus
 from webapp.extensions import db
@@ -28,6 +30,8 @@ class Dashboard:
     authorised_not_forwarded: list[Interview]
     missing_now: list[Episode]
     escalations: list[tuple[Episode, deadlines.Escalation]]
+    # Risk plans whose review (6 months on, or 7 days after a return) has fallen due.
+    overdue_plan_reviews: list[RiskPlan] = field(default_factory=list)
 
 
 def dashboard(manager: User, now: datetime) -> Dashboard:
@@ -71,6 +75,7 @@ def dashboard(manager: User, now: datetime) -> Dashboard:
             if esc.state == "due" or episode.status == EpisodeStatus.MISSING:
                 escalations.append((episode, esc))
     escalations.sort(key=lambda pair: pair[1].due_at)
+    overdue_reviews = plans.overdue_reviews(manager, now)
     audit.record("view", "dashboard", None, detail="manager dashboard")
     uow.commit()
     return Dashboard(
@@ -80,6 +85,7 @@ def dashboard(manager: User, now: datetime) -> Dashboard:
         authorised_not_forwarded=list(not_forwarded),
         missing_now=[e for e in recent if e.status == EpisodeStatus.MISSING],
         escalations=escalations,
+        overdue_plan_reviews=overdue_reviews,
     )
 
 
