@@ -61,14 +61,6 @@ RETURN_FIELD_LABELS = {
     "welfare": "First welfare observations",
 }
 
-# How an open episode reads: "away" is whereabouts known, never "still missing".
-OPEN_STATE_LABELS = {
-    ReportedType.NOT_BACK: "Not back when expected",
-    ReportedType.MISSING: "Still missing",
-    ReportedType.ABSENT: "Still missing",
-    ReportedType.AWAY: "Away from placement, whereabouts known",
-}
-
 POLICE_CATEGORY_LABELS = {
     "missing": "Missing",
     "absent": "Absent",
