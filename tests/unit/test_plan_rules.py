@@ -214,3 +214,61 @@ def test_review_state():
     assert rules.review_state(None, now) == "not_reviewed"
     assert rules.review_state(now, now) == "overdue"
     assert rules.review_state(now + H, now) == "in_date"
+
+
+# ------------------------------------------------------------------ the carers' reminders
+
+
+def test_the_carers_reminders_carry_no_personal_data_and_last_until_stale():
+    from webapp.deadlines import EpisodeFacts
+    from webapp.reminders import schedule
+
+    name = "Amara-Okafor-2011-05-14"
+    seen = datetime(2026, 6, 10, 16, 0, tzinfo=UTC)
+    due_back = seen + 4 * H
+    episode = EpisodeFacts(
+        id=f"{name}-ep",
+        last_seen_at=seen,
+        returned_at=due_back + 10 * H,
+        reported_type="not_back",
+    )
+    facts = schedule.EpisodeReminderFacts(
+        episode=episode,
+        manager_ids=(f"{name}-mgr", f"{name}-host-mgr"),
+        carer_id=f"{name}-carer",
+        social_worker_id=f"{name}-sw",
+        date_of_birth=date(2011, 5, 14),
+        report_after_hours=3,
+        due_back_at=due_back,
+        reported_at=seen + 5 * H,
+        rhi_due_at=due_back + 82 * H,
+    )
+    got = schedule.episode_reminders(facts, seen)
+    kinds = {r.kind for r in got}
+    # Back 10 hours after due: the police threshold is no longer wanted.
+    assert kinds >= {"sw_missing", "sw_returned", "rhi_to_allocate"}
+    assert "police_report_due" not in kinds
+    open_facts = schedule.EpisodeReminderFacts(
+        **{
+            **facts.__dict__,
+            "episode": EpisodeFacts(id=episode.id, last_seen_at=seen, returned_at=None),
+        }
+    )
+    police = [
+        r for r in schedule.episode_reminders(open_facts, seen) if r.kind == "police_report_due"
+    ]
+    assert [(r.due_at, r.urgency, r.ttl_seconds) for r in police] == [
+        (due_back + 3 * H, "high", 24 * 3600)
+    ]
+    review = schedule.plan_reminders(
+        schedule.PlanReminderFacts(f"{name}-child", seen, (f"{name}-carer",))
+    )
+    for r in [*got, *police, *review]:
+        for text in (r.title, r.body):
+            assert "amara" not in text.lower() and "okafor" not in text.lower(), (r.kind, text)
+            assert "2011" not in text
+    # The next review is another reminder: a key is only ever sent once.
+    later = schedule.plan_reminders(
+        schedule.PlanReminderFacts(f"{name}-child", seen + 4000 * H, (f"{name}-carer",))
+    )
+    assert review[0].key != later[0].key
