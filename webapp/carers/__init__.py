@@ -8,9 +8,10 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     # Views are imported when the app is built, not with the package (see webapp.main).
-    from webapp.carers import hooks, plan_views, sync, views  # noqa: F401 (hooks: the listener)
+    from webapp.carers import hooks, plan_views, sync, views
     from webapp.fieldsync import registry
 
+    hooks.init_app(app)  # every new child gets its profile row
     app.register_blueprint(views.bp)
     app.register_blueprint(plan_views.bp)
     # What a carer's phone keeps in field mode: the children placed with them, their reports.

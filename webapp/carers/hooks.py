@@ -8,6 +8,7 @@ logs it through the child (the "child" record type shows Child rows).
 
 from __future__ import annotations
 
+from flask import Flask
 from sqlalchemy import event
 
 from webapp.carers.models import ChildProfile
@@ -15,7 +16,12 @@ from webapp.children.models import Child
 from webapp.db_types import utcnow
 
 
-@event.listens_for(Child, "after_insert")
+def init_app(app: Flask) -> None:
+    # On the mapper, once per process (every app shares the models).
+    if not event.contains(Child, "after_insert", _profile_for_new_child):
+        event.listen(Child, "after_insert", _profile_for_new_child)
+
+
 def _profile_for_new_child(mapper, connection, child: Child) -> None:
     now = utcnow()
     connection.execute(

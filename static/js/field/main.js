@@ -354,9 +354,17 @@ async function showList() {
  * @returns {Promise<Record<string, StoredRecord[]>>}
  */
 async function allRecords() {
+  const { map } = await pendingByRecord();
   /** @type {Record<string, StoredRecord[]>} */
   const all = {};
-  for (const type of app.types) all[type.name] = await app.store.listRecords(type.name);
+  for (const type of app.types) {
+    // Shown as they will be once the server has them: a child reported back with no signal is
+    // back on this phone too, not still "not back" until the next sync.
+    all[type.name] = (await app.store.listRecords(type.name)).map((record) => {
+      const draft = map.get(`${type.name}:${record.id}`);
+      return draft && type.accepted ? { ...record, value: type.accepted(record.value, draft.payload) } : record;
+    });
+  }
   return all;
 }
 
@@ -417,7 +425,8 @@ async function createRecord(typeName, payload) {
   if (problems.length) return;
   const id = crypto.randomUUID();
   // Shown at once as the server will show it; the server's own copy replaces it at the next pull.
-  await app.store.putRecord(typeName, id, null, type.local ? type.local(payload) : payload);
+  // Version 0: no server version yet (the create itself builds on none, base null).
+  await app.store.putRecord(typeName, id, 0, type.local ? type.local(payload) : payload);
   await app.client.save({ recordType: typeName, recordId: id, baseVersion: null, payload });
   refreshStatus();
   const stored = await app.store.getRecord(typeName, id);

@@ -182,7 +182,7 @@ function profileScreen(record, ctx) {
   const chosen = ctx.current.photo;
   const shown = chosen && typeof chosen === "object" ? chosen.jpeg : (chosen === "remove" ? null : v.photo);
   const hidden = h("input", { type: "hidden", name: "photo", value: typeof chosen === "object" && chosen ? JSON.stringify(chosen) : (chosen || "keep") });
-  const preview = h("div", { class: "hw-photo" }, shown ? h("img", { src: `data:image/jpeg;base64,${shown}`, alt: `Photo of ${fullName(v)}`, class: "hw-photo__img" }) : h("p", { class: "govuk-body" }, "No photo yet."));
+  const preview = h("div", { class: "hw-profile-photo" }, shown ? h("img", { src: `data:image/jpeg;base64,${shown}`, alt: `Photo of ${fullName(v)}`, class: "hw-profile-photo__image" }) : h("p", { class: "govuk-body" }, "No photo yet."));
   const photoError = h("p", { class: "govuk-error-message", id: "photo-file-error", hidden: true });
   const file = h("input", { class: "govuk-file-upload", id: "photo-file", type: "file", accept: "image/jpeg,image/png,image/heic,image/heif", "aria-describedby": "photo-file-hint" });
   file.addEventListener("change", async () => {
@@ -193,7 +193,7 @@ function profileScreen(record, ctx) {
     try {
       const jpeg = await preparePhoto(f, { online: navigator.onLine });
       /** @type {HTMLInputElement} */ (hidden).value = JSON.stringify({ jpeg });
-      preview.replaceChildren(h("img", { src: `data:image/jpeg;base64,${jpeg}`, alt: `New photo of ${fullName(v)}`, class: "hw-photo__img" }));
+      preview.replaceChildren(h("img", { src: `data:image/jpeg;base64,${jpeg}`, alt: `New photo of ${fullName(v)}`, class: "hw-profile-photo__image" }));
       ctx.onChange();
     } catch (err) {
       // The typed profile stays as it is: only the photo is refused.
