@@ -1,8 +1,9 @@
 """A record type plugs into field sync from its own files: this one lives only here.
 
-The example, a school DSL's short note (DSLs have no record type of their own yet), registers itself the way interviews do (its feature's
-init_app would call registry.register) and round-trips through a push and a pull without any
-change to the sync store, the engine or the change log.
+The example, a school DSL's short note (DSLs have no record type of their own yet), registers
+itself the way interviews do (its feature's init_app would call registry.register) and
+round-trips through a push and a pull without any change to the sync store, the engine or the
+change log.
 """
 
 import json
