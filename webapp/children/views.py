@@ -58,6 +58,7 @@ def show(child_id: str):
         child=child,
         episode_rows=episode_rows,
         interviews=[(i, interviews.clock(i, now)) for i in interview_rows],
+        appointments=interviews.appointments(current_user, child),
         flags=service.deadlines.child_flags(history, now, service.thresholds()),
         can_manage=access.can_manage(current_user),
         now=now,

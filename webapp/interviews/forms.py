@@ -125,3 +125,23 @@ class ForwardForm(FlaskForm):
         description="UK time.",
         validators=[InputRequired(message="Enter when it was forwarded")],
     )
+
+
+class ArrangeForm(FlaskForm):
+    """The appointment: when and where the child will be seen. The time is checked by the
+    service (not in the past); empty is refused here unless the person cancels."""
+
+    appointment_at = LocalDateTimeField(
+        "Date and time of the interview",
+        description="UK time.",
+        validators=[Optional()],
+    )
+    place = StringField(
+        "Where",
+        description="For example, the child's placement or school. Optional.",
+        widget=GovTextInput(),
+        validators=[
+            Optional(),
+            Length(max=200, message="The place must be 200 characters or fewer"),
+        ],
+    )

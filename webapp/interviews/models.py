@@ -13,6 +13,7 @@ from webapp.db_types import UTCDateTime, new_id, utcnow
 from webapp.episodes.models import Episode
 from webapp.extensions import db
 from webapp.interviews import workflow
+from webapp.sealed import SealedAttribute
 
 # The workflow lives in workflow.py; the status enum stays importable from the model.
 InterviewStatus = workflow.Status
@@ -52,6 +53,12 @@ class Interview(db.Model):
     intelligence_enc: Mapped[str | None] = mapped_column(Text)
     review_note_enc: Mapped[str | None] = mapped_column(Text)
 
+    # The arranged appointment: its time in clear (the reminders are timed from it), its place
+    # sealed (a place can be the child's home). When it was arranged times the carer's notice.
+    appointment_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    appointment_arranged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    appointment_place_enc: Mapped[str | None] = mapped_column(Text)
+
     completed_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     authorised_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
@@ -68,6 +75,8 @@ class Interview(db.Model):
     allocated_to: Mapped[User | None] = relationship(foreign_keys=[allocated_to_id])
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
     authorised_by: Mapped[User | None] = relationship(foreign_keys=[authorised_by_id])
+
+    appointment_place = SealedAttribute("appointment_place_enc", "interview", "appointment_place")
 
     __mapper_args__ = {"version_id_col": version}
 

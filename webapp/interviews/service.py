@@ -7,13 +7,14 @@ police intelligence goes to its own sealed field; everything else is one sealed 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
 from webapp import access, audit, deadlines, sealed, uow
 from webapp.accounts.models import Role, User
 from webapp.children import service as children
+from webapp.children.models import Child
 from webapp.db_types import utcnow
 from webapp.errors import ChangedMeanwhile, NotAllowed, RuleError
 from webapp.extensions import db
@@ -265,6 +266,94 @@ def record_forwarded(manager: User, interview: Interview, when: datetime) -> Int
     audit.record("forward_police", "interview", interview.id, child_id=interview.child_id)
     uow.commit()
     return interview
+
+
+# ---------------------------------------------------------------- the appointment
+
+PLACE_MAX = 200
+# A time typed a few minutes ago (the form was slow to send, the phone's clock is a little out) is
+# still "now"; anything earlier is a mistake.
+APPOINTMENT_GRACE = timedelta(minutes=5)
+# How long after its time an appointment is still shown on the child's page (it may run late).
+APPOINTMENT_SHOWN_FOR = timedelta(hours=2)
+
+
+def _may_arrange(user: User, interview: Interview) -> bool:
+    if access.is_assignee(user, interview) and user.role == Role.WORKER:
+        return True
+    # A manager of the child: the interview is one access lets them see.
+    return access.can_manage(user) and (
+        db.session.scalar(access.interviews_query(user).where(Interview.id == interview.id))
+        is not None
+    )
+
+
+def may_arrange(user: User, interview: Interview) -> bool:
+    """The allocated worker or a manager of the child, while the interview is open: the pages
+    offer the form only then."""
+    return interview.is_open and _may_arrange(user, interview)
+
+
+def arrange(
+    user: User, interview: Interview, at: datetime | None, place: str | None = None
+) -> Interview:
+    """Arrange (or re-arrange) the interview's appointment; `at` None cancels it.
+
+    A time after the 72-hour due time is allowed: the child chooses when, and the clock on the
+    page already says the interview is late. The reminders (the carer told it is arranged, the
+    carer and worker two hours before) follow from the hooks at commit.
+    """
+    if not _may_arrange(user, interview):
+        raise NotAllowed("Only the allocated worker or a manager arranges the interview")
+    if not interview.is_open:
+        raise RuleError("appointment_at", "The interview is no longer open: nothing to arrange")
+    place = (place or "").strip() or None
+    if at is None:
+        interview.appointment_at = None
+        interview.appointment_arranged_at = None
+        interview.appointment_place = None
+        audit.record(
+            "arrange", "interview", interview.id, child_id=interview.child_id, detail="cancelled"
+        )
+        uow.commit()
+        return interview
+    now = utcnow()
+    if at < now - APPOINTMENT_GRACE:
+        raise RuleError("appointment_at", "The appointment must be in the future")
+    if place is not None and len(place) > PLACE_MAX:
+        raise RuleError("place", f"The place must be {PLACE_MAX} characters or fewer")
+    if at != interview.appointment_at:
+        # A new time is news to the carer again; the same time with a corrected place is not.
+        interview.appointment_arranged_at = now
+    interview.appointment_at = at
+    interview.appointment_place = place
+    audit.record("arrange", "interview", interview.id, child_id=interview.child_id)
+    uow.commit()
+    return interview
+
+
+def appointments(user: User, child: Child) -> list[Interview]:
+    """The child's open interviews with an appointment still to come (or just begun), for the
+    child's page: anyone who may see the child (the carer included) sees when and where, which is
+    not interview content. The caller has read the child through access. Audited, since the place
+    is sealed."""
+    rows = list(
+        db.session.scalars(
+            select(Interview)
+            .where(
+                Interview.child_id == child.id,
+                Interview.status.in_(workflow.OPEN_STATUSES),
+                Interview.appointment_at.is_not(None),
+                Interview.appointment_at >= utcnow() - APPOINTMENT_SHOWN_FOR,
+            )
+            .order_by(Interview.appointment_at)
+        )
+    )
+    for interview in rows:
+        audit.record("view", "interview", interview.id, child_id=child.id, detail="appointment")
+    if rows:
+        uow.commit()
+    return rows
 
 
 def sections_overview(interview: Interview) -> list[tuple[Section, str]]:

@@ -19,6 +19,7 @@ from webapp.extensions import db
 from webapp.interviews import service, workflow
 from webapp.interviews.forms import (
     AllocateForm,
+    ArrangeForm,
     ForwardForm,
     ReviewForm,
     form_data_from_answers,
@@ -53,9 +54,20 @@ def show(interview_id: str):
 
 
 def _render_show(
-    interview, *, problems=(), allocate_form=None, review_form=None, forward_form=None, status=200
+    interview,
+    *,
+    problems=(),
+    allocate_form=None,
+    review_form=None,
+    forward_form=None,
+    arrange_form=None,
+    status=200,
 ):
     actions = access.interview_actions(current_user, interview)
+    if arrange_form is None and service.may_arrange(current_user, interview):
+        arrange_form = ArrangeForm(
+            appointment_at=interview.appointment_at, place=interview.appointment_place
+        )
     if allocate_form is None and workflow.Action.ALLOCATE in actions:
         allocate_form = AllocateForm(worker_id=interview.allocated_to_id)
     if allocate_form is not None:
@@ -77,6 +89,7 @@ def _render_show(
             allocate_form=allocate_form,
             review_form=review_form or ReviewForm(),
             forward_form=forward_form or ForwardForm(),
+            arrange_form=arrange_form,
             SECTIONS=SECTIONS,
         ),
         status,
@@ -270,3 +283,33 @@ def forwarded(interview_id: str):
             flash("Recorded as forwarded to the police.", "success")
             return redirect(url_for("interviews.show", interview_id=interview.id))
     return _render_show(interview, forward_form=form, status=422)
+
+
+@bp.route("/interviews/<interview_id>/appointment", methods=["POST"])
+@roles_required(Role.WORKER, Role.MANAGER)
+def arrange(interview_id: str):
+    """Arrange, re-arrange or cancel the appointment (the allocated worker or a manager)."""
+    interview = service.read_interview(current_user, interview_id)
+    if not service.may_arrange(current_user, interview):
+        raise NotFound
+    form = ArrangeForm()
+    # Cancelling ignores what is in the boxes (CSRF is checked app-wide before any view).
+    cancel = request.form.get("cancel") == "1"
+    if cancel or form.validate_on_submit():
+        if not cancel and form.appointment_at.data is None:
+            form.appointment_at.errors = ["Enter the date and time of the interview"]
+        else:
+            try:
+                service.arrange(
+                    current_user,
+                    interview,
+                    None if cancel else form.appointment_at.data,
+                    None if cancel else form.place.data,
+                )
+            except RuleError as err:
+                field = err.field if err.field in form else "appointment_at"
+                form[field].errors = [*form[field].errors, err.message]
+            else:
+                flash("Appointment cancelled." if cancel else "Interview arranged.", "success")
+                return redirect(url_for("interviews.show", interview_id=interview.id))
+    return _render_show(interview, arrange_form=form, status=422)

@@ -23,7 +23,17 @@ _KEY = "homeward_reminder_subjects"
 
 # The facts the schedule reads. An interview's answers change on every autosave and every sync
 # push; they move no reminder, so they trigger no recomputation.
-INTERVIEW_FACTS = ("status", "due_at", "allocated_to_id", "allocated_at", "episodes")
+INTERVIEW_FACTS = (
+    "status",
+    "due_at",
+    "allocated_to_id",
+    "allocated_at",
+    "episodes",
+    # The appointment: the carer told it is arranged, carer and worker reminded 2 hours before.
+    # (A change of the child's carer reaches these through CHILD_FACTS' carer_id below.)
+    "appointment_at",
+    "appointment_arranged_at",
+)
 EPISODE_FACTS = (
     "last_seen_at",
     "returned_at",

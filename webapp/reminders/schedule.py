@@ -31,6 +31,9 @@ sw_returned                           returned    the child's social worker     
 rhi_to_allocate                       returned    managers (responsible and host        normal
                                                   authorities), until allocated
 plan_review_due                       review due  the child's carer and social worker   normal
+rhi_arranged                          arranged    the child's carer                     normal
+rhi_appointment                       appointment the child's carer and the allocated     high
+                                      -2 h        worker
 ====================================  ==========  ====================================  =======
 
 The carers' kinds: ``police_report_due`` falls due at ``plan_rules.police_report_due`` (12 or
@@ -38,6 +41,10 @@ under, or a plan of 0 hours: at once; never more than 6 hours after due back; no
 and stays worth sending for ``stale_after_hours``, so its TTL lets a phone out of signal get it
 when it reconnects (the carer's screen counts down by itself meanwhile). ``plan_review_due`` is
 keyed by its due time too: a plan is reviewed again and again, and a key is sent only once.
+``rhi_arranged`` and ``rhi_appointment`` are keyed by the arrangement and the appointment time
+for the same reason: a re-arranged interview is news again, and a second appointment needs its
+own reminder even when the first one was sent. Both go when the appointment is cancelled or the
+interview is done; neither says when or where (the carer opens Homeward for that).
 
 Episode timings and whether each escalation applies come from :mod:`webapp.deadlines` (one source
 of the rules); this module only decides who is reminded, when it stops being worth sending, and
@@ -125,6 +132,15 @@ CARERS_SCHEDULE: tuple[KindSpec, ...] = (
     KindSpec(
         "plan_review_due", PLAN, "the child's carer and social worker", "normal", "Plan review due"
     ),
+    KindSpec("rhi_arranged", INTERVIEW, "the child's carer", "normal", "Return interview arranged"),
+    # Two hours' notice of a time fixed with the child: it should reach a phone in battery saver.
+    KindSpec(
+        "rhi_appointment",
+        INTERVIEW,
+        "the child's carer and the allocated worker",
+        "high",
+        "Return interview soon",
+    ),
 )
 ALL_KINDS = SCHEDULE + CARERS_SCHEDULE
 KINDS: dict[str, KindSpec] = {k.kind: k for k in SCHEDULE}
@@ -135,6 +151,12 @@ _ORDER = {k.kind: i for i, k in enumerate(ALL_KINDS)}
 # change when an area configures other hours.
 RHI_CHAIN = ("rhi_24h", "rhi_48h", "rhi_66h")
 EPISODE_KINDS = frozenset(k.kind for k in SCHEDULE if k.subject_type == EPISODE)
+APPOINTMENT_NOTICE = timedelta(hours=2)
+ARRANGED_BODY = (
+    "A return interview has been arranged for a child placed with you: open Homeward for the time."
+)
+APPOINTMENT_BODY = "A return interview is in 2 hours."
+APPOINTMENT_SOON_BODY = "A return interview is in less than 2 hours."
 
 
 @dataclass(frozen=True)
@@ -211,9 +233,21 @@ class InterviewFacts:
     allocated_at: datetime | None = None
     manager_ids: tuple[str, ...] = ()
     done: bool = False  # completed, or declined and recorded: nothing more to remind about
+    # The appointment arranged with the child (None: none), when it was arranged, and the
+    # child's carer (told of it, and reminded with the worker).
+    appointment_at: datetime | None = None
+    appointment_arranged_at: datetime | None = None
+    carer_id: str | None = None
 
     def __post_init__(self) -> None:
         _check_id(self.id, "interview id")
+        if (self.appointment_at is None) != (self.appointment_arranged_at is None):
+            raise ValueError(f"interview {self.id}: appointment_at and arranged_at go together")
+        for name in ("appointment_at", "appointment_arranged_at"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, ensure_utc(getattr(self, name)))
+        if self.carer_id is not None:
+            _check_id(self.carer_id, "carer_id")
         object.__setattr__(self, "returned_at", ensure_utc(self.returned_at))
         object.__setattr__(self, "due_at", ensure_utc(self.due_at))
         if self.due_at < self.returned_at:
@@ -422,7 +456,44 @@ def interview_reminders(
                     settings,
                 )
             )
+    out.extend(_appointment_reminders(f, settings))
     return _finish(out, now)
+
+
+def _stamp(at: datetime) -> str:
+    return at.strftime("%Y%m%dT%H%M")
+
+
+def _appointment_reminders(f: InterviewFacts, settings: ReminderSettings) -> list[DueReminder]:
+    """The carer told the interview is arranged, and the carer and the worker two hours before.
+
+    Keys carry the arrangement's and the appointment's times (like a plan review's): each new
+    arrangement is told, and each appointment reminded, even when an earlier one was sent.
+    """
+    at, arranged = f.appointment_at, f.appointment_arranged_at
+    if at is None or arranged is None or at <= arranged:
+        return []  # none, or arranged for a time already come: nothing left to remind of
+    stale_after = timedelta(hours=settings.stale_after_hours)
+    out: list[DueReminder] = []
+    if f.carer_id:
+        # Pointless once the appointment has come.
+        stale = min(arranged + stale_after, at)
+        r = _reminder("rhi_arranged", f.id, f.carer_id, arranged, stale, ARRANGED_BODY, settings)
+        out.append(replace(r, key=f"rhi_arranged:{f.id}.{_stamp(arranged)}:{f.carer_id}"))
+    due = at - APPOINTMENT_NOTICE
+    recipients = []
+    if f.carer_id and due > arranged:
+        # Arranged at shorter notice, the carer has just been told by rhi_arranged.
+        recipients.append(f.carer_id)
+    if f.allocated_to and f.allocated_to != f.carer_id:
+        recipients.append(f.allocated_to)
+    body = APPOINTMENT_BODY
+    if due <= arranged:
+        due, body = arranged, APPOINTMENT_SOON_BODY
+    for recipient in recipients:
+        r = _reminder("rhi_appointment", f.id, recipient, due, at, body, settings)
+        out.append(replace(r, key=f"rhi_appointment:{f.id}.{_stamp(at)}:{recipient}"))
+    return out
 
 
 def _episode_body(e: Escalation, episode: EpisodeFacts, t: Thresholds) -> str:

@@ -30,6 +30,7 @@ from webapp.reminders.models import Reminder, ReminderStatus
 
 # Submitted or authorised: nothing more for the worker to do. Sent back is open again.
 TEST_KIND = "test"
+APPOINTMENT_KINDS = ("rhi_arranged", "rhi_appointment")
 
 
 def settings() -> schedule.ReminderSettings:
@@ -71,6 +72,13 @@ def interview_facts(interview: Interview) -> schedule.InterviewFacts | None:
         allocated_at=interview.allocated_at if interview.allocated_to_id else None,
         manager_ids=_managers({child.responsible_authority_id}),
         done=interview.status in workflow.DONE_STATUSES,
+        appointment_at=interview.appointment_at,
+        # An appointment written without its arrangement time (an old row, a loader) counts as
+        # arranged when the interview last changed.
+        appointment_arranged_at=(interview.appointment_arranged_at or interview.updated_at)
+        if interview.appointment_at
+        else None,
+        carer_id=child.carer_id,
     )
 
 
@@ -246,6 +254,14 @@ def mark_all_read(user: User, now: datetime | None = None) -> None:
     ):
         row.read_at = now
     uow.commit()
+
+
+def appointment_child_id(user: User, row: Reminder) -> str | None:
+    """Where a carer's appointment reminder lands: the child's page, which shows the time and
+    place (a carer never opens the interview itself). None for anyone and anything else."""
+    if row.kind not in APPOINTMENT_KINDS or user.role != Role.CARER:
+        return None
+    return db.session.scalar(select(Interview.child_id).where(Interview.id == row.subject_id))
 
 
 def open_reminder(user: User, reminder_id: str) -> Reminder:

@@ -74,6 +74,11 @@ def upgrade():
         batch_op.add_column(sa.Column("report_enc", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("return_enc", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("carer_notes_enc", sa.Text(), nullable=True))
+    # The return interview's appointment: time in clear (reminders), place sealed.
+    with op.batch_alter_table("interviews") as batch_op:
+        batch_op.add_column(sa.Column("appointment_at", sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column("appointment_arranged_at", sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column("appointment_place_enc", sa.Text(), nullable=True))
 
     conn = op.get_bind()
     children = sa.table("children", sa.column("id", sa.String))
@@ -116,6 +121,10 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table("interviews") as batch_op:
+        batch_op.drop_column("appointment_place_enc")
+        batch_op.drop_column("appointment_arranged_at")
+        batch_op.drop_column("appointment_at")
     with op.batch_alter_table("episodes") as batch_op:
         batch_op.drop_column("carer_notes_enc")
         batch_op.drop_column("return_enc")
