@@ -75,7 +75,7 @@ def carer_server(tmp_path_factory):
                 ],
             },
         )
-        db.session.add(plan)
+        db.session.merge(plan)  # the demo's own plan for Mia, if it has one, made this one
         db.session.commit()
     proc, base = start_server(instance, env)
     yield {"url": base, "instance": instance, "env": env}

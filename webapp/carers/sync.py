@@ -164,10 +164,16 @@ class ChildHandler:
         self.device_id = device_id
 
     def _get(self, actor: User, record_id, *, fresh: bool = False) -> ChildProfile | None:
+        # A phone keeps the children placed with this carer: never every child a manager or
+        # social worker may see on the web pages (as field_interviews_query for interviews).
         query = (
             select(ChildProfile)
             .join(Child, ChildProfile.id == Child.id)
-            .where(ChildProfile.id == str(record_id), access.child_clause(actor))
+            .where(
+                ChildProfile.id == str(record_id),
+                access.child_clause(actor),
+                Child.carer_id == actor.id,
+            )
         )
         if fresh:
             query = query.execution_options(populate_existing=True)
