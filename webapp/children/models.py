@@ -81,6 +81,8 @@ class Child(db.Model):
     carer_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
     school_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id"), index=True)
     social_worker_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # The independent reviewing officer of a looked-after child: told of every episode.
+    iro_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
     # The risk flags are special-category data no query needs: one sealed {flag: 0|1} for all
     # of FLAG_LABELS, written for every child, so neither NULL nor length tells anything.
     flags_enc: Mapped[str | None] = mapped_column(Text)
@@ -97,6 +99,7 @@ class Child(db.Model):
     school: Mapped[Organisation | None] = relationship(foreign_keys=[school_id])
     carer: Mapped[User | None] = relationship(foreign_keys=[carer_id])
     social_worker: Mapped[User | None] = relationship(foreign_keys=[social_worker_id])
+    iro: Mapped[User | None] = relationship(foreign_keys=[iro_id])
 
     @property
     def full_name(self) -> str:

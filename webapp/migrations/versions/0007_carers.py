@@ -79,6 +79,20 @@ def upgrade():
         batch_op.add_column(sa.Column("appointment_at", sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column("appointment_arranged_at", sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column("appointment_place_enc", sa.Text(), nullable=True))
+    # The child's independent reviewing officer (looked-after children): told of every episode.
+    # On SQLite the column comes with its REFERENCES clause in place: Alembic's copy-and-rename
+    # of children would, with foreign keys on, fail on (or delete) the rows that refer to it.
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(
+            "ALTER TABLE children ADD COLUMN iro_id VARCHAR(36) "
+            "CONSTRAINT fk_children_iro_id_users REFERENCES users (id)"
+        )
+    else:
+        op.add_column("children", sa.Column("iro_id", sa.String(length=36), nullable=True))
+        op.create_foreign_key(
+            op.f("fk_children_iro_id_users"), "children", "users", ["iro_id"], ["id"]
+        )
+    op.create_index(op.f("ix_children_iro_id"), "children", ["iro_id"], unique=False)
 
     conn = op.get_bind()
     children = sa.table("children", sa.column("id", sa.String))
@@ -121,6 +135,12 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index(op.f("ix_children_iro_id"), table_name="children")
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("ALTER TABLE children DROP COLUMN iro_id")  # as in upgrade: no table copy
+    else:
+        op.drop_constraint(op.f("fk_children_iro_id_users"), "children", type_="foreignkey")
+        op.drop_column("children", "iro_id")
     with op.batch_alter_table("interviews") as batch_op:
         batch_op.drop_column("appointment_place_enc")
         batch_op.drop_column("appointment_arranged_at")
