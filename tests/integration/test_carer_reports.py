@@ -437,3 +437,29 @@ def test_what_a_carer_writes_is_never_stored_in_clear(as_user, carer, placed):
     assert all(canary not in str(value) for row in rows for value in row)
     audit_rows = db.session.execute(text("SELECT detail FROM audit_events")).all()
     assert all(canary not in str(row) for row in audit_rows)
+
+
+def test_the_childs_page_shows_the_plans_next_step_while_not_back(as_user, carer, placed):
+    from webapp.carers.models import RiskPlan
+
+    db.session.add(RiskPlan(id=placed.id, report_after_hours=3, content={}))
+    episode = factories.episode(placed, last_seen_hours_ago=5, missing_hours=None)
+    episode.reported_type = "not_back"
+    episode.due_back_at = now() - H
+    episode.reported_to_police_at = None  # the factory's episode was reported
+    db.session.commit()
+    page = as_user(carer).get(f"/children/{placed.id}").get_data(as_text=True)
+    assert "Try the contacts and addresses in the plan" in page
+    assert "Report to police by" in page
+    # Past the plan's hours: the page says to report now.
+    episode = fresh(episode)
+    episode.due_back_at = now() - 4 * H
+    db.session.commit()
+    page = as_user(carer).get(f"/children/{placed.id}").get_data(as_text=True)
+    assert "Report to police now: the plan says not to wait any longer." in page
+    # Police told: the deadline no longer shows.
+    episode = fresh(episode)
+    episode.reported_to_police_at = now() - H
+    db.session.commit()
+    page = as_user(carer).get(f"/children/{placed.id}").get_data(as_text=True)
+    assert "Police have been told" in page and "Report to police by" not in page

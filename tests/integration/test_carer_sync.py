@@ -242,3 +242,34 @@ def test_a_workers_phone_keeps_no_carers_records(as_user, me, placed):
     db.session.commit()
     changes = Device(as_user(me)).pull().json["changes"]
     assert {c["record_type"] for c in changes} == {"interview"}
+
+
+def test_an_arranged_interview_reaches_the_carers_phone_and_an_autosave_does_not(
+    phone, placed, as_user
+):
+    from webapp.fieldsync.models import ChangeLog
+    from webapp.interviews import service as interviews
+
+    worker = factories.worker(placed.responsible_authority)
+    interview = factories.interview(worker_=worker, child_=placed)
+    db.session.commit()
+    cursor = phone.pull().json["cursor"]
+
+    # The worker types (an autosave changes the interview's answers): nothing for the carer.
+    interviews.replace_answers(worker, interview, {"why_details": "A party"}, source="web")
+    db.session.commit()
+    logged = db.session.scalars(
+        select(ChangeLog.record_type).order_by(ChangeLog.seq.desc())
+    ).first()
+    assert logged == "interview"
+    assert phone.pull(cursor=cursor).json["changes"] == []
+
+    # The worker arranges the interview: the carer's copy of the child says when and where.
+    at = (now() + 26 * H).replace(microsecond=0)
+    interviews.arrange(worker, fresh(interview), at, "The family centre")
+    db.session.commit()
+    changes = phone.pull(cursor=cursor).json["changes"]
+    assert [(c["record_type"], c["record_id"]) for c in changes] == [("child", placed.id)]
+    (appointment,) = changes[0]["payload"]["appointments"]
+    assert appointment["place"] == "The family centre"
+    assert datetime.fromisoformat(appointment["at"]) == at

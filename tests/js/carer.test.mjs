@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { openEpisode, timeLeft } from "../../static/js/records/child.js";
+import { openEpisode, timeLeft, upcoming } from "../../static/js/records/child.js";
 import { check, isOpen, typeChoices } from "../../static/js/records/episode.js";
 import { sniff } from "../../static/js/photo.js";
 import { batchesOf } from "../../static/js/sync/client.js";
@@ -92,4 +92,10 @@ test("two copies of a record are compared field by field, a photo summed up", ()
     { "profile.description": "Tall", photo: "A photo", review_due: null });
   assert.deepEqual(flatten({ photo: "keep" }), { photo: null });
   assert.deepEqual(flatten({ photo: "remove" }), { photo: "Removed" });
+});
+
+test("an arranged interview shows until two hours after its time", () => {
+  const at = (hours) => ({ at: new Date(NOW + hours * 3600e3).toISOString(), place: null });
+  assert.deepEqual(upcoming([at(-3), at(-1.5), at(5)], NOW).map((a) => a.at), [at(-1.5).at, at(5).at]);
+  assert.deepEqual(upcoming(undefined, NOW), []);
 });

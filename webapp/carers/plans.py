@@ -110,6 +110,22 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def step_for(episode: Episode, now: datetime) -> plan_rules.Step:
+    """What the child's page says the carer should do next while the child is not back: the
+    plan's police deadline (the phone works out the same with plan.js)."""
+    plan = db.session.get(RiskPlan, episode.child_id)
+    return plan_rules.next_step(
+        reported_type=episode.reported_type,
+        last_seen_at=episode.last_seen_at,
+        due_back_at=episode.due_back_at,
+        date_of_birth=episode.child.date_of_birth,
+        report_after_hours=plan.report_after_hours if plan is not None else None,
+        reported_to_police_at=episode.reported_to_police_at,
+        returned_at=episode.returned_at,
+        now=now,
+    )
+
+
 def plan_summary(plan: RiskPlan | None) -> dict:
     """What a carer's phone keeps of the plan (JSON-able). No plan: report_after_hours None,
     which plan.js reads as no agreed wait (at once)."""

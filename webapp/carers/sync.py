@@ -44,6 +44,8 @@ from webapp.errors import NotAllowed, NotFound, RuleError
 from webapp.extensions import db
 from webapp.fieldsync import store
 from webapp.fieldsync.registry import RecordType
+from webapp.interviews import workflow
+from webapp.interviews.models import Interview
 
 # A returned episode stays on the carer's phone this long, for adding what they noticed.
 KEEP_RETURNED = timedelta(days=14)
@@ -153,6 +155,19 @@ def child_payload(profile: ChildProfile, actor: User) -> dict[str, Any]:
         "photo": profiles.photo_b64(profile),
         "plan": _plan_summary(child.id),
         "open_episode_id": open_episode,
+        # When and where the return interview is (not its content): the carer brings the child.
+        "appointments": [
+            {"at": _iso(i.appointment_at), "place": i.appointment_place}
+            for i in db.session.scalars(
+                select(Interview)
+                .where(
+                    Interview.child_id == child.id,
+                    Interview.status.in_(workflow.OPEN_STATUSES),
+                    Interview.appointment_at.is_not(None),
+                )
+                .order_by(Interview.appointment_at)
+            )
+        ],
         "editable": access.can_keep_profile(actor, child),
     }
 
@@ -512,6 +527,10 @@ def _children_of_episodes(conn, ids: set[str]) -> set[str]:
     return set(conn.scalars(select(Episode.child_id).where(Episode.id.in_(ids))))
 
 
+def _children_of_interviews(conn, ids: set[str]) -> set[str]:
+    return set(conn.scalars(select(Interview.child_id).where(Interview.id.in_(ids))))
+
+
 def _episodes_of_children(conn, ids: set[str]) -> set[str]:
     return set(conn.scalars(select(Episode.id).where(Episode.child_id.in_(ids))))
 
@@ -520,8 +539,19 @@ CHILD_RECORD = RecordType(
     name="child",
     handler=ChildHandler,
     model=ChildProfile,
-    # The payload shows the child, the plan and which episode is open.
-    shows={Child: _same_ids, RiskPlan: _same_ids, Episode: _children_of_episodes},
+    # The payload shows the child, the plan, which episode is open and when the interview is.
+    shows={
+        Child: _same_ids,
+        RiskPlan: _same_ids,
+        Episode: _children_of_episodes,
+        Interview: _children_of_interviews,
+    },
+    # Of an episode only whether it is open, of an interview only its appointment: a worker's
+    # autosave must not send the child's record (and its photo) to the carer's phone again.
+    shows_only={
+        Episode: ("status",),
+        Interview: ("status", "appointment_at", "appointment_place_enc"),
+    },
     roles=frozenset({Role.CARER}),
 )
 

@@ -3,6 +3,7 @@ from flask_login import current_user
 
 from webapp import access
 from webapp.accounts.models import Role
+from webapp.carers import plans
 from webapp.children import service
 from webapp.children.forms import ChildForm
 from webapp.db_types import utcnow
@@ -15,7 +16,7 @@ bp = Blueprint("children", __name__, url_prefix="/children")
 
 
 @bp.route("/")
-@roles_required(Role.MANAGER, Role.WORKER, Role.SOCIAL_WORKER, Role.DSL, Role.CARER)
+@roles_required(Role.MANAGER, Role.WORKER, Role.SOCIAL_WORKER, Role.DSL, Role.CARER, Role.IRO)
 def index():
     children = service.list_children(current_user)
     return render_template("children/index.html", children=children)
@@ -43,6 +44,13 @@ def new():
     return render_template("children/new.html", form=form), status
 
 
+def _open_step(child, now):
+    episode = episodes.open_episode(child)
+    if episode is None or not access.can_keep_profile(current_user, child):
+        return None
+    return plans.step_for(episode, now)
+
+
 @bp.route("/<child_id>")
 @login_required
 def show(child_id: str):
@@ -59,6 +67,8 @@ def show(child_id: str):
         episode_rows=episode_rows,
         interviews=[(i, interviews.clock(i, now)) for i in interview_rows],
         appointments=interviews.appointments(current_user, child),
+        # The plan's next step for a child not back (carers and those who keep the plan).
+        step=_open_step(child, now),
         flags=service.deadlines.child_flags(history, now, service.thresholds()),
         can_manage=access.can_manage(current_user),
         now=now,

@@ -13,7 +13,7 @@ already has one writer at a time). The lock is taken as late as possible: see ap
 
 from __future__ import annotations
 
-from sqlalchemy import select, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
 from webapp import uow
@@ -44,13 +44,20 @@ def note_changes(session: Session) -> None:
             if isinstance(obj, rt.model):
                 entry["changed"].add(obj.id)
             for cls in rt.shows:
-                if isinstance(obj, cls):
+                if isinstance(obj, cls) and _shown_change(session, obj, rt.shows_only.get(cls)):
                     entry["shows"].setdefault(cls.__name__, set()).add(obj.id)
     for obj in session.deleted:
         for name, rt in types.items():
             if isinstance(obj, rt.model):
                 entry = noted.setdefault(name, {"changed": set(), "deleted": set(), "shows": {}})
                 entry["deleted"].add(obj.id)
+
+
+def _shown_change(session: Session, obj, only: tuple[str, ...] | None) -> bool:
+    if not only or obj in session.new:
+        return True
+    state = inspect(obj)
+    return any(state.attrs[name].history.has_changes() for name in only)
 
 
 def append_log(session: Session) -> None:

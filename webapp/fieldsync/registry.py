@@ -30,6 +30,10 @@ class RecordType:
     # Other ORM classes the payload shows, each with how to find the records that show the rows
     # changed: (connection, ids) -> record ids.
     shows: Mapping[type, Callable[[Any, set[str]], set[str]]] = field(default_factory=dict)
+    # For a class it shows only a few columns of, those columns (attribute names): a change to
+    # the rest of such a row (an interview's answers, saved on every keystroke's autosave) is no
+    # change to this type's records, which would otherwise be sent to phones again each time.
+    shows_only: Mapping[type, tuple[str, ...]] = field(default_factory=dict)
     # The roles whose phones keep this type (others are not invited to set up field mode).
     roles: frozenset[str] = frozenset()
 

@@ -117,6 +117,19 @@ const link = (text, go) => h("li", {}, h("a", { class: "govuk-link", href: "#", 
 
 // ------------------------------------------------------------------ screens
 
+// An appointment stays on screen for 2 hours after its time (it may run late), as online.
+const SHOWN_AFTER_MS = 2 * 3600e3;
+
+/**
+ * The return interview appointments still to come (or just begun).
+ *
+ * @param {Array<{at: string, place: string | null}> | undefined} appointments
+ * @param {number} [now]
+ */
+export function upcoming(appointments, now = Date.now()) {
+  return (appointments || []).filter((a) => Date.parse(a.at) >= now - SHOWN_AFTER_MS);
+}
+
 /** @param {any} record @param {any} ctx */
 function overview(record, ctx) {
   const v = record.value;
@@ -128,6 +141,8 @@ function overview(record, ctx) {
   return [
     h("h1", { class: "govuk-heading-l" }, fullName(v)),
     v.child.flags && v.child.flags.length ? h("p", { class: "govuk-body" }, h("strong", {}, "Flags: "), v.child.flags.join(", ")) : null,
+    upcoming(v.appointments).map((a) => h("div", { class: "govuk-inset-text" },
+      h("strong", {}, "Return interview arranged: "), formatTime(a.at), a.place ? `, ${a.place}` : "")),
     open ? [
       stepPanel(v, open.value),
       h("div", { class: "govuk-button-group" },
