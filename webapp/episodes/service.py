@@ -33,8 +33,6 @@ CLOCK_SKEW = timedelta(minutes=5)
 # Each detail police ask for, and what the carer noticed: enough for a paragraph, not a file.
 MAX_DETAIL = 2000
 MAX_TEXT = 10_000
-# Child 12 or under on the day: report to police at once (Wigan appendix a).
-REPORT_AT_ONCE_AGE = 12
 
 
 def _not_future(field: str, value: datetime | None, label: str) -> None:
@@ -396,21 +394,13 @@ def open_episode(child: Child) -> Episode | None:
 
 
 def report_at_once(child: Child, now: datetime | None = None) -> bool:
-    """Should a carer reporting this child call the police now, from the first screen?
-
-    12 or under on the day (UK date): always. Otherwise the plan's "report after N hours" rule
-    says at once when it is 0: that rule is plan_rules' (the risk plan's part), used when it is
-    there; without it, age alone.
-    """
-    now = now or utcnow()
-    if child.age_on(deadlines.to_local(now).date()) <= REPORT_AT_ONCE_AGE:
-        return True
-    try:
-        from webapp.carers import plan_rules
-    except ImportError:  # the plan's rules not built yet: age alone
-        return False
+    """Should a carer reporting this child call the police now, from the first screen? The
+    plan's rule (plan_rules.police_report_due) with no wait allowed: 12 or under on the UK date,
+    a plan of 0 hours, or no plan at all."""
+    from webapp.carers import plan_rules  # the plan's rules, which import episodes' models
     from webapp.carers.models import RiskPlan
 
+    now = now or utcnow()
     plan = db.session.get(RiskPlan, child.id)
     due = plan_rules.police_report_due(
         reported_type=ReportedType.NOT_BACK.value,
