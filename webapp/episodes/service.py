@@ -9,6 +9,8 @@ from sqlalchemy import select
 
 from webapp import access, audit, deadlines, sealed, uow
 from webapp.accounts.models import User
+from webapp.carers import plan_rules
+from webapp.carers.models import RiskPlan
 from webapp.children import service as children
 from webapp.children.models import Child
 from webapp.db_types import new_id, utcnow
@@ -397,9 +399,6 @@ def report_at_once(child: Child, now: datetime | None = None) -> bool:
     """Should a carer reporting this child call the police now, from the first screen? The
     plan's rule (plan_rules.police_report_due) with no wait allowed: 12 or under on the UK date,
     a plan of 0 hours, or no plan at all."""
-    from webapp.carers import plan_rules  # the plan's rules, which import episodes' models
-    from webapp.carers.models import RiskPlan
-
     now = now or utcnow()
     plan = db.session.get(RiskPlan, child.id)
     due = plan_rules.police_report_due(
