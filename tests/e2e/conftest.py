@@ -89,6 +89,18 @@ def start_server(instance: Path, env: dict, log_name: str = "server.log"):
             time.sleep(0.2)
 
 
+def demo_instance(tmp_path_factory, name: str) -> tuple[Path, dict]:
+    """A new instance folder with the demo data and push keys, and the environment naming it."""
+    instance: Path = tmp_path_factory.mktemp(name)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOMEWARD_")}
+    env.pop("DATABASE_URL", None)
+    env["HOMEWARD_INSTANCE_PATH"] = str(instance)
+    _cli(["init-db"], env)
+    _cli(["demo-data"], env)
+    _cli(["vapid-keys", "--if-missing"], env)
+    return instance, env
+
+
 def stop_server(proc) -> None:
     proc.terminate()
     proc.wait(10)
@@ -96,13 +108,7 @@ def stop_server(proc) -> None:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    instance: Path = tmp_path_factory.mktemp("e2e-instance")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOMEWARD_")}
-    env.pop("DATABASE_URL", None)
-    env["HOMEWARD_INSTANCE_PATH"] = str(instance)
-    _cli(["init-db"], env)
-    _cli(["demo-data"], env)
-    _cli(["vapid-keys", "--if-missing"], env)
+    instance, env = demo_instance(tmp_path_factory, "e2e-instance")
     proc, base = start_server(instance, env)
     yield {"url": base, "instance": instance, "env": env}
     stop_server(proc)

@@ -19,7 +19,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import PHONE, _cli, axe_violations, sign_in, start_server, stop_server
+from tests.e2e.conftest import (
+    PHONE,
+    axe_violations,
+    demo_instance,
+    sign_in,
+    start_server,
+    stop_server,
+)
 from tests.e2e.netcut import NetCut
 from tests.e2e.storage import DUMP, found
 
@@ -45,15 +52,7 @@ def _mia(db):
 
 @pytest.fixture(scope="module")
 def carer_server(tmp_path_factory):
-    import os
-
-    instance = tmp_path_factory.mktemp("e2e-carer")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOMEWARD_")}
-    env.pop("DATABASE_URL", None)
-    env["HOMEWARD_INSTANCE_PATH"] = str(instance)
-    _cli(["init-db"], env)
-    _cli(["demo-data"], env)
-    _cli(["vapid-keys", "--if-missing"], env)
+    instance, env = demo_instance(tmp_path_factory, "e2e-carer")
     # The plan agreed with the social worker: report to police 6 hours after due back.
     from webapp.carers.models import RiskPlan
     from webapp.extensions import db
