@@ -288,3 +288,14 @@ def placed_child(carer_: User, **kw) -> Child:
     kw.setdefault("legal_status", LegalStatus.LOOKED_AFTER)
     kw.setdefault("placement_provider_id", carer_.organisation_id)
     return child(authority, carer_id=carer_.id, **kw)
+
+
+# ---------------------------------------------------------------- independent reviewing officers
+
+# An IRO belongs to the local authority, like a social worker (accounts.service).
+_ROLE_ORG[Role.IRO] = OrgKind.LOCAL_AUTHORITY
+
+
+def iro(authority: Organisation | None = None, **kw) -> User:
+    """An independent reviewing officer of `authority` (a new one unless given)."""
+    return user(Role.IRO, authority=authority, **kw)

@@ -10,13 +10,16 @@ indistinguishable from something that does not exist: NotFound for both (answere
 - manager: children their authority is responsible for, or hosts in an out-of-area placement;
 - school DSL: their school's pupils; no interview content;
 - carer: children placed with them; no interview content;
+- independent reviewing officer (IRO): the looked-after children allocated to them and their
+  episodes; no interview content, not even once authorised (least privilege until an
+  authority asks for it: the IRO is told of episodes, the social worker reads the interview);
 - administrator: manages accounts and devices; no child records.
 """
 
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import false, or_, select
+from sqlalchemy import and_, false, or_, select
 from sqlalchemy.sql import Select
 
 from webapp.accounts.models import Role, User
@@ -52,6 +55,10 @@ def child_clause(user: User):
         return Child.school_id == user.organisation_id
     if role == Role.CARER:
         return Child.carer_id == user.id
+    if role == Role.IRO:
+        # An IRO reviews the care plan of a looked-after child: once the child is no longer
+        # looked after, the allocation left on the record gives no access.
+        return and_(Child.iro_id == user.id, Child.looked_after.is_(True))
     return false()
 
 
@@ -61,7 +68,8 @@ def interview_clause(user: User):
         return _worker_interview_clause(user)
     if role in (Role.MANAGER, Role.SOCIAL_WORKER):
         return Interview.child_id.in_(select(Child.id).where(child_clause(user)))
-    return false()  # DSLs, carers and administrators never see interview content
+    # DSLs, carers, IROs and administrators never see interview content.
+    return false()
 
 
 def children_query(user: User) -> Select:

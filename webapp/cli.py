@@ -94,7 +94,7 @@ def _set_password_link(app, user, base_url: str) -> str:
 @click.option(
     "--role",
     required=True,
-    type=click.Choice(["worker", "social_worker", "manager", "dsl", "carer", "admin"]),
+    type=click.Choice(["worker", "social_worker", "manager", "dsl", "carer", "admin", "iro"]),
 )
 @click.option(
     "--organisation",
@@ -219,7 +219,8 @@ def users_reset_password(email: str, base_url: str) -> None:
 @users.command("set-role", help="Change an account's role.")
 @click.argument("email")
 @click.argument(
-    "role", type=click.Choice(["worker", "social_worker", "manager", "dsl", "carer", "admin"])
+    "role",
+    type=click.Choice(["worker", "social_worker", "manager", "dsl", "carer", "admin", "iro"]),
 )
 def users_set_role(email: str, role: str) -> None:
     from webapp.accounts import service

@@ -41,7 +41,7 @@ def _nav_items() -> list[dict]:
         items.append(("interviews.my_returns", "My returns"))
     if role == Role.MANAGER:
         items.append(("oversight.dashboard", "Returns and escalations"))
-    if role in (Role.MANAGER, Role.WORKER, Role.SOCIAL_WORKER, Role.DSL, Role.CARER):
+    if role in (Role.MANAGER, Role.WORKER, Role.SOCIAL_WORKER, Role.DSL, Role.CARER, Role.IRO):
         items.append(("children.index", "Children"))
     if field_record_types(role):
         # Only a role whose records live on a phone is invited to set one up.

@@ -27,6 +27,9 @@ class Role(StrEnum):
     DSL = "dsl"  # school designated safeguarding lead
     CARER = "carer"
     ADMIN = "admin"
+    # Independent reviewing officer of the local authority: reviews a looked-after child's care
+    # plan, so is told of every episode of the children allocated to them (DOMAIN.md).
+    IRO = "iro"
 
 
 ROLE_LABELS = {
@@ -36,6 +39,7 @@ ROLE_LABELS = {
     Role.DSL: "Designated safeguarding lead",
     Role.CARER: "Carer",
     Role.ADMIN: "Administrator",
+    Role.IRO: "Independent reviewing officer",
 }
 
 

@@ -50,6 +50,14 @@ class ChildForm(FlaskForm):
     school_id = SelectField("School", widget=GovSelect(), choices=[])
     social_worker_id = SelectField("Allocated social worker", widget=GovSelect(), choices=[])
     carer_id = SelectField("Carer", widget=GovSelect(), choices=[])
+    iro_id = SelectField(
+        "Independent reviewing officer",
+        widget=GovSelect(),
+        choices=[],
+        description="For a looked-after child.",
+        # Left out of a post (a form from before this field): no IRO, rather than an error.
+        default="",
+    )
     flags = SelectMultipleField(
         "Risk flags",
         choices=list(FLAG_LABELS.items()),

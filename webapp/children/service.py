@@ -99,6 +99,7 @@ def create_child(user: User, data: dict) -> Child:
         school_id=data.get("school_id") or None,
         social_worker_id=data.get("social_worker_id") or None,
         carer_id=data.get("carer_id") or None,
+        iro_id=data.get("iro_id") or None,
         flag_cse=bool(data.get("flag_cse")),
         flag_trafficking=bool(data.get("flag_trafficking")),
         flag_mental_health=bool(data.get("flag_mental_health")),
@@ -118,16 +119,23 @@ def _check_links(user: User, child: Child) -> None:
         school = db.session.get(Organisation, child.school_id)
         if school is None or school.kind != OrgKind.SCHOOL:
             raise RuleError("school_id", "Choose a school from the list")
-    for field, role in (("social_worker_id", Role.SOCIAL_WORKER), ("carer_id", Role.CARER)):
+    for field, role in (
+        ("social_worker_id", Role.SOCIAL_WORKER),
+        ("carer_id", Role.CARER),
+        ("iro_id", Role.IRO),
+    ):
         person_id = getattr(child, field)
         if person_id:
             person = db.session.get(User, person_id)
             if person is None or person.role != role or person.authority_id != user.authority_id:
                 raise RuleError(field, "Choose someone from the list")
+    if child.iro_id and not child.looked_after:
+        # An IRO reviews a looked-after child's care plan; access follows the same rule.
+        raise RuleError("iro_id", "Only a looked-after child has an independent reviewing officer")
 
 
 def choices_for(user: User) -> dict[str, list[tuple[str, str]]]:
-    """Schools, social workers and carers a manager may link a child to."""
+    """Schools, social workers, carers and IROs a manager may link a child to."""
     la = user.authority_id
     schools = db.session.scalars(
         select(Organisation)
@@ -143,4 +151,5 @@ def choices_for(user: User) -> dict[str, list[tuple[str, str]]]:
         "carer_id": [
             (p.id, p.name) for p in people if p.role == Role.CARER and p.authority_id == la
         ],
+        "iro_id": [(p.id, p.name) for p in people if p.role == Role.IRO and p.authority_id == la],
     }

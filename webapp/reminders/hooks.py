@@ -44,7 +44,7 @@ EPISODE_FACTS = (
     "reported_type",
 )
 # A child's legal status changes which escalations apply; its authorities, who hears of them;
-# its carer and social worker, who is told; its age, whether the plan's hours apply.
+# its carer, social worker and IRO, who is told; its age, whether the plan's hours apply.
 CHILD_FACTS = (
     "looked_after",
     "legal_status",
@@ -52,6 +52,7 @@ CHILD_FACTS = (
     "host_authority_id",
     "carer_id",
     "social_worker_id",
+    "iro_id",
     "date_of_birth",
 )
 # Any change to a plan may move the police threshold (report_after_hours) or the review.

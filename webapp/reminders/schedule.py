@@ -28,6 +28,8 @@ police_report_due                     the plan's  the child's carer, while not b
                                       threshold   and police not yet told
 sw_missing                            reported    the child's social worker             high
 sw_returned                           returned    the child's social worker             normal
+iro_missing                           reported    the child's IRO (looked after only)   high
+iro_returned                          returned    the child's IRO (looked after only)   normal
 rhi_to_allocate                       returned    managers (responsible and host        normal
                                                   authorities), until allocated
 plan_review_due                       review due  the child's carer and social worker   normal
@@ -122,6 +124,18 @@ CARERS_SCHEDULE: tuple[KindSpec, ...] = (
     KindSpec("police_report_due", EPISODE, "the child's carer", "high", "Report to police now"),
     KindSpec("sw_missing", EPISODE, "the child's social worker", "high", "Child reported missing"),
     KindSpec("sw_returned", EPISODE, "the child's social worker", "normal", "Child back"),
+    # The independent reviewing officer is told of every episode of a looked-after child
+    # (DOMAIN.md), at the same moments and in the same generic words as the social worker.
+    KindSpec(
+        "iro_missing",
+        EPISODE,
+        "the child's IRO (looked after only)",
+        "high",
+        "Child reported missing",
+    ),
+    KindSpec(
+        "iro_returned", EPISODE, "the child's IRO (looked after only)", "normal", "Child back"
+    ),
     KindSpec(
         "rhi_to_allocate",
         EPISODE,
@@ -270,6 +284,8 @@ class EpisodeReminderFacts:
     # The people around the child, and what the carer's plan says (None: no plan).
     carer_id: str | None = None
     social_worker_id: str | None = None
+    # The independent reviewing officer: told only while the child is looked after.
+    iro_id: str | None = None
     date_of_birth: date | None = None
     report_after_hours: int | None = None
     due_back_at: datetime | None = None
@@ -281,7 +297,7 @@ class EpisodeReminderFacts:
 
     def __post_init__(self) -> None:
         _check_id(self.episode.id, "episode id")
-        for name in ("carer_id", "social_worker_id"):
+        for name in ("carer_id", "social_worker_id", "iro_id"):
             if getattr(self, name) is not None:
                 _check_id(getattr(self, name), name)
         for name in ("due_back_at", "reported_to_police_at", "reported_at", "rhi_due_at"):
@@ -584,8 +600,48 @@ def _police_body(f: EpisodeReminderFacts, due: datetime) -> str:
     return f"{_count(hours, 'hour')} {since}: the plan says report to police now."
 
 
+def _told(
+    f: EpisodeReminderFacts, prefix: str, recipient: str, who: str, settings: ReminderSettings
+) -> list[DueReminder]:
+    """`<prefix>_missing` when the episode is recorded and `<prefix>_returned` when the child is
+    back, to one person around the child (the social worker, the IRO): fixed words, `who` the
+    person's part ("the social worker"), never anything about the child."""
+    episode = f.episode
+    back = episode.returned_at
+    stale_after = timedelta(hours=settings.stale_after_hours)
+    out: list[DueReminder] = []
+    told = f.reported_at if f.reported_at is not None else episode.last_seen_at
+    told = max(told, episode.last_seen_at)
+    if back is None or back > told:
+        body = (
+            f"A child you are {who} for is away from placement."
+            if episode.away
+            else f"A child you are {who} for has been reported missing."
+        )
+        out.append(
+            _reminder(
+                f"{prefix}_missing", episode.id, recipient, told, told + stale_after, body, settings
+            )
+        )
+    if back is not None:
+        body = f"A child you are {who} for is back."
+        out.append(
+            _reminder(
+                f"{prefix}_returned",
+                episode.id,
+                recipient,
+                back,
+                back + stale_after,
+                body,
+                settings,
+            )
+        )
+    return out
+
+
 def _carer_reminders(f: EpisodeReminderFacts, settings: ReminderSettings) -> list[DueReminder]:
-    """The carer's police threshold, the social worker's news, the managers' allocation call."""
+    """The carer's police threshold, the social worker's and IRO's news, the managers'
+    allocation call."""
     episode = f.episode
     stale_after = timedelta(hours=settings.stale_after_hours)
     out: list[DueReminder] = []
@@ -619,38 +675,9 @@ def _carer_reminders(f: EpisodeReminderFacts, settings: ReminderSettings) -> lis
                 )
             )
     if f.social_worker_id:
-        told = f.reported_at if f.reported_at is not None else episode.last_seen_at
-        told = max(told, episode.last_seen_at)
-        if back is None or back > told:
-            body = (
-                "A child you are the social worker for is away from placement."
-                if episode.away
-                else "A child you are the social worker for has been reported missing."
-            )
-            out.append(
-                _reminder(
-                    "sw_missing",
-                    episode.id,
-                    f.social_worker_id,
-                    told,
-                    told + stale_after,
-                    body,
-                    settings,
-                )
-            )
-        if back is not None:
-            body = "A child you are the social worker for is back."
-            out.append(
-                _reminder(
-                    "sw_returned",
-                    episode.id,
-                    f.social_worker_id,
-                    back,
-                    back + stale_after,
-                    body,
-                    settings,
-                )
-            )
+        out.extend(_told(f, "sw", f.social_worker_id, "the social worker", settings))
+    if f.iro_id and episode.looked_after:
+        out.extend(_told(f, "iro", f.iro_id, "the independent reviewing officer", settings))
     if back is not None and f.rhi_due_at is not None and not f.rhi_allocated:
         # Worth saying until the interview is due; after that, rhi_overdue says it.
         stale = f.rhi_due_at if f.rhi_due_at > back else back + stale_after

@@ -105,6 +105,8 @@ def episode_facts(episode: Episode) -> schedule.EpisodeReminderFacts:
         manager_ids=_managers(authorities),
         carer_id=child.carer_id,
         social_worker_id=child.social_worker_id,
+        # The schedule tells the IRO only while the child is looked after (episode facts).
+        iro_id=child.iro_id,
         date_of_birth=child.date_of_birth,
         # No plan: None, which plan_rules reads as no agreed wait (at once).
         report_after_hours=plan.report_after_hours if plan is not None else None,
