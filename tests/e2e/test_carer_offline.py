@@ -260,3 +260,30 @@ def test_a_carer_reports_missing_and_back_with_no_signal(chromium, carer_server,
         for reminder in db.session.scalars(select(Reminder)):
             assert CANARY not in reminder.title + reminder.body
             assert "Mia" not in reminder.title + reminder.body
+
+
+def test_a_carers_pages_online_are_axe_clean_on_a_phone(phone):
+    """The web pages a carer uses online, at 390x844: the child's page, reporting missing, the
+    standing profile, the risk plan, the police handover and an episode (what they noticed)."""
+    sign_in(phone, "carer@demo.test")
+    phone.get_by_role("link", name=CHILD).first.click()
+    expect(phone.get_by_role("heading", name=CHILD)).to_be_visible()
+    clean(phone)
+    child_page = phone.url
+    for link, heading in (
+        ("Report missing", "Report missing"),
+        ("Standing profile", "Profile for the police"),
+        ("Risk assessment and action plan", "Risk assessment and action plan"),
+        ("Police handover", "Police handover"),
+    ):
+        phone.goto(child_page)
+        phone.locator("a", has_text=link).first.click()  # a link, or a link styled as a button
+        expect(phone.get_by_role("heading", level=1)).to_contain_text(heading)
+        clean(phone)
+        # Nothing wider than the phone: no sideways scrolling.
+        assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), link
+    phone.goto(child_page)
+    phone.locator(".hw-card-list").get_by_role("link").first.click()
+    expect(phone.get_by_role("heading", level=1)).to_be_visible()
+    clean(phone)
+    assert phone.console_errors == []

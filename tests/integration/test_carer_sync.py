@@ -273,3 +273,23 @@ def test_an_arranged_interview_reaches_the_carers_phone_and_an_autosave_does_not
     (appointment,) = changes[0]["payload"]["appointments"]
     assert appointment["place"] == "The family centre"
     assert datetime.fromisoformat(appointment["at"]) == at
+
+
+def test_what_the_carer_noticed_reaches_the_workers_phone(phone, placed, as_user):
+    worker = factories.worker(placed.responsible_authority)
+    episode = factories.episode(placed, last_seen_hours_ago=20, missing_hours=8)
+    factories.interview(worker_=worker, child_=placed, episodes=[episode])
+    db.session.commit()
+    workers_phone = Device(as_user(worker))
+    cursor = workers_phone.pull().json["cursor"]
+    # The carer adds what they noticed from their phone.
+    mine = next(c for c in phone.pull().json["changes"] if c["record_type"] == "episode")
+    noticed = dict(mine["payload"])
+    for key in ("reported_type_label", "status", "missing_from", "police_category"):
+        noticed.pop(key)
+    noticed["carer_notes"] = "Quiet at tea, had a new phone"
+    (r,) = results(phone.push([upsert("episode", episode.id, mine["version"], noticed)]))
+    assert r["status"] == "applied", r
+    (change,) = workers_phone.pull(cursor=cursor).json["changes"]
+    assert change["record_type"] == "interview"
+    assert change["payload"]["episodes"][0]["carer_notes"] == "Quiet at tea, had a new phone"

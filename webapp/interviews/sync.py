@@ -58,6 +58,8 @@ def interview_payload(interview: Interview, actor: User) -> dict[str, Any]:
                 "last_seen_at": _iso(e.last_seen_at),
                 "returned_at": _iso(e.returned_at),
                 "police_log_number": e.police_log_number,
+                # What the carer noticed, for the worker to read before meeting the child.
+                "carer_notes": e.carer_notes,
             }
             for e in interview.episodes
         ],

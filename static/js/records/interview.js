@@ -112,6 +112,10 @@ export const interview = {
       v.child.flags && v.child.flags.length
         ? h("p", { class: "govuk-body" }, h("strong", {}, "Flags: "), v.child.flags.join(", ")) : null,
       v.review_note ? h("div", { class: "govuk-inset-text" }, `Your manager asked for changes: ${v.review_note}`) : null,
+      (v.episodes || []).filter((/** @type {any} */ e) => e.carer_notes).map((/** @type {any} */ e) =>
+        h("div", { class: "govuk-inset-text" },
+          h("h2", { class: "govuk-heading-s" }, "What the carer noticed"),
+          h("p", { class: "govuk-body hw-pre-line" }, e.carer_notes))),
       problem ? h("div", { class: "govuk-error-summary", tabindex: "-1" },
         h("div", { role: "alert" },
           h("h2", { class: "govuk-error-summary__title" }, "The server could not accept this"),
