@@ -11,6 +11,8 @@ from datetime import date, timedelta
 from webapp import deadlines, sealed
 from webapp.accounts.models import Organisation, OrgKind, Role
 from webapp.accounts.service import create_user
+from webapp.carers import plan_rules, plans
+from webapp.carers.models import ChildProfile, RiskPlan
 from webapp.children.models import Child, LegalStatus
 from webapp.db_types import utcnow
 from webapp.episodes.models import Episode, EpisodeStatus
@@ -24,6 +26,7 @@ USERS_SUMMARY = [
     ("sw@demo.test", "social worker"),
     ("dsl@demo.test", "school designated safeguarding lead"),
     ("carer@demo.test", "carer"),
+    ("iro@demo.test", "independent reviewing officer"),
     ("admin@demo.test", "administrator"),
 ]
 
@@ -55,6 +58,7 @@ def load(password: str) -> dict:
     user("dsl@demo.test", "Jo Whitfield", Role.DSL, school)
     carer = user("carer@demo.test", "Chris Doyle", Role.CARER, fostering)
     user("admin@demo.test", "Robin Hale", Role.ADMIN, la)
+    iro = user("iro@demo.test", "Grace Adeyemi", Role.IRO, la)
     other_manager = user("manager@southvale.test", "Dana Frost", Role.MANAGER, other_la)
 
     def child(first, last, dob, sex, legal, **kw):
@@ -120,6 +124,7 @@ def load(password: str) -> dict:
         LegalStatus.LOOKED_AFTER,
         placement_provider_id=home.id,
         social_worker_id=sw.id,
+        iro_id=iro.id,
         flag_cse=True,
     )
     episode(leah, 30, missing_from="placement", log="NB-2611-0412")
@@ -142,6 +147,7 @@ def load(password: str) -> dict:
         placement_provider_id=fostering.id,
         school_id=school.id,
         social_worker_id=sw.id,
+        iro_id=iro.id,
         flag_mental_health=True,
     )
     episode(mia, 24 * 20, 10)
@@ -154,6 +160,7 @@ def load(password: str) -> dict:
         worker,
         answers={"overview": "Demo: went to a friend's flat in town."},
     )
+    _mia_profile_and_plan(mia, carer, sw, now)
 
     # Back 80 hours ago: overdue.
     kai = child(
@@ -229,6 +236,8 @@ def load(password: str) -> dict:
         "worker": worker,
         "worker2": worker2,
         "sw": sw,
+        "iro": iro,
+        "carer": carer,
         "other_manager": other_manager,
         "leah": leah,
         "tyler": tyler,
@@ -240,3 +249,84 @@ def load(password: str) -> dict:
         "finn": finn,
         "school": school,
     }
+
+
+def _mia_profile_and_plan(mia: Child, carer, sw, now) -> None:
+    """Mia's standing profile (Philomena Protocol part 1) and her risk assessment and action
+    plan, agreed by her carer and social worker a month ago. Every detail is made up; phone
+    numbers are from Ofcom's drama range (07700 900000 to 900999), never a real line."""
+    profile = db.session.get(ChildProfile, mia.id)  # made with the child (webapp.carers.hooks)
+    profile.content = {
+        "description": (
+            "White British, 160 cm, slim build, shoulder-length dyed red hair, usually tied up. "
+            "Small scar above her left eyebrow. Wears a grey hooded coat and white trainers."
+        ),
+        "phones": "07700 900123 (her own, pay as you go); often out of charge.",
+        "social_media": "Snapchat and TikTok, under a nickname her carer knows.",
+        "associates": (
+            "A school friend in the town centre; an older group who meet at the bus station."
+        ),
+        "places": (
+            "The bus station and the retail park on Canal Road; the skate park on Mill Lane."
+        ),
+        "medical": "Anxiety; asthma.",
+        "medication": "Blue reliever inhaler: she should carry it, often leaves it at home.",
+        "money": "A bank card with small amounts on it; pocket money on Fridays.",
+        "transport": "Buses into town; a bus pass.",
+    }
+    profile.review_due = (now + timedelta(days=91)).date()
+
+    content, hours = plan_rules.validate(
+        {
+            "pattern": (
+                "Went missing twice last year, each time in the evening after contact with her "
+                "birth family; back by herself within a day."
+            ),
+            "vulnerabilities": (
+                "Anxiety; an older group at the bus station; her inhaler often left behind."
+            ),
+            "circumstances": "Settled in school; contact with her mother is being reviewed.",
+            "return_arrangements": (
+                "Her carer collects her if she phones; otherwise police bring her home."
+            ),
+            "welfare_check": "Carer checks she is well and has eaten; offers her inhaler.",
+            "rhi_offer": "Offered within 72 hours, at home or at school, as she prefers.",
+            "contacts": [
+                {"name": "Jade (school friend)", "relationship": "Friend", "phone": "07700 900456"},
+                {"name": "Aunt Carol", "relationship": "Aunt", "phone": "07700 900789"},
+            ],
+            "addresses": [
+                {
+                    "address": "The bus station, Station Road",
+                    "risk": "high",
+                    "action": "Carer drives over to look; call police if she is not there.",
+                    "max_wait_hours": "1",
+                },
+                {
+                    "address": "Jade's family home, 12 Orchard Close",
+                    "risk": "low",
+                    "action": "Phone Jade's mother and ask her to bring Mia home.",
+                    "max_wait_hours": "2",
+                },
+            ],
+            "visit_within_days": "5",
+            "report_after_hours": "2",
+        }
+    )
+    reviewed = now - timedelta(days=30)
+    plan = RiskPlan(
+        id=mia.id,
+        report_after_hours=hours,
+        carer_signed_at=reviewed,
+        carer_signed_by_id=carer.id,
+        social_worker_signed_at=reviewed,
+        social_worker_signed_by_id=sw.id,
+        reviewed_at=reviewed,
+        updated_by_id=sw.id,
+    )
+    plan.content = content
+    # Due 6 months on, or a week after her first return since: her episodes make it overdue,
+    # which the manager's list shows.
+    plan.review_due_at = plan_rules.review_due_at(reviewed, plans.returns_since(mia.id, reviewed))
+    db.session.add(plan)
+    db.session.flush()

@@ -9,7 +9,7 @@ from webapp.interviews.models import InterviewStatus
 
 # child -> the roles (demo emails) that may open the child's page
 VISIBLE = {
-    "leah": {"manager@demo.test", "sw@demo.test"},
+    "leah": {"manager@demo.test", "sw@demo.test", "iro@demo.test"},
     "tyler": {"manager@demo.test", "dsl@demo.test"},
     "mia": {
         "manager@demo.test",
@@ -17,6 +17,7 @@ VISIBLE = {
         "sw@demo.test",
         "dsl@demo.test",
         "carer@demo.test",
+        "iro@demo.test",
     },
     "kai": {"manager@demo.test", "worker@demo.test"},
     "ruby": {"manager@demo.test", "worker@demo.test", "dsl@demo.test"},
@@ -30,6 +31,7 @@ USERS = [
     "sw@demo.test",
     "dsl@demo.test",
     "carer@demo.test",
+    "iro@demo.test",
     "admin@demo.test",
     "manager@southvale.test",
 ]
@@ -76,6 +78,7 @@ def test_interview_content_only_for_worker_manager(as_user, ids):
         "worker2@demo.test",
         "dsl@demo.test",
         "carer@demo.test",
+        "iro@demo.test",
         "admin@demo.test",
         "manager@southvale.test",
     ):
@@ -109,7 +112,14 @@ def test_my_returns_lists_only_own_allocations_soonest_first(as_user):
 
 @pytest.mark.parametrize(
     "email",
-    ["worker@demo.test", "dsl@demo.test", "carer@demo.test", "sw@demo.test", "admin@demo.test"],
+    [
+        "worker@demo.test",
+        "dsl@demo.test",
+        "carer@demo.test",
+        "sw@demo.test",
+        "iro@demo.test",
+        "admin@demo.test",
+    ],
 )
 def test_manager_actions_are_404_for_other_roles(as_user, ids, email):
     person = as_user(email)
