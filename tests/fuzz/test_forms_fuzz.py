@@ -32,6 +32,7 @@ ROLES = [
     "sw@demo.test",
     "dsl@demo.test",
     "carer@demo.test",
+    "iro@demo.test",
     "admin@demo.test",
 ]
 # Routes that end the fuzzer's own session rather than test anything about input.
