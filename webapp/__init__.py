@@ -89,6 +89,7 @@ def create_app(config: dict | None = None, environ: dict | None = None) -> Flask
         models,
         oversight,
         reminders,
+        schools,
         uow,
     )
 
@@ -104,6 +105,7 @@ def create_app(config: dict | None = None, environ: dict | None = None) -> Flask
         field,
         devices,
         reminders,
+        schools,
         fieldsync,
         api,
     ):
