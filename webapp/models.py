@@ -12,6 +12,13 @@ from webapp.fieldsync.models import ChangeLog, SyncConflict, SyncDelivery, SyncM
 from webapp.interviews.models import Interview, interview_episodes  # noqa: F401
 from webapp.push.models import PushSubscription  # noqa: F401
 from webapp.reminders.models import Reminder, ReminderAttempt  # noqa: F401
+from webapp.schools.absence_models import (  # noqa: F401
+    Absence,
+    Enquiry,
+    FollowUp,
+    Referral,
+    SchoolNotification,
+)
 
 
 def configure() -> None:
