@@ -13,6 +13,10 @@ indistinguishable from something that does not exist: NotFound for both (answere
 - independent reviewing officer (IRO): the looked-after children allocated to them and their
   episodes; no interview content, not even once authorised (least privilege until an
   authority asks for it: the IRO is told of episodes, the social worker reads the interview);
+- children-missing-education (CME) officer: the children the schools of their authority have
+  notified the authority of (10 days, 20 days, a referral, missing in the school day) or that
+  have a CME case there, and those children's episodes; never an interview, and never the
+  school's enquiry notes (webapp.schools.cme shows the notifications, not the notes);
 - administrator: manages accounts and devices; no child records.
 """
 
@@ -22,13 +26,15 @@ from flask import current_app
 from sqlalchemy import and_, false, or_, select
 from sqlalchemy.sql import Select
 
-from webapp.accounts.models import Role, User
+from webapp.accounts.models import Organisation, Role, User
 from webapp.children.models import Child
 from webapp.episodes.models import Episode
 from webapp.errors import NotFound
 from webapp.extensions import db
 from webapp.interviews import workflow
 from webapp.interviews.models import Interview
+from webapp.schools.absence_models import SchoolNotification
+from webapp.schools.cme_models import CME_KINDS, CmeCase
 
 
 def _worker_interview_clause(user: User):
@@ -59,7 +65,21 @@ def child_clause(user: User):
         # An IRO reviews the care plan of a looked-after child: once the child is no longer
         # looked after, the allocation left on the record gives no access.
         return and_(Child.iro_id == user.id, Child.looked_after.is_(True))
+    if role == Role.CME:
+        return _cme_child_clause(user)
     return false()
+
+
+def _cme_child_clause(user: User):
+    """The CME officer's children: notified by a school of their authority, or with a case
+    there. By the notifying school, not the child's school today: a child found at a school of
+    another authority stays visible to the officer who worked the case."""
+    schools = select(Organisation.id).where(Organisation.parent_id == user.authority_id)
+    notified = select(SchoolNotification.child_id).where(
+        SchoolNotification.school_id.in_(schools), SchoolNotification.kind.in_(CME_KINDS)
+    )
+    cased = select(CmeCase.child_id).where(CmeCase.school_id.in_(schools))
+    return or_(Child.id.in_(notified), Child.id.in_(cased))
 
 
 def interview_clause(user: User):

@@ -94,7 +94,9 @@ def _set_password_link(app, user, base_url: str) -> str:
 @click.option(
     "--role",
     required=True,
-    type=click.Choice(["worker", "social_worker", "manager", "dsl", "carer", "admin", "iro"]),
+    type=click.Choice(
+        ["worker", "social_worker", "manager", "dsl", "carer", "admin", "iro", "cme"]
+    ),
 )
 @click.option(
     "--organisation",
@@ -220,7 +222,9 @@ def users_reset_password(email: str, base_url: str) -> None:
 @click.argument("email")
 @click.argument(
     "role",
-    type=click.Choice(["worker", "social_worker", "manager", "dsl", "carer", "admin", "iro"]),
+    type=click.Choice(
+        ["worker", "social_worker", "manager", "dsl", "carer", "admin", "iro", "cme"]
+    ),
 )
 def users_set_role(email: str, role: str) -> None:
     from webapp.accounts import service

@@ -30,6 +30,10 @@ class Role(StrEnum):
     # Independent reviewing officer of the local authority: reviews a looked-after child's care
     # plan, so is told of every episode of the children allocated to them (DOMAIN.md).
     IRO = "iro"
+    # Children missing education officer of the local authority: receives the schools'
+    # notifications (10 days, 20 days, referrals, missing in the school day) and makes the joint
+    # reasonable enquiries with the school (DOMAIN.md).
+    CME = "cme"
 
 
 ROLE_LABELS = {
@@ -40,6 +44,7 @@ ROLE_LABELS = {
     Role.CARER: "Carer",
     Role.ADMIN: "Administrator",
     Role.IRO: "Independent reviewing officer",
+    Role.CME: "Children missing education officer",
 }
 
 
