@@ -19,6 +19,7 @@ from webapp.schools.absence_models import (  # noqa: F401
     Referral,
     SchoolNotification,
 )
+from webapp.schools.calendar_models import SchoolClosure, SchoolTerm  # noqa: F401
 from webapp.schools.cme_models import CmeCase  # noqa: F401
 
 
