@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String, Text, event
+from sqlalchemy import ForeignKey, Index, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.accounts.models import Organisation, User
@@ -62,6 +62,9 @@ def _all_flags(values: dict) -> dict[str, int]:
 
 class Child(db.Model):
     __tablename__ = "children"
+    # A UPN names one pupil within one school: the school's MIS import matches its rows to
+    # pupils already here by it. NULLs (children no school has given a UPN) never clash.
+    __table_args__ = (Index("uq_children_school_id_upn", "school_id", "upn", unique=True),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     first_name: Mapped[str] = mapped_column(String(100))
@@ -83,6 +86,11 @@ class Child(db.Model):
     social_worker_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
     # The independent reviewing officer of a looked-after child: told of every episode.
     iro_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # The DfE Unique Pupil Number (a check letter and 12 characters, webapp/schools/pupil_rules.py) and
+    # the year group (R, 1..13), kept by the school. The UPN stays in clear: the import's query
+    # needs it to find the pupil a row is about; it says nothing sensitive about the child.
+    upn: Mapped[str | None] = mapped_column(String(13))
+    year_group: Mapped[str | None] = mapped_column(String(3))
     # The risk flags are special-category data no query needs: one sealed {flag: 0|1} for all
     # of FLAG_LABELS, written for every child, so neither NULL nor length tells anything.
     flags_enc: Mapped[str | None] = mapped_column(Text)
