@@ -157,6 +157,12 @@ def test_a_carer_reports_missing_and_back_with_no_signal(chromium, carer_server,
     page.get_by_label("When were they due back?").fill(local(now - timedelta(hours=1)))
     page.get_by_label("What they were wearing").fill(f"Green parka {CANARY}")
     clean(page)
+    # Called away mid-report: what was typed is kept on the phone (not sent) and comes back.
+    page.get_by_role("link", name="Back").click()
+    page.get_by_role("button", name="Carry on with the report you started").click()
+    expect(page.get_by_label("What they were wearing")).to_have_value(f"Green parka {CANARY}")
+    expect(page.get_by_label("Not back when expected")).to_be_checked()
+    expect(status).not_to_contain_text("not yet sent")
     page.get_by_role("button", name="Report missing").click()
 
     # The child's screen: the plan's next step, the time left counted here.

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { openEpisode, timeLeft, upcoming } from "../../static/js/records/child.js";
+import { draftReport, openEpisode, timeLeft, upcoming } from "../../static/js/records/child.js";
 import { check, isOpen, typeChoices } from "../../static/js/records/episode.js";
 import { sniff } from "../../static/js/photo.js";
 import { batchesOf } from "../../static/js/sync/client.js";
@@ -64,6 +64,11 @@ test("the child's open report is the one not yet back", () => {
   ];
   assert.equal(openEpisode(episodes, "c1").id, "b");
   assert.equal(openEpisode(episodes, "c3"), null);
+  // A report still being typed on the phone is not an open report, but is found as a draft.
+  const typing = [{ id: "d", value: { child_id: "c3", status: "missing", returned: null, draft: true } }];
+  assert.equal(openEpisode(typing, "c3"), null);
+  assert.equal(draftReport(typing, "c3").id, "d");
+  assert.equal(draftReport(episodes, "c1"), null);
 });
 
 test("photos are judged by their first bytes, not their names", () => {

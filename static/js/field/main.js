@@ -396,6 +396,7 @@ async function showRecord({ type: typeName, id, section }, { savedAt = null } = 
     onBack: () => router.back(),
     go: (/** @type {Route} */ route) => router.go(route),
     create: createRecord,
+    keepDraft,
   }));
   if (section) document.getElementById(`s-${section}`)?.focus();
 }
@@ -416,14 +417,17 @@ function samePayload(a, b) {
  *
  * @param {string} typeName
  * @param {Record<string, any>} payload
+ * @param {string} [id] the draft's id when it was kept while being typed
  */
-async function createRecord(typeName, payload) {
+async function createRecord(typeName, payload, id = crypto.randomUUID()) {
   const type = registry.get(typeName);
   const all = await allRecords();
   const problems = type.validate(payload, { schema: app.schema, lookup: lookupIn(all) });
   showProblems(problems);
   if (problems.length) return;
-  const id = crypto.randomUUID();
+  clearTimeout(newDraft.timer); // the draft becomes the record itself
+  newDraft.timer = null;
+  newDraft.write = null;
   // Shown at once as the server will show it; the server's own copy replaces it at the next pull.
   // Version 0: no server version yet (the create itself builds on none, base null).
   await app.store.putRecord(typeName, id, 0, type.local ? type.local(payload) : payload);
@@ -443,12 +447,46 @@ function onAnswer() {
 }
 
 function flushAutosave() {
+  if (newDraft.timer) {
+    clearTimeout(newDraft.timer);
+    newDraft.timer = null;
+    const write = newDraft.write;
+    newDraft.write = null;
+    if (write) return write();
+  }
   if (app.current && app.current.timer) {
     clearTimeout(app.current.timer);
     app.current.timer = null;
     return saveDraft(false);
   }
   return Promise.resolve();
+}
+
+/**
+ * A record being made on the phone (a carer's report) is kept as it is typed, encrypted, as a
+ * draft only this phone knows (not queued): leaving the screen, the idle lock or a reload
+ * loses nothing, and sending it makes the same record.
+ *
+ * @type {{timer: ReturnType<typeof setTimeout> | null, write: (() => Promise<unknown>) | null}}
+ */
+const newDraft = { timer: null, write: null };
+
+/**
+ * @param {string} typeName
+ * @param {string} id
+ * @param {Record<string, any>} payload
+ */
+function keepDraft(typeName, id, payload) {
+  clearTimeout(newDraft.timer);
+  newDraft.write = () => (app.store && app.store.isUnlocked
+    ? app.store.putRecord(typeName, id, 0, { ...payload, draft: true })
+    : Promise.resolve());
+  newDraft.timer = setTimeout(() => {
+    newDraft.timer = null;
+    const write = newDraft.write;
+    newDraft.write = null;
+    if (write) write();
+  }, AUTOSAVE_MS);
 }
 
 /** @param {Array<{name: string, message: string}>} problems */

@@ -37,6 +37,16 @@ export function openEpisode(episodes, childId) {
 }
 
 /**
+ * A report of this child started on this phone and not sent yet, else null.
+ *
+ * @param {any[]} episodes stored episode records
+ * @param {string} childId
+ */
+export function draftReport(episodes, childId) {
+  return episodes.find((e) => e.value.child_id === childId && e.value.draft) || null;
+}
+
+/**
  * @param {any} child the record value's child
  * @param {any} plan plan summary or null
  * @param {any} ep an episode's value
@@ -135,7 +145,7 @@ function overview(record, ctx) {
   const v = record.value;
   const episodes = ctx.records.episode || [];
   const open = openEpisode(episodes, record.id);
-  const recent = episodes.filter((e) => e.value.child_id === record.id && !isOpen(e.value))
+  const recent = episodes.filter((e) => e.value.child_id === record.id && !isOpen(e.value) && !e.value.draft)
     .sort((a, b) => String(b.value.last_seen_at).localeCompare(String(a.value.last_seen_at)));
   const go = (/** @type {string} */ section) => ctx.go({ screen: "record", type: "child", id: record.id, section });
   return [
@@ -150,7 +160,9 @@ function overview(record, ctx) {
         button("Update the report", () => ctx.go({ screen: "record", type: "episode", id: open.id }), true)),
     ] : [
       h("p", { class: "govuk-body" }, "No report is open for this child."),
-      button("Report missing", () => go("report")),
+      draftReport(episodes, record.id)
+        ? button("Carry on with the report you started", () => go("report"))
+        : button("Report missing", () => go("report")),
     ],
     recent.length ? [
       h("h2", { class: "govuk-heading-m" }, "Recent returns"),
@@ -171,20 +183,27 @@ function reportScreen(record, ctx) {
   const v = record.value;
   const atOnce = reportAtOnce(v.child, v.plan);
   const now = new Date();
-  const draft = { reported_type: null, last_seen_at: null, report: {} };
+  // A report started earlier on this phone (kept as it was typed) carries on where it was left.
+  const kept = draftReport(ctx.records.episode || [], record.id);
+  const id = kept ? kept.id : crypto.randomUUID();
+  const draft = kept ? kept.value : { reported_type: null, last_seen_at: null, report: {} };
+  const typed = (/** @type {HTMLFormElement} */ form) =>
+    ({ child_id: record.id, ...readReport(form), returned: null, carer_notes: null });
   return [
     h("h1", { class: "govuk-heading-l" }, "Report missing"),
     atOnce ? h("div", { class: "govuk-warning-text", role: "alert" },
       h("span", { class: "govuk-warning-text__icon", "aria-hidden": "true" }, "!"),
       h("strong", { class: "govuk-warning-text__text" }, h("span", { class: "govuk-visually-hidden" }, "Warning"),
         "Report to police now: call 999 if they are in danger, otherwise 101. Do not wait.")) : null,
-    h("form", { id: "hw-field-new", novalidate: true, onsubmit: (/** @type {Event} */ ev) => {
-      ev.preventDefault();
-      const payload = { child_id: record.id, ...readReport(/** @type {HTMLFormElement} */ (ev.target)), returned: null, carer_notes: null };
-      ctx.create("episode", payload);
-    } },
+    h("form", { id: "hw-field-new", novalidate: true,
+      oninput: (/** @type {Event} */ ev) => ctx.keepDraft("episode", id, typed(/** @type {HTMLFormElement} */ (/** @type {HTMLElement} */ (ev.target).closest("form")))),
+      onsubmit: (/** @type {Event} */ ev) => {
+        ev.preventDefault();
+        ctx.create("episode", typed(/** @type {HTMLFormElement} */ (ev.target)), id);
+      } },
     h("div", { id: "hw-field-problems" }),
-    h("p", { class: "govuk-body" }, `Fill in what you know now (it is ${formatTime(now.toISOString())}); you can add more later. It is kept on this phone and sent as soon as there is signal.`),
+    kept ? h("div", { class: "govuk-inset-text" }, "You started this report earlier: it was kept on this phone and has not been sent yet.") : null,
+    h("p", { class: "govuk-body" }, `Fill in what you know now (it is ${formatTime(now.toISOString())}); you can add more later. It is kept on this phone as you type and sent when you choose "Report missing".`),
     reportFields(draft, Boolean(v.child.looked_after)),
     h("button", { type: "submit", class: "govuk-button" }, "Report missing")),
   ];
@@ -274,7 +293,9 @@ function handoverScreen(record, ctx) {
   const p = v.profile || {};
   const episodes = (ctx.records.episode || []).filter((/** @type {any} */ e) => e.value.child_id === record.id)
     .sort((/** @type {any} */ a, /** @type {any} */ b) => String(b.value.last_seen_at).localeCompare(String(a.value.last_seen_at)));
-  const ep = (openEpisode(episodes, record.id) || episodes[0] || { value: null }).value;
+  // The open report; else one being typed (the carer may be on the phone to the police with
+  // it); else the latest.
+  const ep = (openEpisode(episodes, record.id) || draftReport(episodes, record.id) || episodes[0] || { value: null }).value;
   const report = (ep && ep.report) || {};
   return [
     h("h1", { class: "govuk-heading-l" }, "Police handover"),

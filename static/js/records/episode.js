@@ -136,7 +136,7 @@ export function check(p, { lookedAfter = false, now = Date.now() } = {}) {
 }
 
 /** @param {any} value */
-export const isOpen = (value) => value.status === "missing" && !value.returned;
+export const isOpen = (value) => value.status === "missing" && !value.returned && !value.draft;
 
 /**
  * What a screen says about where the child is.
