@@ -299,3 +299,36 @@ _ROLE_ORG[Role.IRO] = OrgKind.LOCAL_AUTHORITY
 def iro(authority: Organisation | None = None, **kw) -> User:
     """An independent reviewing officer of `authority` (a new one unless given)."""
     return user(Role.IRO, authority=authority, **kw)
+
+
+# ---------------------------------------------------------------- children missing education
+
+# A CME officer belongs to the local authority (accounts.service).
+_ROLE_ORG[Role.CME] = OrgKind.LOCAL_AUTHORITY
+
+
+def cme_officer(authority: Organisation | None = None, **kw) -> User:
+    """A children-missing-education officer of `authority` (a new one unless given)."""
+    return user(Role.CME, authority=authority, **kw)
+
+
+def school_notification(
+    child_: Child,
+    kind: str = "notify_day10",
+    *,
+    school: Organisation | None = None,
+    sent_at: datetime | None = None,
+    **kw,
+):
+    """What a school told the authority about `child_` (of the child's school unless given)."""
+    from webapp.schools.absence_models import SchoolNotification
+
+    return _add(
+        SchoolNotification(
+            child_id=child_.id,
+            school_id=(school.id if school else child_.school_id),
+            kind=kind,
+            sent_at=sent_at or utcnow(),
+            **kw,
+        )
+    )
