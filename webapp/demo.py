@@ -27,6 +27,7 @@ USERS_SUMMARY = [
     ("dsl@demo.test", "school designated safeguarding lead"),
     ("carer@demo.test", "carer"),
     ("iro@demo.test", "independent reviewing officer"),
+    ("cme@demo.test", "children missing education officer"),
     ("admin@demo.test", "administrator"),
 ]
 
@@ -59,6 +60,7 @@ def load(password: str) -> dict:
     carer = user("carer@demo.test", "Chris Doyle", Role.CARER, fostering)
     user("admin@demo.test", "Robin Hale", Role.ADMIN, la)
     iro = user("iro@demo.test", "Grace Adeyemi", Role.IRO, la)
+    user("cme@demo.test", "Tom Ellery", Role.CME, la)
     other_manager = user("manager@southvale.test", "Dana Frost", Role.MANAGER, other_la)
 
     def child(first, last, dob, sex, legal, **kw):

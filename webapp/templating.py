@@ -43,6 +43,8 @@ def _nav_items() -> list[dict]:
         items.append(("oversight.dashboard", "Returns and escalations"))
     if role in (Role.MANAGER, Role.WORKER, Role.SOCIAL_WORKER, Role.DSL, Role.CARER, Role.IRO):
         items.append(("children.index", "Children"))
+    if role == Role.CME:
+        items.append(("cme.worklist", "Children missing education"))
     if field_record_types(role):
         # Only a role whose records live on a phone is invited to set one up.
         items.append(("field.shell", "Field mode"))

@@ -10,6 +10,7 @@ HOME_BY_ROLE = {
     Role.WORKER: "interviews.my_returns",
     Role.MANAGER: "oversight.dashboard",
     Role.ADMIN: "admin.users",
+    Role.CME: "cme.worklist",
 }
 
 
