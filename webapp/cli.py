@@ -343,6 +343,41 @@ def reminders_run(once: bool, batch_size: int, threads: int) -> None:
             sender.close()
 
 
+@main.group("import", help="Import records from other systems: a school's pupils.")
+def import_group() -> None:
+    pass
+
+
+@import_group.command("pupils", help="Import a school's pupils from its MIS export (CSV).")
+@click.option("--school", "school_ref", required=True, help="The school's URN (or id or name).")
+@click.argument("csv_file", type=click.File("rb"))
+def import_pupils(school_ref: str, csv_file) -> None:
+    # All or nothing: any bad row, nothing is kept and every problem goes to stderr by line and
+    # column only (never a value: a terminal's scrollback is no place for a child's details).
+    from webapp.accounts.models import OrgKind
+    from webapp.errors import RuleError
+    from webapp.schools import pupils
+
+    app = _app()
+    with app.app_context():
+        school = _find_org(school_ref)
+        if school.kind != OrgKind.SCHOOL:
+            raise click.ClickException(f"{school_ref!r} is not a school")
+        try:
+            result = pupils.import_pupils(None, school, csv_file.read())
+        except RuleError as exc:
+            raise click.ClickException(exc.message) from exc
+        if not result.ok:
+            for problem in result.errors:
+                click.echo(str(problem), err=True)
+            click.echo(f"{len(result.errors)} problem(s): nothing imported.", err=True)
+            sys.exit(1)
+        click.echo(
+            f"Imported: {result.created} added, {result.updated} updated, "
+            f"{result.unchanged} unchanged."
+        )
+
+
 @main.command(help="Serve the app with a production WSGI server (gunicorn).")
 @click.option(
     "--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="127.0.0.1"

@@ -112,3 +112,19 @@ def append_log(session: Session) -> None:
         ]
     if rows:
         conn.execute(ChangeLog.__table__.insert(), rows)
+
+
+def note_written(session: Session, cls: type, ids: set[str]) -> None:
+    """Note rows a transaction wrote with Core (a bulk insert the flush never sees) exactly as
+    note_changes notes what a flush touched, so their change log rows are appended too."""
+    if not ids:
+        return
+    noted = uow.notes(session, _KEY, dict)
+    for name, rt in registry.record_types().items():
+        if not (issubclass(cls, rt.model) or cls in rt.shows):
+            continue
+        entry = noted.setdefault(name, {"changed": set(), "deleted": set(), "shows": {}})
+        if issubclass(cls, rt.model):
+            entry["changed"] |= set(ids)
+        if cls in rt.shows:
+            entry["shows"].setdefault(cls.__name__, set()).update(ids)
