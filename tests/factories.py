@@ -332,3 +332,19 @@ def school_notification(
             **kw,
         )
     )
+
+
+# ---------------------------------------------------------------- schools: the DSL and pupils
+
+
+def school_dsl(school: Organisation | None = None, **kw) -> User:
+    """The designated safeguarding lead of `school` (a new school of a new authority unless
+    given)."""
+    school = school or organisation(OrgKind.SCHOOL)
+    return user(Role.DSL, organisation_=school, **kw)
+
+
+def school_pupil(school: Organisation, **kw) -> Child:
+    """A child on `school`'s roll, of the school's authority."""
+    authority = db.session.get(Organisation, school.parent_id)
+    return child(authority, school_id=school.id, **kw)

@@ -165,6 +165,17 @@ def can_edit_plan(user: User, child: Child) -> bool:
     return can_keep_profile(user, child)
 
 
+def can_record_absence(user: User, child: Child) -> bool:
+    """Record a pupil's absences, enquiries, the always-refer checklist and the school's
+    notifications, and report the pupil missing during the school day: the designated
+    safeguarding lead of the child's own school, no one else (the school's record)."""
+    return (
+        user.role == Role.DSL
+        and child.school_id is not None
+        and child.school_id == user.organisation_id
+    )
+
+
 def is_assignee(user: User, interview: Interview) -> bool:
     """The interview is allocated to this user (or to their team, where the authority lets
     workers see their team's allocations)."""

@@ -130,8 +130,15 @@ def report_missing(user: User, child: Child, data: dict) -> Episode:
     """A child reported missing, not back when expected, or (looked after) away from placement:
     by the child's carer or a manager. `data` is described in docs (the contract): missing_from
     defaults from the child's placement, report holds REPORT_FIELDS."""
-    if not access.can_report(user, child):
+    # A school's DSL reports their own pupil missing during the school day, and only that
+    # (webapp.schools.absences): what they saw is a pupil missing from school.
+    by_school = not access.can_report(user, child) and access.can_record_absence(user, child)
+    if not access.can_report(user, child) and not by_school:
         raise NotAllowed("Only the child's carer or a manager reports the child missing")
+    if by_school and (
+        data.get("reported_type") != ReportedType.MISSING or data.get("missing_from") != "school"
+    ):
+        raise RuleError("reported_type", "A school reports a pupil missing from school")
     reported_type = _reported_type(user, child, data.get("reported_type"))
     missing_from = data.get("missing_from") or ("placement" if child.looked_after else "home")
     if missing_from not in MISSING_FROM_LABELS:
