@@ -196,6 +196,9 @@ PURE_MODULES = [
     "webapp.push.client",
     "webapp.push.vapid",
     "webapp.secretfile",
+    "webapp.carers.plan_rules",
+    "webapp.carers.photos",
+    "webapp.schools.days",
 ]
 
 
