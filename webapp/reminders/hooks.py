@@ -17,6 +17,13 @@ from webapp.children.models import Child
 from webapp.episodes.models import Episode, EpisodeStatus
 from webapp.interviews.models import Interview, interview_episodes, interview_ids_for
 from webapp.reminders import schedule, service
+from webapp.schools.absence_models import (
+    FollowUp,
+    FollowUpStatus,
+    Referral,
+    SchoolNotification,
+)
+from webapp.schools.calendar_models import SchoolClosure, SchoolTerm
 
 _KEY = "homeward_reminder_subjects"
 
@@ -64,6 +71,14 @@ PLAN_FACTS = (
     "social_worker_signed_at",
 )
 
+# The schools' facts (issue 11): a follow-up's first day, state and which steps apply; what the
+# school told the authority (a step done, or the officer told); the checklist's yes and its
+# referral. A term or closure moves the school days every open follow-up is counted in.
+FOLLOWUP_FACTS = ("opened_on", "status", "illness", "whereabouts_unknown", "school_id")
+REFERRAL_FACTS = ("any_yes", "referred_at", "checked_at")
+NOTICE_FACTS = ("kind", "sent_at", "followup_id")
+CALENDAR_FACTS = ("starts_on", "ends_on", "on")
+
 
 def _changed(session: Session, obj, names: tuple[str, ...]) -> bool:
     if obj in session.new or obj in session.deleted:
@@ -91,6 +106,7 @@ def note_subjects(session: Session) -> None:
     children: set[str] = set()
     interviews: set[str] = set()
     planned: set[str] = set()  # children whose plan changed: their open episodes' thresholds
+    calendars: set[str] = set()  # schools whose terms or closures changed
     for obj in list(session.new) + list(session.dirty) + list(session.deleted):
         if isinstance(obj, Interview) and _changed(session, obj, INTERVIEW_FACTS):
             subjects.add((schedule.INTERVIEW, obj.id))
@@ -111,7 +127,26 @@ def note_subjects(session: Session) -> None:
         elif isinstance(obj, RiskPlan) and _changed(session, obj, PLAN_FACTS):
             subjects.add((schedule.PLAN, obj.id))
             planned.add(obj.id)
-    conn = session.connection() if (children or planned or interviews) else None
+        elif isinstance(obj, FollowUp) and _changed(session, obj, FOLLOWUP_FACTS):
+            subjects.add((schedule.FOLLOWUP, obj.id))
+        elif isinstance(obj, Referral) and _changed(session, obj, REFERRAL_FACTS):
+            subjects.add((schedule.REFERRAL, obj.id))
+        elif isinstance(obj, SchoolNotification) and _changed(session, obj, NOTICE_FACTS):
+            subjects.add((schedule.NOTICE, obj.id))
+            if obj.followup_id:
+                subjects.add((schedule.FOLLOWUP, obj.followup_id))
+        elif isinstance(obj, SchoolTerm | SchoolClosure) and (
+            obj in session.deleted or _changed(session, obj, CALENDAR_FACTS)
+        ):
+            calendars.add(obj.school_id)
+    conn = session.connection() if (children or planned or interviews or calendars) else None
+    if calendars:
+        for followup_id in conn.scalars(
+            select(FollowUp.id).where(
+                FollowUp.school_id.in_(calendars), FollowUp.status == FollowUpStatus.OPEN
+            )
+        ):
+            subjects.add((schedule.FOLLOWUP, followup_id))
     if children:
         for episode_id in conn.scalars(select(Episode.id).where(Episode.child_id.in_(children))):
             subjects.add((schedule.EPISODE, episode_id))

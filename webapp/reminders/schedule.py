@@ -36,7 +36,22 @@ plan_review_due                       review due  the child's carer and social w
 rhi_arranged                          arranged    the child's carer                     normal
 rhi_appointment                       appointment the child's carer and the allocated     high
                                       -2 h        worker
+school_ews_day3                       school day  the school's DSLs, while the follow-up  normal
+                                      3, 09:00    is open and EWS not yet contacted
+school_notify_day10                   school day  the school's DSLs, until the 10-day     normal
+                                      10, 09:00   notification is sent (not for illness)
+school_joint_day20                    school day  the school's DSLs, until the authority  high
+                                      20, 09:00   is notified (whereabouts unknown only)
+school_referral_due                   checklist   the school's DSLs, until the referral   high
+                                      yes +1 h    is recorded
+cme_day20                             notified    the authority's CME officers            normal
 ====================================  ==========  ====================================  =======
+
+The schools' kinds (issue 11): a follow-up's milestones fall at 09:00 (UK) on the school day the
+service counted with the school's calendar (webapp.schools.days): the schedule is given the dates,
+so it stays pure. A follow-up recorded late is reminded of what is still outstanding at once. Each
+goes once the school has recorded doing it (its notification of that kind) and all go when the
+follow-up closes.
 
 The carers' kinds: ``police_report_due`` falls due at ``plan_rules.police_report_due`` (12 or
 under, or a plan of 0 hours: at once; never more than 6 hours after due back; none for "away")
@@ -61,7 +76,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, fields, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from webapp import deadlines
@@ -156,10 +171,49 @@ CARERS_SCHEDULE: tuple[KindSpec, ...] = (
         "Return interview soon",
     ),
 )
-ALL_KINDS = SCHEDULE + CARERS_SCHEDULE
+FOLLOWUP = "school_followup"  # a school's absence follow-up
+REFERRAL = "school_referral"  # the always-refer checklist and its referral
+NOTICE = "school_notice"  # what a school told the authority
+# The schools' kinds (issue 11): the school's own steps to the DSLs, and the authority's officer
+# told of a 20-day notification.
+SCHOOLS_SCHEDULE: tuple[KindSpec, ...] = (
+    KindSpec(
+        "school_ews_day3",
+        FOLLOWUP,
+        "the school's DSLs",
+        "normal",
+        "Absence follow-up: day 3",
+    ),
+    KindSpec(
+        "school_notify_day10",
+        FOLLOWUP,
+        "the school's DSLs",
+        "normal",
+        "Absence follow-up: 10 school days",
+    ),
+    # Whereabouts unknown for four school weeks: it should reach a tablet in battery saver too.
+    KindSpec(
+        "school_joint_day20",
+        FOLLOWUP,
+        "the school's DSLs",
+        "high",
+        "Absence follow-up: 20 school days",
+    ),
+    # "Refer today": time-critical.
+    KindSpec("school_referral_due", REFERRAL, "the school's DSLs", "high", "Referral to make"),
+    KindSpec(
+        "cme_day20",
+        NOTICE,
+        "the authority's children missing education officers",
+        "normal",
+        "School notification: 20 school days",
+    ),
+)
+ALL_KINDS = SCHEDULE + CARERS_SCHEDULE + SCHOOLS_SCHEDULE
 KINDS: dict[str, KindSpec] = {k.kind: k for k in SCHEDULE}
 CARERS_KINDS: dict[str, KindSpec] = {k.kind: k for k in CARERS_SCHEDULE}
-_SPECS = {**KINDS, **CARERS_KINDS}
+SCHOOLS_KINDS: dict[str, KindSpec] = {k.kind: k for k in SCHOOLS_SCHEDULE}
+_SPECS = {**KINDS, **CARERS_KINDS, **SCHOOLS_KINDS}
 _ORDER = {k.kind: i for i, k in enumerate(ALL_KINDS)}
 # The kind names keep the default hours: they are part of idempotency keys, so they must not
 # change when an area configures other hours.
@@ -730,6 +784,156 @@ def plan_reminders(
     return _finish(out, now)
 
 
+# ---------------------------------------------------------------- schools (issue 11)
+
+# The hour of the school day a milestone is reminded at (UK wall clock): after the morning
+# register, when the DSL knows who is absent today.
+SCHOOL_MORNING = time(9, 0)
+REFERRAL_GRACE = timedelta(hours=1)
+# kind: (the notification kind that says it is done, words). Fixed words: no name, no school.
+FOLLOWUP_STEPS = {
+    "school_ews_day3": (
+        "ews_day3",
+        "An absence follow-up has reached school day 3: contact the Education Welfare Service.",
+    ),
+    "school_notify_day10": (
+        "notify_day10",
+        "An absence follow-up has reached 10 school days: the attendance notification to the "
+        "authority is due.",
+    ),
+    "school_joint_day20": (
+        "joint_enquiries_day20",
+        "An absence follow-up has reached 20 school days with whereabouts unknown: notify the "
+        "authority and make joint enquiries with the children missing education officer.",
+    ),
+}
+REFERRAL_BODY = (
+    "A yes on the always-refer checklist has no referral recorded: refer today to children's "
+    "social care or the police."
+)
+CME_DAY20_BODY = (
+    "A school has notified the authority of a pupil absent 20 school days, whereabouts unknown: "
+    "joint enquiries are due."
+)
+
+
+def school_morning(d: date) -> datetime:
+    """09:00 UK time on `d`, in UTC (GMT or BST as the day falls)."""
+    return deadlines.local_to_utc(datetime.combine(d, SCHOOL_MORNING))
+
+
+@dataclass(frozen=True)
+class FollowUpFacts:
+    id: str
+    is_open: bool
+    recorded_at: datetime  # when the follow-up was recorded: a late one is reminded at once
+    # The dates each step falls on, counted in the school's days by the caller; None: the step
+    # does not apply (no 10-day notification for illness, no joint enquiries when whereabouts
+    # are known).
+    day3_on: date | None = None
+    day10_on: date | None = None
+    day20_on: date | None = None
+    done: frozenset[str] = frozenset()  # the notification kinds the school has recorded
+    dsl_ids: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_id(self.id, "follow-up id")
+        object.__setattr__(self, "recorded_at", ensure_utc(self.recorded_at))
+        object.__setattr__(self, "done", frozenset(self.done))
+        object.__setattr__(self, "dsl_ids", _ids(self.dsl_ids, "DSL id"))
+
+
+def followup_reminders(
+    f: FollowUpFacts,
+    settings: ReminderSettings = DEFAULT_SETTINGS,
+    *,
+    now: datetime | None = None,
+) -> list[DueReminder]:
+    """The school's day-3, day-10 and day-20 steps to its DSLs; none once the follow-up is
+    closed, and none for a step the school has recorded doing."""
+    if not f.is_open:
+        return []
+    stale_after = timedelta(hours=settings.stale_after_hours)
+    out: list[DueReminder] = []
+    steps = (
+        ("school_ews_day3", f.day3_on),
+        ("school_notify_day10", f.day10_on),
+        ("school_joint_day20", f.day20_on),
+    )
+    for kind, on in steps:
+        done_by, body = FOLLOWUP_STEPS[kind]
+        if on is None or done_by in f.done:
+            continue
+        due = max(school_morning(on), f.recorded_at)
+        for dsl in f.dsl_ids:
+            out.append(_reminder(kind, f.id, dsl, due, due + stale_after, body, settings))
+    return _finish(out, now)
+
+
+@dataclass(frozen=True)
+class ReferralFacts:
+    id: str
+    checked_at: datetime
+    any_yes: bool
+    referred: bool
+    dsl_ids: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_id(self.id, "referral id")
+        object.__setattr__(self, "checked_at", ensure_utc(self.checked_at))
+        object.__setattr__(self, "dsl_ids", _ids(self.dsl_ids, "DSL id"))
+
+
+def referral_reminders(
+    f: ReferralFacts,
+    settings: ReminderSettings = DEFAULT_SETTINGS,
+    *,
+    now: datetime | None = None,
+) -> list[DueReminder]:
+    """A yes on the always-refer checklist with no referral an hour later: the school's DSLs,
+    until the referral is recorded."""
+    if not f.any_yes or f.referred:
+        return []
+    due = f.checked_at + REFERRAL_GRACE
+    stale = due + timedelta(hours=settings.stale_after_hours)
+    out = [
+        _reminder("school_referral_due", f.id, dsl, due, stale, REFERRAL_BODY, settings)
+        for dsl in f.dsl_ids
+    ]
+    return _finish(out, now)
+
+
+@dataclass(frozen=True)
+class NoticeFacts:
+    id: str
+    kind: str  # the notification's kind (absence_models.SchoolNotification.kind)
+    sent_at: datetime
+    officer_ids: tuple[str, ...] = ()  # the authority's CME officers
+
+    def __post_init__(self) -> None:
+        _check_id(self.id, "notification id")
+        object.__setattr__(self, "sent_at", ensure_utc(self.sent_at))
+        object.__setattr__(self, "officer_ids", _ids(self.officer_ids, "officer id"))
+
+
+def notice_reminders(
+    f: NoticeFacts,
+    settings: ReminderSettings = DEFAULT_SETTINGS,
+    *,
+    now: datetime | None = None,
+) -> list[DueReminder]:
+    """The authority's CME officers told when a 20-day notification arrives (the others are on
+    their worklist; this one starts joint enquiries with the school)."""
+    if f.kind != "joint_enquiries_day20":
+        return []
+    stale = f.sent_at + timedelta(hours=settings.stale_after_hours)
+    out = [
+        _reminder("cme_day20", f.id, officer, f.sent_at, stale, CME_DAY20_BODY, settings)
+        for officer in f.officer_ids
+    ]
+    return _finish(out, now)
+
+
 def _finish(out: list[DueReminder], now: datetime | None) -> list[DueReminder]:
     if now is not None:
         now = ensure_utc(now)
@@ -773,6 +977,17 @@ __all__ = [
     "ALL_KINDS",
     "CARERS_KINDS",
     "CARERS_SCHEDULE",
+    "FOLLOWUP",
+    "FollowUpFacts",
+    "NOTICE",
+    "NoticeFacts",
+    "REFERRAL",
+    "ReferralFacts",
+    "SCHOOLS_KINDS",
+    "SCHOOLS_SCHEDULE",
+    "followup_reminders",
+    "notice_reminders",
+    "referral_reminders",
     "SCHEDULE",
     "DueReminder",
     "EpisodeReminderFacts",

@@ -9,7 +9,7 @@ form, a sync push and the demo loader all keep reminders right the same way.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import current_app, has_app_context
 from sqlalchemy import func, or_, select
@@ -27,6 +27,14 @@ from webapp.interviews import workflow
 from webapp.interviews.models import Interview, interview_episodes
 from webapp.reminders import schedule
 from webapp.reminders.models import Reminder, ReminderStatus
+from webapp.schools import calendar as school_calendar
+from webapp.schools import days
+from webapp.schools.absence_models import (
+    FollowUp,
+    FollowUpStatus,
+    Referral,
+    SchoolNotification,
+)
 
 # Submitted or authorised: nothing more for the worker to do. Sent back is open again.
 TEST_KIND = "test"
@@ -130,8 +138,111 @@ def plan_facts(plan: RiskPlan) -> schedule.PlanReminderFacts:
     )
 
 
+# ---------------------------------------------------------------- schools (issue 11)
+
+
+def _dsls(school_id: str) -> tuple[str, ...]:
+    """Active designated safeguarding leads of the school."""
+    return tuple(
+        db.session.scalars(
+            select(User.id)
+            .where(
+                User.role == Role.DSL,
+                User.active.is_(True),
+                User.organisation_id == school_id,
+            )
+            .order_by(User.id)
+        )
+    )
+
+
+def _cme_officers(authority_id: str | None) -> tuple[str, ...]:
+    """Active children missing education officers of the local authority."""
+    if authority_id is None:
+        return ()
+    return tuple(
+        db.session.scalars(
+            select(User.id)
+            .where(
+                User.role == Role.CME,
+                User.active.is_(True),
+                User.organisation_id == authority_id,
+            )
+            .order_by(User.id)
+        )
+    )
+
+
+def followup_facts(followup: FollowUp) -> schedule.FollowUpFacts:
+    """The follow-up's steps as dates, counted in the school's own days (its terms and closures,
+    England's bank holidays: webapp.schools.days), and what the school has already done."""
+    school = db.session.get(Organisation, followup.school_id)
+    cal = school_calendar.calendar_for(school)
+    first = followup.opened_on
+
+    def step(code: str, day: int) -> date | None:
+        applies = days.applies(
+            code, illness=followup.illness, whereabouts_unknown=followup.whereabouts_unknown
+        )
+        return cal.add_school_days(first, day) if applies else None
+
+    done = db.session.scalars(
+        select(SchoolNotification.kind).where(SchoolNotification.followup_id == followup.id)
+    )
+    return schedule.FollowUpFacts(
+        id=followup.id,
+        is_open=followup.status == FollowUpStatus.OPEN,
+        recorded_at=followup.created_at,
+        day3_on=step("ews_day3", 3),
+        day10_on=step("notify_day10", 10),
+        day20_on=step("joint_enquiries_day20", 20),
+        done=frozenset(done),
+        dsl_ids=_dsls(followup.school_id),
+    )
+
+
+def referral_facts(referral: Referral) -> schedule.ReferralFacts:
+    return schedule.ReferralFacts(
+        id=referral.id,
+        checked_at=referral.checked_at,
+        any_yes=referral.any_yes,
+        referred=referral.referred_at is not None,
+        dsl_ids=_dsls(referral.followup.school_id),
+    )
+
+
+def notice_facts(notice: SchoolNotification) -> schedule.NoticeFacts:
+    school = db.session.get(Organisation, notice.school_id)
+    return schedule.NoticeFacts(
+        id=notice.id,
+        kind=notice.kind,
+        sent_at=notice.sent_at,
+        officer_ids=_cme_officers(school.parent_id if school else None),
+    )
+
+
+def _school_wanted(subject_type: str, subject_id: str, now: datetime, cfg):
+    if subject_type == schedule.FOLLOWUP:
+        followup = db.session.get(FollowUp, subject_id)
+        return (
+            schedule.followup_reminders(followup_facts(followup), cfg, now=now) if followup else []
+        )
+    if subject_type == schedule.REFERRAL:
+        referral = db.session.get(Referral, subject_id)
+        return (
+            schedule.referral_reminders(referral_facts(referral), cfg, now=now) if referral else []
+        )
+    notice = db.session.get(SchoolNotification, subject_id)
+    return schedule.notice_reminders(notice_facts(notice), cfg, now=now) if notice else []
+
+
+SCHOOL_SUBJECTS = (schedule.FOLLOWUP, schedule.REFERRAL, schedule.NOTICE)
+
+
 def wanted(subject_type: str, subject_id: str, now: datetime) -> list[schedule.DueReminder]:
     cfg = settings()
+    if subject_type in SCHOOL_SUBJECTS:
+        return _school_wanted(subject_type, subject_id, now, cfg)
     if subject_type == schedule.INTERVIEW:
         interview = db.session.get(Interview, subject_id)
         facts = interview_facts(interview) if interview else None
