@@ -99,6 +99,9 @@ def test_the_officer_never_reads_an_interview_or_the_schools_enquiry_notes(as_us
     for url in ("/cme/", case_url, f"/children/{ada.id}"):
         body = officer.get(url).get_data(as_text=True)
         assert NOTES_CANARY not in body and "Canary-RHI-1" not in body, url
+    # Nor the school's own pages: the timeline, its enquiries.
+    assert officer.get(f"/school/pupils/{ada.id}/timeline").status_code == 404
+    assert officer.get(f"/school/followups/{followup.id}/enquiries/new").status_code == 404
     # The episode facts are the officer's (their child), the interview is not.
     child_page = officer.get(f"/children/{ada.id}").get_data(as_text=True)
     assert "Return home interviews" not in child_page
@@ -233,3 +236,26 @@ def test_social_worker_and_manager_see_the_school_side_without_the_notes(as_user
     # The carer sees the child, not the school side.
     body = as_user(carer).get(f"/children/{ada.id}").get_data(as_text=True)
     assert "What the school told the authority" not in body
+
+
+def test_a_dsls_20_day_notification_reaches_the_officers_worklist_and_reminders(as_user, world):
+    from webapp.reminders.models import Reminder
+
+    ada = world["ada"]
+    dsl = factories.user(Role.DSL, organisation_=db.session.get(Child, ada.id).school)
+    followup = FollowUp(child_id=ada.id, school_id=ada.school_id, opened_on=date.today())
+    db.session.add(followup)
+    db.session.commit()
+    school = as_user(dsl)
+    school.get(f"/school/pupils/{ada.id}/timeline")
+    sent = school.post(f"/school/followups/{followup.id}/notify/joint_enquiries_day20")
+    assert sent.status_code == 302
+    body = as_user(world["officer"]).get("/cme/").get_data(as_text=True)
+    assert "20 days: authority notified for joint enquiries" in body
+    # The officers of the school's authority, not the other authority's (told of their own).
+    told = db.session.scalars(
+        select(Reminder).where(
+            Reminder.kind == "cme_day20", Reminder.subject_id != world["n_cy"].id
+        )
+    ).all()
+    assert [r.recipient_id for r in told] == [world["officer"].id]
