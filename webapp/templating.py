@@ -45,6 +45,11 @@ def _nav_items() -> list[dict]:
         items.append(("children.index", "Children"))
     if role == Role.CME:
         items.append(("cme.worklist", "Children missing education"))
+    if role == Role.DSL:
+        # The school's side: the morning register follow-up, its pupils, its calendar.
+        items.append(("school_absences.register", "Register follow-up"))
+        items.append(("school_pupils.index", "Pupils"))
+        items.append(("school_calendar.own", "School calendar"))
     if field_record_types(role):
         # Only a role whose records live on a phone is invited to set one up.
         items.append(("field.shell", "Field mode"))

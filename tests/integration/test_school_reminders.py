@@ -219,3 +219,31 @@ def test_no_personal_data_in_the_words(school):
         assert not [w for w in forbidden if w in words], words
         assert pupil.date_of_birth.isoformat() not in words
         assert r.topic not in words and len(r.topic) <= 32
+
+
+def test_a_schools_referral_tells_the_social_worker_of_a_looked_after_child_at_once(school):
+    from webapp.children.models import LegalStatus
+
+    social_worker = factories.user(Role.SOCIAL_WORKER, authority=school["la"])
+    looked_after = factories.child(
+        school["la"],
+        school_id=school["school"].id,
+        legal_status=LegalStatus.LOOKED_AFTER,
+        social_worker_id=social_worker.id,
+    )
+    in_need = factories.child(
+        school["la"],
+        school_id=school["school"].id,
+        legal_status=LegalStatus.CHILD_IN_NEED,
+        social_worker_id=social_worker.id,
+    )
+    sent = utcnow()
+    told = factories.school_notification(looked_after, "referral", sent_at=sent)
+    not_told = factories.school_notification(in_need, "referral", sent_at=sent)
+    db.session.commit()
+    got = pending(told.id)
+    assert set(got) == {f"sw_school_referral@{social_worker.id}"}
+    reminder = got[f"sw_school_referral@{social_worker.id}"]
+    assert reminder.due_at == sent and reminder.urgency == "high"
+    assert "referred a child allocated to you" in reminder.body
+    assert pending(not_told.id) == {}

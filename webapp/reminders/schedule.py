@@ -208,6 +208,14 @@ SCHOOLS_SCHEDULE: tuple[KindSpec, ...] = (
         "normal",
         "School notification: 20 school days",
     ),
+    # A school referred a looked-after child or one on a plan: their social worker at once.
+    KindSpec(
+        "sw_school_referral",
+        NOTICE,
+        "the child's social worker (looked after or on a plan)",
+        "high",
+        "School referral made",
+    ),
 )
 ALL_KINDS = SCHEDULE + CARERS_SCHEDULE + SCHOOLS_SCHEDULE
 KINDS: dict[str, KindSpec] = {k.kind: k for k in SCHEDULE}
@@ -811,6 +819,9 @@ REFERRAL_BODY = (
     "A yes on the always-refer checklist has no referral recorded: refer today to children's "
     "social care or the police."
 )
+SW_REFERRAL_BODY = (
+    "A school has referred a child allocated to you to children's social care or the police."
+)
 CME_DAY20_BODY = (
     "A school has notified the authority of a pupil absent 20 school days, whereabouts unknown: "
     "joint enquiries are due."
@@ -909,11 +920,15 @@ class NoticeFacts:
     kind: str  # the notification's kind (absence_models.SchoolNotification.kind)
     sent_at: datetime
     officer_ids: tuple[str, ...] = ()  # the authority's CME officers
+    # The child's social worker, when the child is looked after or on a plan (else None).
+    social_worker_id: str | None = None
 
     def __post_init__(self) -> None:
         _check_id(self.id, "notification id")
         object.__setattr__(self, "sent_at", ensure_utc(self.sent_at))
         object.__setattr__(self, "officer_ids", _ids(self.officer_ids, "officer id"))
+        if self.social_worker_id is not None:
+            _check_id(self.social_worker_id, "social worker id")
 
 
 def notice_reminders(
@@ -923,10 +938,22 @@ def notice_reminders(
     now: datetime | None = None,
 ) -> list[DueReminder]:
     """The authority's CME officers told when a 20-day notification arrives (the others are on
-    their worklist; this one starts joint enquiries with the school)."""
+    their worklist; this one starts joint enquiries with the school); the social worker of a
+    looked-after child or one on a plan told at once of a school's referral."""
+    stale = f.sent_at + timedelta(hours=settings.stale_after_hours)
+    if f.kind == "referral" and f.social_worker_id:
+        sw = _reminder(
+            "sw_school_referral",
+            f.id,
+            f.social_worker_id,
+            f.sent_at,
+            stale,
+            SW_REFERRAL_BODY,
+            settings,
+        )
+        return _finish([sw], now)
     if f.kind != "joint_enquiries_day20":
         return []
-    stale = f.sent_at + timedelta(hours=settings.stale_after_hours)
     out = [
         _reminder("cme_day20", f.id, officer, f.sent_at, stale, CME_DAY20_BODY, settings)
         for officer in f.officer_ids

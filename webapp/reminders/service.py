@@ -19,6 +19,7 @@ from webapp.accounts.models import Organisation, Role, User
 from webapp.carers import plans
 from webapp.carers.models import RiskPlan
 from webapp.children import service as children
+from webapp.children.models import Child, LegalStatus
 from webapp.db_types import new_id, utcnow
 from webapp.episodes.models import Episode
 from webapp.errors import NotAllowed
@@ -213,11 +214,16 @@ def referral_facts(referral: Referral) -> schedule.ReferralFacts:
 
 def notice_facts(notice: SchoolNotification) -> schedule.NoticeFacts:
     school = db.session.get(Organisation, notice.school_id)
+    child = db.session.get(Child, notice.child_id)
+    on_a_plan = child is not None and (
+        child.looked_after or child.legal_status in (LegalStatus.LOOKED_AFTER, LegalStatus.CP_PLAN)
+    )
     return schedule.NoticeFacts(
         id=notice.id,
         kind=notice.kind,
         sent_at=notice.sent_at,
         officer_ids=_cme_officers(school.parent_id if school else None),
+        social_worker_id=child.social_worker_id if on_a_plan else None,
     )
 
 
