@@ -18,6 +18,9 @@ from webapp.db_types import utcnow
 from webapp.episodes.models import Episode, EpisodeStatus
 from webapp.extensions import db
 from webapp.interviews.models import Interview, InterviewStatus
+from webapp.schools.absence_models import NO_REASON_YET, Absence, FollowUp
+from webapp.schools.calendar_models import SchoolClosure, SchoolTerm
+from webapp.schools.pupil_rules import upn_check_letter
 
 USERS_SUMMARY = [
     ("manager@demo.test", "manager"),
@@ -56,7 +59,7 @@ def load(password: str) -> dict:
     worker = user("worker@demo.test", "Sam Okafor", Role.WORKER, la, team)
     worker2 = user("worker2@demo.test", "Priya Shah", Role.WORKER, la, team)
     sw = user("sw@demo.test", "Alex Brennan", Role.SOCIAL_WORKER, la)
-    user("dsl@demo.test", "Jo Whitfield", Role.DSL, school)
+    dsl = user("dsl@demo.test", "Jo Whitfield", Role.DSL, school)
     carer = user("carer@demo.test", "Chris Doyle", Role.CARER, fostering)
     user("admin@demo.test", "Robin Hale", Role.ADMIN, la)
     iro = user("iro@demo.test", "Grace Adeyemi", Role.IRO, la)
@@ -232,6 +235,7 @@ def load(password: str) -> dict:
     f_ep = episode(finn, 20, 5)
     interview(finn, [f_ep], InterviewStatus.AWAITING_ALLOCATION)
 
+    _school_year(school, dsl, [tyler, ruby, mia], now)
     db.session.commit()
     return {
         "manager": manager,
@@ -251,6 +255,49 @@ def load(password: str) -> dict:
         "finn": finn,
         "school": school,
     }
+
+
+def _school_year(school: Organisation, dsl, pupils: list[Child], now) -> None:
+    """Riverside Academy's 2026/27 terms (half-terms are the gaps) and an INSET day, its pupils'
+    UPNs (made up, with valid check letters) and year groups, and an unexplained absence
+    followed up since two school days ago, so the DSL's timeline has something to count."""
+    for name, start, end in (
+        ("Autumn 1", date(2026, 9, 2), date(2026, 10, 23)),
+        ("Autumn 2", date(2026, 11, 2), date(2026, 12, 18)),
+        ("Spring 1", date(2027, 1, 4), date(2027, 2, 12)),
+        ("Spring 2", date(2027, 2, 22), date(2027, 3, 25)),
+        ("Summer 1", date(2027, 4, 12), date(2027, 5, 28)),
+        ("Summer 2", date(2027, 6, 7), date(2027, 7, 21)),
+    ):
+        db.session.add(SchoolTerm(school_id=school.id, name=name, starts_on=start, ends_on=end))
+    db.session.add(SchoolClosure(school_id=school.id, on=date(2026, 11, 2), reason="INSET day"))
+    for serial, pupil in enumerate(pupils, start=1):
+        body = f"99900110{serial:04d}"  # LA 999 (no real authority), school 0011
+        pupil.upn = upn_check_letter(body) + body
+        age_at_september = deadlines.to_local(now).year - pupil.date_of_birth.year
+        pupil.year_group = str(max(1, min(13, age_at_september - 5)))
+    db.session.flush()
+    # The first pupil has been off with no reason since two school days ago (weekdays).
+    first = deadlines.to_local(now).date()
+    back = 0
+    while back < 2:
+        first -= timedelta(days=1)
+        back += first.weekday() < 5
+    followup = FollowUp(child_id=pupils[0].id, school_id=school.id, opened_on=first)
+    db.session.add(followup)
+    db.session.flush()
+    for session in ("am", "pm"):
+        db.session.add(
+            Absence(
+                child_id=pupils[0].id,
+                school_id=school.id,
+                on=first,
+                session=session,
+                code=NO_REASON_YET,
+                recorded_by_id=dsl.id,
+                followup_id=followup.id,
+            )
+        )
 
 
 def _mia_profile_and_plan(mia: Child, carer, sw, now) -> None:
