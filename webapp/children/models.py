@@ -86,8 +86,8 @@ class Child(db.Model):
     social_worker_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
     # The independent reviewing officer of a looked-after child: told of every episode.
     iro_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
-    # The DfE Unique Pupil Number (a check letter and 12 characters, webapp/schools/pupil_rules.py) and
-    # the year group (R, 1..13), kept by the school. The UPN stays in clear: the import's query
+    # The DfE Unique Pupil Number (a check letter and 12 characters: schools/pupil_rules.py)
+    # and the year group (R, 1..13), kept by the school. The UPN stays in clear: the import's query
     # needs it to find the pupil a row is about; it says nothing sensitive about the child.
     upn: Mapped[str | None] = mapped_column(String(13))
     year_group: Mapped[str | None] = mapped_column(String(3))
