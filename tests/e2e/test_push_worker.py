@@ -35,7 +35,8 @@ def notifications(page) -> list[dict]:
 
 
 def wait_for_notifications(page, count: int) -> list[dict]:
-    for _ in range(50):
+    # Up to 20 s: under the full suite's load on 2 cores, eight pushes took over 5 s to show.
+    for _ in range(200):
         shown = notifications(page)
         if len(shown) >= count:
             return shown
