@@ -233,14 +233,19 @@ def add_term(user: User, name: str, starts_on: date | None, ends_on: date | None
     return term
 
 
-def delete_term(user: User, term_id: str) -> None:
+def _delete_own(user: User, model, row_id: str, kind: str) -> None:
+    """Delete a term or closure day of the DSL's own school (another school's: not found)."""
     school = own_school(user)
-    term = db.session.get(SchoolTerm, term_id)
-    if term is None or term.school_id != school.id:
+    row = db.session.get(model, row_id)
+    if row is None or row.school_id != school.id:
         raise NotFound
-    db.session.delete(term)
-    audit.record("delete", "school_term", term_id)
+    db.session.delete(row)
+    audit.record("delete", kind, row_id)
     uow.commit()
+
+
+def delete_term(user: User, term_id: str) -> None:
+    _delete_own(user, SchoolTerm, term_id, "school_term")
 
 
 def add_closure(user: User, on: date | None, reason: str) -> SchoolClosure:
@@ -267,13 +272,7 @@ def add_closure(user: User, on: date | None, reason: str) -> SchoolClosure:
 
 
 def delete_closure(user: User, closure_id: str) -> None:
-    school = own_school(user)
-    closure = db.session.get(SchoolClosure, closure_id)
-    if closure is None or closure.school_id != school.id:
-        raise NotFound
-    db.session.delete(closure)
-    audit.record("delete", "school_closure", closure_id)
-    uow.commit()
+    _delete_own(user, SchoolClosure, closure_id, "school_closure")
 
 
 # ---------------------------------------------------------------- the authority's published dates
