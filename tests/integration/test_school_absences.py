@@ -543,3 +543,82 @@ def test_every_read_and_change_is_audited_without_values(as_user, school):
     } <= seen
     assert all(OUTCOME_CANARY not in (r.detail or "") for r in rows)
     assert db.session.scalar(select(Enquiry.id)) is not None
+
+
+# ---------------------------------------------------------------- back in school
+
+
+def _close_events(followup_id):
+    return db.session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.object_type == "school_followup",
+            AuditEvent.object_id == followup_id,
+            AuditEvent.action == "close",
+        )
+    ).all()
+
+
+@pytest.mark.both_databases  # the follow-up's last absent session, ordered in SQL
+@pytest.mark.parametrize("code", ["/", "\\", "L", "K", "V", "P", "W", "B"])
+def test_a_present_code_closes_the_open_follow_up_as_back_in_school(as_user, school, code):
+    dsl = as_user(school["dsl"])
+    pupil = school["pupil"]
+    followup = _open(dsl, pupil, _weekday_back(2))
+    assert followup.status == "open"
+    # Present the next school day (2024: in school, or at an approved activity elsewhere).
+    assert _record(dsl, pupil.id, _weekday_back(1), code).status_code == 302
+    (followup,) = _followups(pupil.id)
+    assert followup.status == "closed" and followup.closed_reason == "returned"
+    assert followup.closed_at is not None
+    (event,) = _close_events(followup.id)
+    assert event.user_id == school["dsl"].id and event.detail == "returned"
+    assert event.child_id == pupil.id
+    # Closed: its pending steps are cancelled (the reminders' hooks read the status).
+    db.session.expire_all()
+    assert not db.session.scalars(
+        select(Reminder).where(Reminder.subject_id == followup.id, Reminder.status == "pending")
+    ).all()
+
+
+@pytest.mark.parametrize("code", ["G", "N", "O", "U", "I", "D", "M"])
+def test_an_absent_code_keeps_the_follow_up_open(as_user, school, code):
+    dsl = as_user(school["dsl"])
+    pupil = school["pupil"]
+    _open(dsl, pupil, _weekday_back(2))
+    assert _record(dsl, pupil.id, _weekday_back(1), code).status_code == 302
+    (followup,) = _followups(pupil.id)
+    assert followup.status == "open" and followup.closed_reason is None
+    assert _close_events(followup.id) == []
+
+
+def test_present_before_the_last_absence_is_a_correction_and_keeps_it_open(as_user, school):
+    dsl = as_user(school["dsl"])
+    pupil = school["pupil"]
+    first, second, third = _weekday_back(3), _weekday_back(2), _weekday_back(1)
+    _open(dsl, pupil, first)
+    assert _record(dsl, pupil.id, third, "N").status_code == 302
+    # The register said the pupil was in on the day between: still absent since.
+    assert _record(dsl, pupil.id, second, "/").status_code == 302
+    assert _followups(pupil.id)[0].status == "open"
+    # The same day's afternoon after a morning absence: back.
+    assert _record(dsl, pupil.id, third, "\\", sessions=("pm",)).status_code == 302
+    assert _followups(pupil.id)[0].closed_reason == "returned"
+
+
+def test_the_register_closes_a_present_pupils_follow_up_and_not_the_others(as_user, school):
+    dsl = as_user(school["dsl"])
+    pupil, la = school["pupil"], school["looked_after"]
+    _open(dsl, pupil, _weekday_back(2))
+    _open(dsl, la, _weekday_back(2))
+    r = dsl.post(
+        "/school/register",
+        {
+            "on": _dmy(_weekday_back(1)),
+            "session": "am",
+            f"code-{pupil.id}": "/",
+            f"code-{la.id}": "O",
+        },
+    )
+    assert r.status_code == 302, r.get_data(as_text=True)
+    assert _followups(pupil.id)[0].closed_reason == "returned"
+    assert _followups(la.id)[0].status == "open"

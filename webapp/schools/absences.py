@@ -29,6 +29,7 @@ from webapp.schools.absence_models import (
     CLOSED_REASON_LABELS,
     ENQUIRY_KIND_LABELS,
     NO_REASON_YET,
+    PRESENT,
     REFERRED_TO_LABELS,
     UNAUTHORISED,
     Absence,
@@ -89,6 +90,12 @@ SOCIAL_WORKER_TOLD = frozenset(
 def today() -> date:
     """The UK date now: school days are UK days."""
     return deadlines.to_local(utcnow()).date()
+
+
+# The 2024 codes that count as attending (present) for the session: in school (/ \ L) or at an
+# approved educational activity away from the school (K V P W B). D (dual registered, at another
+# school) is not a session of this school, so it does not say the pupil is back here.
+ATTENDING = PRESENT | {"K", "V", "P", "W", "B"}
 
 
 def opens_followup(code: str) -> bool:
@@ -215,7 +222,26 @@ def _record(user: User, child: Child, on: date, sessions: list[str], code: str) 
         db.session.flush()
         audit.record(action, "school_absence", absence.id, child_id=child.id, detail="code")
         saved.append(absence)
+    if code in ATTENDING and followup is not None and _back_after(followup, on, sessions):
+        _close(followup, "returned")
+        audit.record("close", "school_followup", followup.id, child_id=child.id, detail="returned")
     return saved
+
+
+def _back_after(followup: FollowUp, on: date, sessions: list[str]) -> bool:
+    """Present after the follow-up's last absent session: the pupil is back in school. Present
+    at an earlier session (the register corrected, a late entry for before the absence) says
+    nothing about now, so the follow-up stays open."""
+    last = db.session.execute(
+        select(Absence.on, Absence.session)
+        .where(Absence.followup_id == followup.id)
+        .order_by(Absence.on.desc(), Absence.session.desc())
+        .limit(1)
+    ).first()
+    # "am" sorts before "pm": a session is (date, session) in register order.
+    if on < followup.opened_on:
+        return False
+    return last is None or (on, max(sessions)) > (last.on, last.session)
 
 
 def record_absence(
