@@ -138,7 +138,8 @@ def test_a_step_done_goes_and_closing_the_follow_up_cancels_the_rest(school):
 
 def test_illness_has_no_10_day_notification_and_known_whereabouts_no_joint_enquiries(school):
     f = _followup(school, illness=True, whereabouts_unknown=False)
-    assert {r.kind for r in pending(f.id).values()} == {"school_ews_day3"}
+    # Illness has the day-15 sickness return instead (test_the_day_15_sickness_return below).
+    assert {r.kind for r in pending(f.id).values()} == {"school_ews_day3", "school_illness_day15"}
 
 
 def test_a_follow_up_recorded_late_is_reminded_of_what_is_outstanding_at_once(school):
@@ -247,3 +248,136 @@ def test_a_schools_referral_tells_the_social_worker_of_a_looked_after_child_at_o
     assert reminder.due_at == sent and reminder.urgency == "high"
     assert "referred a child allocated to you" in reminder.body
     assert pending(not_told.id) == {}
+
+
+# ---------------------------------------------------------------- the day-15 sickness return
+
+
+def test_the_day_15_sickness_return_for_an_illness_follow_up(school):
+    monday, dsl, dsl2 = school["monday"], school["dsl"], school["dsl2"]
+    f = _followup(school, illness=True)
+    got = pending(f.id)
+    # Day 1 Monday, the INSET Wednesday skipped: day 15 is the Monday three weeks on.
+    for who in (dsl, dsl2):
+        r = got[f"school_illness_day15@{who.id}"]
+        assert r.due_at == nine_am(monday + 21 * DAY)
+        assert r.title == "Absence follow-up: 15 school days"
+        assert "sickness return" in r.body
+        for word in ("Wrenna", "Halloway", "Larkspur", school["pupil"].id, f.id):
+            assert word not in f"{r.title} {r.body}"
+    assert not any(k.startswith("school_notify_day10") for k in got)
+    assert not any(r.recipient_id == school["other_dsl"].id for r in got.values())
+
+    # A closure day before it moves it on a school day.
+    db.session.add(SchoolClosure(school_id=school["school"].id, on=monday + 8 * DAY, reason="Snow"))
+    db.session.commit()
+    assert pending(f.id)[f"school_illness_day15@{dsl.id}"].due_at == nine_am(monday + 22 * DAY)
+
+    # Recorded: gone (the others stay).
+    factories.school_notification(school["pupil"], "illness_day15", followup_id=f.id)
+    db.session.commit()
+    got = pending(f.id)
+    assert not any(k.startswith("school_illness_day15") for k in got)
+    assert f"school_joint_day20@{dsl.id}" in got
+
+
+def test_no_sickness_return_without_illness_and_none_once_illness_is_unticked(school):
+    f = _followup(school)
+    assert not any(k.startswith("school_illness_day15") for k in pending(f.id))
+    f = _followup(school, illness=True)
+    assert f"school_illness_day15@{school['dsl'].id}" in pending(f.id)
+    f = db.session.get(FollowUp, f.id)
+    f.illness = False
+    db.session.commit()
+    got = pending(f.id)
+    assert not any(k.startswith("school_illness_day15") for k in got)
+    assert f"school_notify_day10@{school['dsl'].id}" in got
+
+
+# ---------------------------------------------------------------- where a tap lands
+
+
+def _reminder(subject_id: str, kind: str, recipient) -> Reminder:
+    db.session.expire_all()
+    return db.session.scalars(
+        select(Reminder).where(
+            Reminder.subject_id == subject_id,
+            Reminder.kind == kind,
+            Reminder.recipient_id == recipient.id,
+        )
+    ).one()
+
+
+def _lands(browser, reminder: Reminder) -> str:
+    r = browser.get(f"/notifications/{reminder.id}")
+    assert r.status_code == 302
+    return r.headers["Location"]
+
+
+CENTRE = "/notifications/"
+
+
+def test_a_dsls_follow_up_and_referral_reminders_land_on_the_pupils_timeline(as_user, school):
+    dsl, pupil = school["dsl"], school["pupil"]
+    f = _followup(school, illness=True)
+    referral = Referral(followup_id=f.id, any_yes=True, checked_at=utcnow())
+    db.session.add(referral)
+    db.session.commit()
+    timeline = f"/school/pupils/{pupil.id}/timeline?followup={f.id}"
+    tablet = as_user(dsl)
+    for kind in ("school_ews_day3", "school_illness_day15", "school_joint_day20"):
+        assert _lands(tablet, _reminder(f.id, kind, dsl)).endswith(timeline), kind
+    assert _lands(tablet, _reminder(referral.id, "school_referral_due", dsl)).endswith(timeline)
+    page = tablet.get(timeline)
+    assert page.status_code == 200 and "Wrenna" in page.get_data(as_text=True)
+
+    # Moved to another school: the reminder still opens, the pupil's page does not.
+    mover = db.session.get(type(dsl), dsl.id)
+    mover.organisation_id = school["other_school"].id
+    db.session.commit()
+    assert _lands(tablet, _reminder(f.id, "school_ews_day3", dsl)).endswith(CENTRE)
+    # Someone else's reminder is nobody else's to open.
+    other = as_user(school["dsl2"])
+    assert other.get(
+        f"/notifications/{_reminder(f.id, 'school_ews_day3', dsl).id}"
+    ).status_code == (404)
+
+
+def test_a_cme_officers_reminder_lands_on_the_worklist_then_the_case(as_user, school):
+    officer = school["officer"]
+    f = _followup(school)
+    day20 = factories.school_notification(
+        school["pupil"], "joint_enquiries_day20", followup_id=f.id
+    )
+    db.session.commit()
+    told = _reminder(day20.id, "cme_day20", officer)
+    page = as_user(officer)
+    assert _lands(page, told).endswith("/cme/")
+    case_url = page.post(f"/cme/notifications/{day20.id}/case").headers["Location"]
+    assert case_url.split("/cme/")[1].startswith("cases/")
+    assert _lands(page, told).endswith(case_url.split("localhost")[-1])
+    assert page.get(_lands(page, told)).status_code == 200
+
+
+def test_a_social_workers_school_referral_lands_on_the_childs_page(as_user, school):
+    from webapp.children.models import Child, LegalStatus
+
+    sw = factories.user(Role.SOCIAL_WORKER, authority=school["la"])
+    successor = factories.user(Role.SOCIAL_WORKER, authority=school["la"])
+    child = factories.child(
+        school["la"],
+        school_id=school["school"].id,
+        legal_status=LegalStatus.LOOKED_AFTER,
+        social_worker_id=sw.id,
+    )
+    told = factories.school_notification(child, "referral")
+    db.session.commit()
+    reminder = _reminder(told.id, "sw_school_referral", sw)
+    phone = as_user(sw)
+    assert _lands(phone, reminder).endswith(f"/children/{child.id}")
+    assert phone.get(f"/children/{child.id}").status_code == 200
+
+    # Allocated to another social worker since: the centre, not a page they may no longer see.
+    db.session.get(Child, child.id).social_worker_id = successor.id
+    db.session.commit()
+    assert _lands(phone, reminder).endswith(CENTRE)

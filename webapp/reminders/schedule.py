@@ -40,11 +40,15 @@ school_ews_day3                       school day  the school's DSLs, while the f
                                       3, 09:00    is open and EWS not yet contacted
 school_notify_day10                   school day  the school's DSLs, until the 10-day     normal
                                       10, 09:00   notification is sent (not for illness)
+school_illness_day15                  school day  the school's DSLs, until the sickness   normal
+                                      15, 09:00   return is sent (illness only)
 school_joint_day20                    school day  the school's DSLs, until the authority  high
                                       20, 09:00   is notified (whereabouts unknown only)
 school_referral_due                   checklist   the school's DSLs, until the referral   high
                                       yes +1 h    is recorded
 cme_day20                             notified    the authority's CME officers            normal
+sw_school_referral                    referral    the child's social worker (looked       high
+                                      recorded    after or on a plan)
 ====================================  ==========  ====================================  =======
 
 The schools' kinds (issue 11): a follow-up's milestones fall at 09:00 (UK) on the school day the
@@ -190,6 +194,14 @@ SCHOOLS_SCHEDULE: tuple[KindSpec, ...] = (
         "the school's DSLs",
         "normal",
         "Absence follow-up: 10 school days",
+    ),
+    # Illness expected to reach 15 school days: the sickness return replaces the 10-day one.
+    KindSpec(
+        "school_illness_day15",
+        FOLLOWUP,
+        "the school's DSLs",
+        "normal",
+        "Absence follow-up: 15 school days",
     ),
     # Whereabouts unknown for four school weeks: it should reach a tablet in battery saver too.
     KindSpec(
@@ -809,6 +821,11 @@ FOLLOWUP_STEPS = {
         "An absence follow-up has reached 10 school days: the attendance notification to the "
         "authority is due.",
     ),
+    "school_illness_day15": (
+        "illness_day15",
+        "An absence follow-up has reached 15 school days: the sickness return to the authority "
+        "is due.",
+    ),
     "school_joint_day20": (
         "joint_enquiries_day20",
         "An absence follow-up has reached 20 school days with whereabouts unknown: notify the "
@@ -839,10 +856,11 @@ class FollowUpFacts:
     is_open: bool
     recorded_at: datetime  # when the follow-up was recorded: a late one is reminded at once
     # The dates each step falls on, counted in the school's days by the caller; None: the step
-    # does not apply (no 10-day notification for illness, no joint enquiries when whereabouts
-    # are known).
+    # does not apply (no 10-day notification for illness, a sickness return for illness only,
+    # no joint enquiries when whereabouts are known).
     day3_on: date | None = None
     day10_on: date | None = None
+    day15_on: date | None = None
     day20_on: date | None = None
     done: frozenset[str] = frozenset()  # the notification kinds the school has recorded
     dsl_ids: tuple[str, ...] = ()
@@ -860,8 +878,8 @@ def followup_reminders(
     *,
     now: datetime | None = None,
 ) -> list[DueReminder]:
-    """The school's day-3, day-10 and day-20 steps to its DSLs; none once the follow-up is
-    closed, and none for a step the school has recorded doing."""
+    """The school's day-3, day-10, day-15 (illness) and day-20 steps to its DSLs; none once the
+    follow-up is closed, and none for a step the school has recorded doing."""
     if not f.is_open:
         return []
     stale_after = timedelta(hours=settings.stale_after_hours)
@@ -869,6 +887,7 @@ def followup_reminders(
     steps = (
         ("school_ews_day3", f.day3_on),
         ("school_notify_day10", f.day10_on),
+        ("school_illness_day15", f.day15_on),
         ("school_joint_day20", f.day20_on),
     )
     for kind, on in steps:

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from flask import current_app, has_app_context
 from sqlalchemy import func, or_, select
 
-from webapp import audit, uow
+from webapp import access, audit, uow
 from webapp.accounts.models import Organisation, Role, User
 from webapp.carers import plans
 from webapp.carers.models import RiskPlan
@@ -22,14 +22,14 @@ from webapp.children import service as children
 from webapp.children.models import Child, LegalStatus
 from webapp.db_types import new_id, utcnow
 from webapp.episodes.models import Episode
-from webapp.errors import NotAllowed
+from webapp.errors import NotAllowed, NotFound
 from webapp.extensions import db
 from webapp.interviews import workflow
 from webapp.interviews.models import Interview, interview_episodes
 from webapp.reminders import schedule
 from webapp.reminders.models import Reminder, ReminderStatus
 from webapp.schools import calendar as school_calendar
-from webapp.schools import days
+from webapp.schools import cme, days
 from webapp.schools.absence_models import (
     FollowUp,
     FollowUpStatus,
@@ -196,6 +196,7 @@ def followup_facts(followup: FollowUp) -> schedule.FollowUpFacts:
         recorded_at=followup.created_at,
         day3_on=step("ews_day3", 3),
         day10_on=step("notify_day10", 10),
+        day15_on=step("illness_day15", 15),
         day20_on=step("joint_enquiries_day20", 20),
         done=frozenset(done),
         dsl_ids=_dsls(followup.school_id),
@@ -381,6 +382,45 @@ def appointment_child_id(user: User, row: Reminder) -> str | None:
     if row.kind not in APPOINTMENT_KINDS or user.role != Role.CARER:
         return None
     return db.session.scalar(select(Interview.child_id).where(Interview.id == row.subject_id))
+
+
+def school_landing(user: User, row: Reminder) -> tuple[str, dict[str, str]] | None:
+    """Where a school reminder lands (an endpoint and its values), for someone who may go there
+    today: the DSL's follow-up and referral reminders on the pupil's timeline (that follow-up),
+    a CME officer's on the notification's case or, with none yet, the worklist, a social worker's
+    on the child's page. None (the centre) for anything else, or once access has gone (a DSL who
+    moved school, a child allocated to another social worker)."""
+    if row.subject_type in (schedule.FOLLOWUP, schedule.REFERRAL):
+        if row.subject_type == schedule.REFERRAL:
+            referral = db.session.get(Referral, row.subject_id)
+            followup = referral.followup if referral is not None else None
+        else:
+            followup = db.session.get(FollowUp, row.subject_id)
+        if (
+            followup is None
+            or followup.school_id != user.organisation_id
+            or not access.can_record_absence(user, followup.child)
+        ):
+            return None
+        return "school_absences.timeline", {"child_id": followup.child_id, "followup": followup.id}
+    if row.subject_type != schedule.NOTICE:
+        return None
+    if row.kind == "cme_day20" and user.role == Role.CME:
+        try:
+            case = cme.case_of(user, row.subject_id)
+        except NotFound:
+            return None
+        if case is None:
+            return "cme.worklist", {}
+        return "cme.case", {"case_id": case.id}
+    if row.kind == "sw_school_referral" and user.role == Role.SOCIAL_WORKER:
+        notice = db.session.get(SchoolNotification, row.subject_id)
+        child_id = notice.child_id if notice is not None else None
+        if child_id and db.session.scalar(
+            access.children_query(user).where(Child.id == child_id).with_only_columns(Child.id)
+        ):
+            return "children.show", {"child_id": child_id}
+    return None
 
 
 def open_reminder(user: User, reminder_id: str) -> Reminder:

@@ -34,6 +34,9 @@ def open_reminder(reminder_id: str):
         row = service.open_reminder(current_user, reminder_id)
     except NotAllowed:
         abort(404)
+    if landing := service.school_landing(current_user, row):
+        endpoint, values = landing
+        return redirect(url_for(endpoint, **values))
     if child_id := service.appointment_child_id(current_user, row):
         return redirect(url_for("children.show", child_id=child_id))
     if row.subject_type == schedule.INTERVIEW:

@@ -182,6 +182,15 @@ def get_case_or_404(user: User, case_id: str) -> CmeCase:
     return case
 
 
+def case_of(user: User, notification_id: str) -> CmeCase | None:
+    """The case a notification belongs to, for an officer who may see the notification
+    (NotFound otherwise); None while it has none (the worklist shows it as new). Reads only: a
+    tapped reminder lands there, it never opens a case."""
+    _require_officer(user)
+    n = _notification_or_404(user, notification_id)
+    return _covering(n, _cases_by_child({n.child_id})[n.child_id])
+
+
 def open_case(user: User, notification_id: str, now: datetime | None = None) -> CmeCase:
     """The case for this notification: the one it belongs to, or a new one opened from it (a
     notification after every earlier case closed starts the child's next case)."""
