@@ -232,10 +232,11 @@ def test_a_schools_referral_tells_the_social_worker_of_a_looked_after_child_at_o
         legal_status=LegalStatus.LOOKED_AFTER,
         social_worker_id=social_worker.id,
     )
+    # Early help: no plan with social care, so no social worker to tell at once.
     in_need = factories.child(
         school["la"],
         school_id=school["school"].id,
-        legal_status=LegalStatus.CHILD_IN_NEED,
+        legal_status=LegalStatus.EARLY_HELP,
         social_worker_id=social_worker.id,
     )
     sent = utcnow()

@@ -19,7 +19,7 @@ from webapp.accounts.models import Organisation, Role, User
 from webapp.carers import plans
 from webapp.carers.models import RiskPlan
 from webapp.children import service as children
-from webapp.children.models import Child, LegalStatus
+from webapp.children.models import Child
 from webapp.db_types import new_id, utcnow
 from webapp.episodes.models import Episode
 from webapp.errors import NotAllowed, NotFound
@@ -36,6 +36,7 @@ from webapp.schools.absence_models import (
     Referral,
     SchoolNotification,
 )
+from webapp.schools.absences import social_worker_told
 
 # Submitted or authorised: nothing more for the worker to do. Sent back is open again.
 TEST_KIND = "test"
@@ -216,9 +217,8 @@ def referral_facts(referral: Referral) -> schedule.ReferralFacts:
 def notice_facts(notice: SchoolNotification) -> schedule.NoticeFacts:
     school = db.session.get(Organisation, notice.school_id)
     child = db.session.get(Child, notice.child_id)
-    on_a_plan = child is not None and (
-        child.looked_after or child.legal_status in (LegalStatus.LOOKED_AFTER, LegalStatus.CP_PLAN)
-    )
+    # The school's rule, one home: looked after or on a plan (absences.social_worker_told).
+    on_a_plan = child is not None and social_worker_told(child)
     return schedule.NoticeFacts(
         id=notice.id,
         kind=notice.kind,
