@@ -293,3 +293,25 @@ def test_what_the_carer_noticed_reaches_the_workers_phone(phone, placed, as_user
     (change,) = workers_phone.pull(cursor=cursor).json["changes"]
     assert change["record_type"] == "interview"
     assert change["payload"]["episodes"][0]["carer_notes"] == "Quiet at tea, had a new phone"
+
+
+def test_the_phone_takes_the_services_limits_not_its_own(phone, placed):
+    """A text the web form accepted (circumstances up to 10,000 characters) comes back from the
+    phone with every later edit: the handler must not refuse it by a shorter limit of its own,
+    and what is too long is refused by the service's rule, naming the field."""
+    episode_id = str(uuid.uuid4())
+    long = "Went after an argument. " * 300  # 7,200 characters
+    (created,) = results(
+        phone.push([upsert("episode", episode_id, None, report(placed, circumstances=long))])
+    )
+    assert created["status"] == "applied", created
+    edited = report(placed, circumstances=long, police_log_number="LOG-77")
+    (r,) = results(phone.push([upsert("episode", episode_id, created["version"], edited)]))
+    assert r["status"] == "applied", r
+    assert fresh(db.session.get(Episode, episode_id)).police_log_number == "LOG-77"
+    too_long = report(placed, circumstances="x" * 10_001)
+    (r,) = results(phone.push([upsert("episode", episode_id, r["version"], too_long)]))
+    assert r["status"] == "rejected" and r["error"]["field"] == "circumstances", r
+    log = report(placed, circumstances=long, police_log_number="L" * 41)
+    (r,) = results(phone.push([upsert("episode", episode_id, created["version"] + 1, log)]))
+    assert r["status"] == "rejected" and r["error"]["field"] == "police_log_number", r

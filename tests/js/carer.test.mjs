@@ -44,10 +44,15 @@ test("police called after last seen; back after last seen, with how", () => {
   assert.equal(isOpen({ status: "missing", returned: { returned_at: ago(1) } }), false);
 });
 
-test("a long text is refused by the field it was typed in", () => {
-  const long = "x".repeat(2001);
-  assert.deepEqual(names(check({ ...base, report: { clothing: long } }, { now: NOW })), ["report-clothing"]);
-  assert.deepEqual(names(check({ ...base, circumstances: long }, { now: NOW })), ["circumstances"]);
+test("a long text is refused by the field it was typed in, at the server's own limit", () => {
+  const x = (n) => "x".repeat(n);
+  assert.deepEqual(names(check({ ...base, report: { clothing: x(2001) } }, { now: NOW })), ["report-clothing"]);
+  assert.deepEqual(check({ ...base, report: { clothing: x(2000) } }, { now: NOW }), []);
+  // Circumstances and what the carer noticed may be long (the web form takes 10,000).
+  assert.deepEqual(check({ ...base, circumstances: x(7200), carer_notes: x(10_000) }, { now: NOW }), []);
+  assert.deepEqual(names(check({ ...base, circumstances: x(10_001) }, { now: NOW })), ["circumstances"]);
+  assert.deepEqual(names(check({ ...base, police_log_number: x(41) }, { now: NOW })), ["police_log_number"]);
+  assert.match(check({ ...base, police_log_number: x(41) }, { now: NOW })[0].message, /40 characters or fewer/);
 });
 
 test("the time left is rounded down, and overdue says so", () => {

@@ -49,22 +49,22 @@ from webapp.interviews.models import Interview
 
 # A returned episode stays on the carer's phone this long, for adding what they noticed.
 KEEP_RETURNED = timedelta(days=14)
-MAX_TEXT = 2000
 
 
 def _iso(value: datetime | date | None) -> str | None:
     return value.isoformat() if value else None
 
 
+# The handlers check a payload's shape (types, known keys, times with offsets); what a text may
+# hold (its length, trimming) is the services' rule (episodes.service, carers.profiles), answered
+# as a PayloadError naming the field: one set of limits for the web form and the phone.
 def _text(payload: dict, key: str, field: str | None = None) -> str | None:
     value = payload.get(key)
     if value is None or value == "":
         return None
     if not isinstance(value, str):
         raise PayloadError(field or key, "must be text")
-    if len(value) > MAX_TEXT:
-        raise PayloadError(field or key, f"must be at most {MAX_TEXT} characters")
-    return value.strip() or None
+    return value
 
 
 def _time(payload: dict, key: str) -> datetime | None:
@@ -88,12 +88,8 @@ def _texts(payload: Any, names: tuple[str, ...], field: str) -> dict[str, str]:
     extra = set(payload) - set(names)
     if extra:
         raise PayloadError(field, f"unknown field {sorted(extra)[0]}")
-    out = {}
-    for name in names:
-        value = _text(payload, name, f"{field}.{name}")
-        if value:
-            out[name] = value
-    return out
+    texts = {name: _text(payload, name, f"{field}.{name}") for name in names}
+    return {name: text for name, text in texts.items() if text}
 
 
 def _errors_as_payload(fn, *args, **kwargs):

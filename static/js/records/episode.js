@@ -35,6 +35,9 @@ export const TYPE_LABELS = {
   away: "Away from placement, whereabouts known",
   absent: "Absent",
 };
+// The server's limits (webapp/episodes/service.py: MAX_DETAIL, MAX_TEXT, the log number's 40),
+// in its words, so nothing is queued that it would refuse.
+const LIMITS = { detail: 2000, text: 10_000, logNumber: 40 };
 // A phone whose clock runs a little fast is not "in the future" (as the server allows).
 const SKEW_MS = 5 * 60 * 1000;
 
@@ -129,8 +132,17 @@ export function check(p, { lookedAfter = false, now = Date.now() } = {}) {
     else if (p.last_seen_at && Date.parse(r.returned_at) < Date.parse(p.last_seen_at)) out.push({ name: "returned_at", message: "The return must be after the time last seen" });
     if (!r.how_returned) out.push({ name: "how_returned", message: "Choose how the child came back or was found" });
   }
-  for (const [key, value] of Object.entries({ ...p.report, circumstances: p.circumstances, carer_notes: p.carer_notes, police_log_number: p.police_log_number })) {
-    if (typeof value === "string" && value.length > 2000) out.push({ name: fieldId(key in (p.report || {}) ? `report.${key}` : key), message: "Keep this to 2,000 characters or fewer" });
+  /** @type {Array<[string, unknown, number]>} */
+  const texts = [
+    ...Object.entries(p.report || {}).map(([k, v]) => /** @type {[string, unknown, number]} */ ([`report.${k}`, v, LIMITS.detail])),
+    ["circumstances", p.circumstances, LIMITS.text],
+    ["carer_notes", p.carer_notes, LIMITS.text],
+    ["police_log_number", p.police_log_number, LIMITS.logNumber],
+  ];
+  for (const [name, value, limit] of texts) {
+    if (typeof value === "string" && value.trim().length > limit) {
+      out.push({ name: fieldId(name), message: `Enter ${limit.toLocaleString("en-GB")} characters or fewer` });
+    }
   }
   return out;
 }
