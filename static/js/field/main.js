@@ -41,6 +41,7 @@ import * as v from "./views.js";
  * @property {ReturnType<typeof setTimeout> | null} timer the autosave waiting to run
  * @property {StoredRecord} record
  * @property {number | null} base the version these edits build on
+ * @property {Record<string, StoredRecord[]>} records every record the screen was drawn from
  */
 
 const IDLE_LOCK_MS = 5 * 60 * 1000;
@@ -323,7 +324,7 @@ async function showList() {
   if (!app.store.isUnlocked) return;
   app.current = null;
   const [{ map, attention }, conflicts] = await Promise.all([pendingByRecord(), app.store.listConflicts()]);
-  const all = await allRecords();
+  const all = await allRecords(map);
   const groups = [];
   for (const type of app.types) {
     if (type.listed === false) continue; // shown on another record's screen
@@ -351,10 +352,11 @@ async function showList() {
  * Every record this role keeps on the phone, by type: a screen may show another type's records
  * (a child's screen shows the child's reports).
  *
+ * @param {Map<string, Mutation>} [pending] the unsent changes, when the caller has them
  * @returns {Promise<Record<string, StoredRecord[]>>}
  */
-async function allRecords() {
-  const { map } = await pendingByRecord();
+async function allRecords(pending) {
+  const map = pending || (await pendingByRecord()).map;
   /** @type {Record<string, StoredRecord[]>} */
   const all = {};
   for (const type of app.types) {
@@ -380,13 +382,16 @@ async function showRecord({ type: typeName, id, section }, { savedAt = null } = 
   const type = registry.get(typeName);
   const record = await app.store.getRecord(typeName, id);
   if (!record) return router.go({ screen: "list" }, { replace: true });
-  const [{ map }, all] = await Promise.all([pendingByRecord(), allRecords()]);
+  const { map } = await pendingByRecord();
+  const all = await allRecords(map);
   const draft = map.get(`${typeName}:${id}`);
   // What the screen shows: the copy we were given with any unsent change over it.
   const payload = type.current ? type.current(record, draft ? draft.payload : null) : { ...record.value };
   // The version these edits build on: an unsent draft's, else the copy we were given.
   const base = draft ? draft.baseVersion : record.version;
-  app.current = { type: typeName, id, section, payload, timer: null, record, base };
+  // The records the screen was drawn from: what a change is checked against (a report, its
+  // child), without decrypting every record again at each autosave.
+  app.current = { type: typeName, id, section, payload, timer: null, record, base, records: all };
   render(type.form(record, {
     current: payload, answers: payload.answers, section, records: all, lookup: lookupIn(all),
     schema: app.schema, thresholds: app.thresholds, savedAt,
@@ -513,7 +518,7 @@ async function saveDraft(submit) {
   if (!submit && samePayload(payload, app.current.payload)) return true;
   // Checked as the server will check it, so nothing is queued that would only come back refused.
   const body = type.submits ? { ...payload, submit } : payload;
-  const problems = type.validate(body, { schema: app.schema, lookup: lookupIn(await allRecords()) });
+  const problems = type.validate(body, { schema: app.schema, lookup: lookupIn(app.current.records) });
   showProblems(problems);
   if (problems.length) return false;
   app.current.payload = payload;
