@@ -315,3 +315,40 @@ def test_the_phone_takes_the_services_limits_not_its_own(phone, placed):
     log = report(placed, circumstances=long, police_log_number="L" * 41)
     (r,) = results(phone.push([upsert("episode", episode_id, created["version"] + 1, log)]))
     assert r["status"] == "rejected" and r["error"]["field"] == "police_log_number", r
+
+
+def test_a_heic_the_phone_cannot_open_is_converted_and_nothing_else_is(as_user, carer, me):
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    exif = Image.Exif()
+    exif[0x010E] = CANARY
+    out = io.BytesIO()
+    Image.new("RGB", (1600, 1200), (20, 40, 220)).save(out, format="HEIF", exif=exif.tobytes())
+    heic = out.getvalue()
+    assert CANARY.encode() in heic
+    phone = Device(as_user(carer))
+    headers = {"Content-Type": "image/heic", "X-CSRFToken": phone.csrf}
+    r = phone.b.raw_post("/api/v1/photos/convert", data=heic, headers=headers)
+    assert r.status_code == 200, r.get_data(as_text=True)
+    jpeg = base64.b64decode(r.json["jpeg"])
+    assert jpeg[:3] == b"\xff\xd8\xff" and CANARY.encode() not in jpeg
+    assert max(Image.open(io.BytesIO(jpeg)).size) <= 1024
+    # Not a photo: refused in words, naming what to choose.
+    r = phone.b.raw_post("/api/v1/photos/convert", data=b"%PDF-1.4", headers=headers)
+    assert r.status_code == 422 and "JPEG, PNG or HEIC" in r.json["message"]
+    # Over 8 MB: refused too (the app's own limit is raised for this route only).
+    r = phone.b.raw_post("/api/v1/photos/convert", data=heic + b"\0" * (8 * 2**20), headers=headers)
+    assert r.status_code in (413, 422)
+    # Only a carer's field mode converts photos.
+    worker = Device(as_user(me))
+    r = worker.b.raw_post(
+        "/api/v1/photos/convert",
+        data=heic,
+        headers={"Content-Type": "image/heic", "X-CSRFToken": worker.csrf},
+    )
+    assert r.status_code in (403, 404)
+    # Nothing about it is kept: no table gained the photo.
+    for table in ("audit_events", "child_profiles"):
+        dump = " ".join(str(row) for row in db.session.execute(text(f"SELECT * FROM {table}")))
+        assert CANARY not in dump

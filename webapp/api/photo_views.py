@@ -4,7 +4,7 @@ Field mode shrinks JPEG and PNG photos on the phone (static/js/photo.js), which 
 EXIF and GPS. A HEIC photo the browser cannot decode comes here while there is signal: the server
 decodes it with the same code that processes every stored photo (carers/photos.py) and answers
 the JPEG. Nothing is stored or logged: the phone keeps the answer, encrypted, in the profile it
-sends. Only people who keep a profile may use it.
+sends. Only carers use it (their phones keep the profiles); the web form takes HEIC itself.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ bp = Blueprint("photos", __name__)
 
 
 @bp.route("/photos/convert", methods=["POST"])
-@roles_required(Role.CARER, Role.SOCIAL_WORKER, Role.MANAGER)
+@roles_required(Role.CARER)  # only a carer's field mode converts photos
 def convert():
     # The app's usual 5 MB body limit is for forms; a phone's photo may be up to MAX_BYTES.
     request.max_content_length = photos.MAX_BYTES + 64 * 1024
