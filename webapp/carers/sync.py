@@ -126,12 +126,8 @@ def _plan_summary(child_id: str) -> dict | None:
 
 
 def child_payload(profile: ChildProfile, actor: User) -> dict[str, Any]:
+    # Which report is open is not here: the phone keeps the episodes themselves.
     child = profile.child
-    open_episode = db.session.scalar(
-        select(Episode.id).where(
-            Episode.child_id == child.id, Episode.status == EpisodeStatus.MISSING
-        )
-    )
     return {
         "child": {
             "id": child.id,
@@ -150,7 +146,6 @@ def child_payload(profile: ChildProfile, actor: User) -> dict[str, Any]:
         "review_due": _iso(profile.review_due),
         "photo": profiles.photo_b64(profile),
         "plan": _plan_summary(child.id),
-        "open_episode_id": open_episode,
         # When and where the return interview is (not its content): the carer brings the child.
         "appointments": [
             {"at": _iso(i.appointment_at), "place": i.appointment_place}
@@ -519,10 +514,6 @@ def _same_ids(conn, ids: set[str]) -> set[str]:
     return set(ids)
 
 
-def _children_of_episodes(conn, ids: set[str]) -> set[str]:
-    return set(conn.scalars(select(Episode.child_id).where(Episode.id.in_(ids))))
-
-
 def _children_of_interviews(conn, ids: set[str]) -> set[str]:
     return set(conn.scalars(select(Interview.child_id).where(Interview.id.in_(ids))))
 
@@ -535,17 +526,15 @@ CHILD_RECORD = RecordType(
     name="child",
     handler=ChildHandler,
     model=ChildProfile,
-    # The payload shows the child, the plan, which episode is open and when the interview is.
+    # The payload shows the child, the plan and when the interview is.
     shows={
         Child: _same_ids,
         RiskPlan: _same_ids,
-        Episode: _children_of_episodes,
         Interview: _children_of_interviews,
     },
-    # Of an episode only whether it is open, of an interview only its appointment: a worker's
-    # autosave must not send the child's record (and its photo) to the carer's phone again.
+    # Of an interview only its appointment (and whether it is still open): a worker's autosave
+    # must not send the child's record (and its photo) to the carer's phone again.
     shows_only={
-        Episode: ("status",),
         Interview: ("status", "appointment_at", "appointment_place_enc"),
     },
     roles=frozenset({Role.CARER}),
