@@ -157,6 +157,11 @@ def commit() -> None:
 
 @contextmanager
 def batch() -> Iterator[None]:
+    if db.session.info.get(_BATCH):
+        # Inside a batch already (a service that makes its changes in one go, called by a sync
+        # push): the outer batch commits or rolls back, with everything else in it.
+        yield
+        return
     db.session.info[_BATCH] = True
     try:
         yield

@@ -58,6 +58,10 @@ class Organisation(db.Model):
     urn: Mapped[str | None] = mapped_column(String(8), unique=True)  # schools
     # Teams, schools and providers belong to a local authority.
     parent_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id"))
+    # A school's calendar is a field-mode record of its DSL's tablet (webapp/schools/sync.py):
+    # every change to its terms or closures moves this on (calendar.changed), so the change
+    # log sends the calendar again. Not an optimistic lock: nothing compares it.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     parent: Mapped[Organisation | None] = relationship(remote_side="Organisation.id")
 

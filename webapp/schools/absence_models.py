@@ -259,3 +259,25 @@ class SchoolNotification(db.Model):
 
     def __repr__(self) -> str:
         return f"<SchoolNotification {self.id}>"
+
+
+class SchoolEntry(db.Model):
+    """One piece of the DSL's work made on a tablet (an absence, an enquiry, the checklist...),
+    kept with the tablet's own id: a second copy of the same entry, however it arrives, is
+    refused, so work typed with no signal is applied exactly once (webapp/schools/sync.py).
+    What it said lives where the service put it (the absence, the enquiry, sealed); this row
+    keeps only what arrived, from whom and when."""
+
+    __tablename__ = "school_entries"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    version: Mapped[int] = mapped_column(default=1)
+    action: Mapped[str] = mapped_column(String(20))
+    child_id: Mapped[str] = mapped_column(ForeignKey("children.id"), index=True)
+    school_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    device_id: Mapped[str | None] = mapped_column(String(36))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<SchoolEntry {self.id}>"

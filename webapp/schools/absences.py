@@ -341,9 +341,11 @@ def _close(followup: FollowUp, reason: str) -> None:
     followup.closed_at = utcnow()
 
 
-def log_enquiry(user: User, followup: FollowUp, data: Mapping) -> Enquiry:
+def log_enquiry(
+    user: User, followup: FollowUp, data: Mapping, *, enquiry_id: str | None = None
+) -> Enquiry:
     """One reasonable enquiry: the kind of contact, when, and what came of it (sealed). "Seen
-    safe" closes the follow-up."""
+    safe" closes the follow-up. `enquiry_id`: the tablet's own id (webapp/schools/sync.py)."""
     _followup_or_404(user, followup.id)
     _require_open(followup)
     kind = data.get("kind")
@@ -353,7 +355,7 @@ def log_enquiry(user: User, followup: FollowUp, data: Mapping) -> Enquiry:
     outcome = _text("outcome", data.get("outcome"), MAX_OUTCOME)
     if outcome is None:
         raise RuleError("outcome", "Enter what came of it")
-    enquiry = Enquiry(id=new_id(), followup_id=followup.id, at=at, kind=kind)
+    enquiry = Enquiry(id=enquiry_id or new_id(), followup_id=followup.id, at=at, kind=kind)
     enquiry.outcome = outcome
     enquiry.seen_safe = bool(data.get("seen_safe"))
     enquiry.recorded_by_id = user.id
@@ -413,9 +415,12 @@ def checklist_defaults(child: Child) -> dict[str, str]:
     return answers
 
 
-def answer_checklist(user: User, followup: FollowUp, answers: Mapping) -> Referral:
+def answer_checklist(
+    user: User, followup: FollowUp, answers: Mapping, *, referral_id: str | None = None
+) -> Referral:
     """The always-refer checklist, answered: each condition yes or no, the further questions
-    optional, a note (all sealed). Any yes: a referral is due today (record_referral)."""
+    optional, a note (all sealed). Any yes: a referral is due today (record_referral).
+    `referral_id`: the tablet's own id, so its referral can be recorded before a sync."""
     _followup_or_404(user, followup.id)
     _require_open(followup)
     clean: dict[str, str] = {}
@@ -433,7 +438,7 @@ def answer_checklist(user: User, followup: FollowUp, answers: Mapping) -> Referr
     notes = _text("notes", answers.get("notes"), MAX_NOTES)
     if notes:
         clean["notes"] = notes
-    referral = Referral(id=new_id(), followup_id=followup.id, recorded_by_id=user.id)
+    referral = Referral(id=referral_id or new_id(), followup_id=followup.id, recorded_by_id=user.id)
     referral.answers = clean
     referral.any_yes = any(clean[key] == "yes" for key in ALWAYS_REFER)
     referral.checked_at = utcnow()

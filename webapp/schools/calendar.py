@@ -126,6 +126,27 @@ def calendar_for(school: Organisation, years: Iterable[int] | None = None) -> Sc
     )
 
 
+@dataclass(frozen=True)
+class CalendarFacts:
+    terms: list[SchoolTerm]
+    closures: list[SchoolClosure]
+    bank_holidays: list[tuple[date, str]]  # every one calendar_for counts, with its name
+
+
+def calendar_facts(school: Organisation) -> CalendarFacts:
+    """What calendar_for counts in, as rows and named dates: the DSL's tablet counts the same
+    school days from these (static/js/school-days.js) with no signal."""
+    terms, closures = _terms(school.id), _closures(school.id)
+    years = sorted(set(_years_around(terms, closures)))
+    named = holidays.country_holidays("GB", subdiv="ENG", years=years)
+    counted = england_bank_holidays(years)
+    return CalendarFacts(
+        terms=terms,
+        closures=closures,
+        bank_holidays=sorted((d, named.get(d, "")) for d in counted),
+    )
+
+
 @dataclass
 class CalendarPage:
     school: Organisation
@@ -213,6 +234,12 @@ def _overlap_message(other: tuple[str, date, date]) -> str:
 # ---------------------------------------------------------------- changes by the school's DSL
 
 
+def _changed(school: Organisation) -> None:
+    """The calendar changed: move the school's version on (in SQL, so two edits at once both
+    count), and the change log sends the calendar to the DSL's tablet again."""
+    school.version = Organisation.version + 1
+
+
 def add_term(user: User, name: str, starts_on: date | None, ends_on: date | None) -> SchoolTerm:
     school = own_school(user)
     name = (name or "").strip()
@@ -227,6 +254,7 @@ def add_term(user: User, name: str, starts_on: date | None, ends_on: date | None
         school_id=school.id, name=name, starts_on=starts_on, ends_on=ends_on, created_by_id=user.id
     )
     db.session.add(term)
+    _changed(school)
     db.session.flush()
     audit.record("create", "school_term", term.id, detail="name,starts_on,ends_on")
     uow.commit()
@@ -240,6 +268,7 @@ def _delete_own(user: User, model, row_id: str, kind: str) -> None:
     if row is None or row.school_id != school.id:
         raise NotFound
     db.session.delete(row)
+    _changed(school)
     audit.record("delete", kind, row_id)
     uow.commit()
 
@@ -265,6 +294,7 @@ def add_closure(user: User, on: date | None, reason: str) -> SchoolClosure:
         raise RuleError("on", f"The school is already closed on {_label(on)}")
     closure = SchoolClosure(school_id=school.id, on=on, reason=reason, created_by_id=user.id)
     db.session.add(closure)
+    _changed(school)
     db.session.flush()
     audit.record("create", "school_closure", closure.id, detail="on,reason")
     uow.commit()
@@ -429,6 +459,8 @@ def import_terms(user: User, file: IO[bytes] | bytes | str) -> ImportResult:
             )
         )
     result.added = len(new)
+    if new:
+        _changed(school)
     audit.record(
         "import",
         "school_calendar",
