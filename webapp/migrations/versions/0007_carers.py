@@ -33,9 +33,7 @@ def upgrade():
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["id"], ["children.id"], name=op.f("fk_child_profiles_id_children")
-        ),
+        sa.ForeignKeyConstraint(["id"], ["children.id"], name=op.f("fk_child_profiles_id_children")),
         sa.ForeignKeyConstraint(
             ["updated_by_id"], ["users.id"], name=op.f("fk_child_profiles_updated_by_id_users")
         ),
@@ -58,9 +56,7 @@ def upgrade():
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["id"], ["children.id"], name=op.f("fk_risk_plans_id_children")),
         sa.ForeignKeyConstraint(
-            ["carer_signed_by_id"],
-            ["users.id"],
-            name=op.f("fk_risk_plans_carer_signed_by_id_users"),
+            ["carer_signed_by_id"], ["users.id"], name=op.f("fk_risk_plans_carer_signed_by_id_users")
         ),
         sa.ForeignKeyConstraint(
             ["social_worker_signed_by_id"],
@@ -119,10 +115,7 @@ def upgrade():
     last = ""
     while True:
         ids = conn.scalars(
-            sa.select(children.c.id)
-            .where(children.c.id > last)
-            .order_by(children.c.id)
-            .limit(BATCH)
+            sa.select(children.c.id).where(children.c.id > last).order_by(children.c.id).limit(BATCH)
         ).all()
         if not ids:
             break
@@ -133,13 +126,8 @@ def upgrade():
         conn.execute(
             change_log.insert(),
             [
-                {
-                    "record_type": "child",
-                    "record_id": i,
-                    "version": 1,
-                    "deleted": False,
-                    "changed_at": now,
-                }
+                {"record_type": "child", "record_id": i, "version": 1, "deleted": False,
+                 "changed_at": now}
                 for i in ids
             ],
         )
