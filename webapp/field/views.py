@@ -27,9 +27,7 @@ bp = Blueprint("field", __name__)
 # is not listed by hand: it is every module the entry points import, followed transitively
 # (module_graph), so a new module can never be missing from the phone when it has no signal.
 SHELL_PAGES = ["/app/", "/offline"]
-# school-days.js is the DSL's school-day counter (issue 11), ahead of the DSL's record types in
-# field mode: precached now so it is tested as shipped; records/<pupil type>.js will import it.
-SHELL_ENTRIES = ["js/app.js", "js/field/main.js", "js/school-days.js"]
+SHELL_ENTRIES = ["js/app.js", "js/field/main.js"]
 SHELL_ASSETS = [
     "dist/app.css",
     "dist/htmx.min.js",

@@ -125,3 +125,43 @@ export function values(form, names) {
   }
   return out;
 }
+
+/**
+ * GOV.UK checkboxes; `checked` holds the values ticked.
+ *
+ * @param {FieldOptions & {choices: Array<{value: string, label: string, hint?: string}>,
+ *   checked?: string[]}} o
+ */
+export function checkboxes({ name, label, hint, error, choices, checked = [] }) {
+  const id = fieldId(name);
+  return h("div", { class: `govuk-form-group${error ? " govuk-form-group--error" : ""}` },
+    h("fieldset", { class: "govuk-fieldset", "aria-describedby": described(id, { hint, error }) },
+      h("legend", { class: "govuk-fieldset__legend govuk-fieldset__legend--s" }, label),
+      hint ? h("div", { class: "govuk-hint", id: `${id}-hint` }, hint) : null,
+      errorLine(id, error),
+      h("div", { class: "govuk-checkboxes govuk-checkboxes--small", "data-module": "govuk-checkboxes" },
+        choices.map((c, i) => {
+          const cid = i ? `${id}-${i + 1}` : id;
+          return h("div", { class: "govuk-checkboxes__item" },
+            h("input", { class: "govuk-checkboxes__input", id: cid, name, type: "checkbox", value: c.value,
+              checked: checked.includes(c.value), "aria-describedby": c.hint ? `${cid}-hint` : null }),
+            h("label", { class: "govuk-label govuk-checkboxes__label", for: cid }, c.label),
+            c.hint ? h("div", { class: "govuk-hint govuk-checkboxes__hint", id: `${cid}-hint` }, c.hint) : null);
+        }))));
+}
+
+/**
+ * A GOV.UK select.
+ *
+ * @param {FieldOptions & {choices: Array<{value: string, label: string}>, labelClass?: string}} o
+ */
+export function select({ name, label, value, hint, error, choices, labelClass = "govuk-label--s" }) {
+  const id = fieldId(name);
+  return h("div", { class: `govuk-form-group${error ? " govuk-form-group--error" : ""}` },
+    h("label", { class: `govuk-label ${labelClass}`, for: id }, label),
+    hint ? h("div", { class: "govuk-hint", id: `${id}-hint` }, hint) : null,
+    errorLine(id, error),
+    h("select", { class: `govuk-select${error ? " govuk-select--error" : ""}`, id, name,
+      "aria-describedby": described(id, { hint, error }) },
+      choices.map((c) => h("option", { value: c.value, selected: c.value === value }, c.label))));
+}

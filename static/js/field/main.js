@@ -144,7 +144,12 @@ async function boot() {
     types: registry,
     onStatus: (s) => refreshStatus(s),
     onWipe: () => wipe("revoked"),
-    onChanges: () => { if (!app.current && router.current().screen === "list") showList(); },
+    onChanges: () => {
+      const route = router.current();
+      if (!app.current && route.screen === "list") showList();
+      // A screen that only shows (no form being typed) is drawn again with what arrived.
+      else if (route.screen === "record" && !route.section && registry.get(route.type)?.live) showRecord(route);
+    },
     // Our own accepted change moves the open form's base on, as rebase() does for the outbox;
     // a change from elsewhere does not, so the next save still clashes with it (never a silent
     // overwrite).
@@ -320,15 +325,22 @@ async function pendingByRecord() {
   return { map, attention: all.filter((m) => m.attention) };
 }
 
+// Screens are drawn after reading the store, so two asked for in quick succession (a save that
+// moves to the list, then a tap on a list item) can finish out of order: only the latest asked
+// for may draw, or a tap would be undone by the slower list drawn over it.
+let drawing = 0;
+
 async function showList() {
   if (!app.store.isUnlocked) return;
+  const turn = ++drawing;
   app.current = null;
   const [{ map, attention }, conflicts] = await Promise.all([pendingByRecord(), app.store.listConflicts()]);
   const all = await allRecords(map);
   const groups = [];
   for (const type of app.types) {
     if (type.listed === false) continue; // shown on another record's screen
-    const records = [...all[type.name]];
+    const lookup = lookupIn(all);
+    const records = all[type.name].filter((r) => !type.shown || type.shown(r, { records: all, lookup }));
     if (type.sort) records.sort(type.sort);
     groups.push({
       title: type.title, label: type.listLabel, empty: type.empty,
@@ -337,10 +349,11 @@ async function showList() {
         thresholds: app.thresholds,
         pending: map.get(`${type.name}:${record.id}`),
         problem: attention.find((m) => m.recordType === type.name && m.recordId === record.id),
-        onOpen: () => router.go({ screen: "record", type: type.name, id: record.id }),
+        onOpen: (/** @type {string | undefined} */ section) => router.go({ screen: "record", type: type.name, id: record.id, section }),
       })),
     });
   }
+  if (turn !== drawing) return;
   render(v.listView({
     groups, conflicts,
     onConflict: (c) => router.go({ screen: "conflict", id: c.conflictId }),
@@ -379,11 +392,13 @@ const lookupIn = (all) => (/** @type {string} */ type, /** @type {string} */ id)
  * @param {{savedAt?: number | null}} [options]
  */
 async function showRecord({ type: typeName, id, section }, { savedAt = null } = {}) {
+  const turn = ++drawing;
   const type = registry.get(typeName);
   const record = await app.store.getRecord(typeName, id);
   if (!record) return router.go({ screen: "list" }, { replace: true });
   const { map } = await pendingByRecord();
   const all = await allRecords(map);
+  if (turn !== drawing) return;
   const draft = map.get(`${typeName}:${id}`);
   // What the screen shows: the copy we were given with any unsent change over it.
   const payload = type.current ? type.current(record, draft ? draft.payload : null) : { ...record.value };
@@ -401,6 +416,9 @@ async function showRecord({ type: typeName, id, section }, { savedAt = null } = 
     onBack: () => router.back(),
     go: (/** @type {Route} */ route) => router.go(route),
     create: createRecord,
+    createMany: createRecords,
+    discard: discardRecord,
+    pending: map,
     keepDraft,
   }));
   if (section) document.getElementById(`s-${section}`)?.focus();
@@ -427,7 +445,7 @@ function samePayload(a, b) {
 async function createRecord(typeName, payload, id = crypto.randomUUID()) {
   const type = registry.get(typeName);
   const all = await allRecords();
-  const problems = type.validate(payload, { schema: app.schema, lookup: lookupIn(all) });
+  const problems = type.validate(payload, { schema: app.schema, lookup: lookupIn(all), records: all });
   showProblems(problems);
   if (problems.length) return;
   clearTimeout(newDraft.timer); // the draft becomes the record itself
@@ -440,6 +458,49 @@ async function createRecord(typeName, payload, id = crypto.randomUUID()) {
   refreshStatus();
   const stored = await app.store.getRecord(typeName, id);
   router.go(type.after ? type.after(stored) : { screen: "list" }, { replace: true });
+}
+
+/**
+ * Several records made on this phone at once (a register's rows): every one is checked first,
+ * and if any has a problem none is kept (the screen names each); otherwise all are kept, queued
+ * in order, and the screen moves on once.
+ *
+ * @param {string} typeName
+ * @param {Array<Record<string, any>>} payloads
+ * @param {Route} after
+ * @param {(payload: Record<string, any>, problem: {name: string, message: string}) => {name: string, message: string}} [name]
+ *   how a problem of one row is named on the screen (default: as it is)
+ */
+async function createRecords(typeName, payloads, after, name = (_p, problem) => problem) {
+  const type = registry.get(typeName);
+  const all = await allRecords();
+  const ctx = { schema: app.schema, lookup: lookupIn(all), records: all };
+  const problems = payloads.flatMap((p) => type.validate(p, ctx).map((problem) => name(p, problem)));
+  showProblems(problems);
+  if (problems.length) return;
+  for (const payload of payloads) {
+    const id = crypto.randomUUID();
+    await app.store.putRecord(typeName, id, 0, type.local ? type.local(payload) : payload);
+    await app.client.save({ recordType: typeName, recordId: id, baseVersion: null, payload });
+  }
+  refreshStatus();
+  router.go(after, { replace: true });
+}
+
+/**
+ * Let go of a change the server refused (and the record made for it on this phone): what the
+ * person decided after reading the server's reason.
+ *
+ * @param {string} typeName
+ * @param {string} id
+ */
+async function discardRecord(typeName, id) {
+  for (const m of await app.store.pendingMutations()) {
+    if (m.recordType === typeName && m.recordId === id) await app.store.ack(m.mutationId);
+  }
+  await app.store.deleteRecord(typeName, id);
+  refreshStatus();
+  showRoute(router.current());
 }
 
 function onAnswer() {

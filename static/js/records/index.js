@@ -5,10 +5,16 @@
 import { child } from "./child.js";
 import { episode } from "./episode.js";
 import { interview } from "./interview.js";
+import { pupil } from "./pupil.js";
 import { registry } from "./registry.js";
+import { school } from "./school.js";
+import { schoolEntry } from "./school_entry.js";
 
 registry.register(interview);
 registry.register(child);
 registry.register(episode);
+registry.register(school);
+registry.register(pupil);
+registry.register(schoolEntry);
 
 export { registry };

@@ -25,6 +25,12 @@
  *   the list)
  * @property {boolean} [listed] false: shown on another type's screens, not as a list of its own
  * @property {boolean} [submits] the payload carries `submit` (send for authorisation)
+ * @property {(record: any, ctx: any) => boolean} [shown] whether the list shows this record
+ *   (default: every record); the rest are reached from another screen (a school's pupils)
+ * @property {boolean} [live] its screen (with no section open) only shows: draw it again
+ *   when a sync brings changes (a pupil's follow-up once the server has the tablet's entries)
+ * @property {boolean} [transient] made on the phone and dropped once the server has it: its
+ *   effect comes back in other records (a school entry, in its pupil's record)
  */
 
 const WORD = /^[A-Za-z][\w-]*$/;

@@ -158,7 +158,7 @@ export class SyncClient {
    * @param {object} options
    * @param {DeviceStore} options.store
    * @param {{all: () => Array<{name: string, accepted?: (value: any, payload: any) => any}>,
-   *   get: (name: string) => {accepted?: (value: any, payload: any) => any} | undefined}} [options.types]
+   *   get: (name: string) => {accepted?: (value: any, payload: any) => any, transient?: boolean} | undefined}} [options.types]
    *   the record-type registry
    * @param {(status: SyncState) => void} [options.onStatus]  UI callback
    * @param {() => void} [options.onWipe]  called when the server says this device was revoked
@@ -349,7 +349,10 @@ export class SyncClient {
   async _applied(local, version) {
     const record = await this.store.getRecord(local.recordType, local.recordId);
     const type = this.types.get(local.recordType);
-    if (record && type && type.accepted) {
+    if (type && type.transient) {
+      // Its effect arrives in another record with the pull that follows this push.
+      await this.store.deleteRecord(local.recordType, local.recordId);
+    } else if (record && type && type.accepted) {
       const value = type.accepted(record.value, local.payload);
       await this.store.putRecord(local.recordType, local.recordId, version, value);
     }

@@ -1,0 +1,248 @@
+// @ts-check
+// The DSL's work on a tablet, as pure functions: what a pupil's record says once the entries
+// made on this tablet (and not yet on the server) are applied, the pupil's timeline counted in
+// the school's days, and the checks an entry must pass before it is queued. The server's rules
+// are webapp/schools/absences.py; the entries are applied there by webapp/schools/sync.py. No
+// DOM, no storage, no clock of its own: callers pass today and now.
+
+import { schoolCalendar, schoolDayNumber, timeline } from "./school-days.js";
+
+// The server's limits (webapp/schools/absences.py MAX_OUTCOME, MAX_REFERENCE, MAX_NOTES;
+// the episode service's police log number and texts), in its words.
+export const LIMITS = { outcome: 2000, reference: 60, notes: 2000, logNumber: 40, text: 10_000, detail: 2000 };
+// A tablet whose clock runs a little fast is not "in the future" (the server allows 5 minutes).
+const SKEW_MS = 5 * 60 * 1000;
+const OLDEST_ABSENCE_DAYS = 366;
+const DAY_MS = 86400e3;
+
+const UK_DATE = new Intl.DateTimeFormat("en-CA", { timeZone: "Europe/London", year: "numeric", month: "2-digit", day: "2-digit" });
+
+/** The UK date of an instant, "YYYY-MM-DD": school days are UK days. @param {number | string} at */
+export function ukDate(at) {
+  return UK_DATE.format(new Date(at));
+}
+
+/**
+ * The school's calendar as school-days.js counts it, from the school record's payload.
+ *
+ * @param {any} school the "school" record's value (or undefined before the first sync)
+ */
+export function calendarOf(school) {
+  const c = (school && school.calendar) || {};
+  return schoolCalendar({
+    terms: (c.terms || []).map((/** @type {string[]} */ t) => [t[0], t[1]]),
+    closures: (c.closures || []).map((/** @type {string[]} */ x) => x[0]),
+    bankHolidays: (c.bank_holidays || []).map((/** @type {string[]} */ x) => x[0]),
+  });
+}
+
+/**
+ * The entries for this pupil made on this tablet and not yet taken by the server, oldest first
+ * (the order they are sent and applied in).
+ *
+ * @param {Array<{id: string, value: any}>} entries stored school_entry records
+ * @param {string} childId
+ */
+export function entriesOf(entries, childId) {
+  return (entries || []).filter((e) => e.value && e.value.child_id === childId)
+    .sort((a, b) => (a.value.made_at || 0) - (b.value.made_at || 0));
+}
+
+/** @param {any} code @param {any} school */
+const opensFollowup = (code, school) => code === "" || ((school && school.opens_followup) || ["G", "N", "O", "U"]).includes(code);
+
+/** @param {any} code @param {any} school */
+const attending = (code, school) => ((school && school.attending) || ["/", "\\", "L", "K", "V", "P", "W", "B"]).includes(code);
+
+/** A session in register order: "am" sorts before "pm". @param {{on: string, session: string}} a */
+const sessionKey = (a) => `${a.on} ${a.session}`;
+
+/**
+ * The pupil as the server will show them once it has this tablet's entries: the same rules as
+ * webapp/schools/absences.py, so the tablet shows a follow-up opened, an enquiry logged or a
+ * referral due the moment the DSL saves it, signal or not. Each item the tablet added is marked
+ * `pending: true` ("waiting to send").
+ *
+ * @param {any} pupil the "pupil" record's value
+ * @param {Array<{id: string, value: any}>} entries this pupil's entries (entriesOf)
+ * @param {any} school the "school" record's value
+ * @returns {any}
+ */
+export function pupilNow(pupil, entries, school) {
+  const view = structuredClone(pupil);
+  view.absences = [...(view.absences || [])];
+  const open = () => (view.followup && view.followup.status === "open" ? view.followup : null);
+  for (const { id, value: e } of entries) {
+    const madeAt = new Date(e.made_at || Date.now()).toISOString();
+    const f = open();
+    const named = e.followup_id ? (view.followup && view.followup.id === e.followup_id ? view.followup : null) : f;
+    if (e.action === "absence") {
+      let followup = f;
+      if (opensFollowup(e.code, school)) {
+        if (!followup) {
+          followup = { id: null, opened_on: e.on, status: "open", closed_reason: null, closed_on: null,
+            illness: false, whereabouts_unknown: true, enquiries: [], referrals: [], sent: {}, pending: true };
+          view.followup = followup;
+        } else if (e.on < followup.opened_on) {
+          followup.opened_on = e.on;
+        }
+      }
+      const lastAbsent = followup ? view.absences.filter((a) => opensFollowup(a.code, school)).map(sessionKey).sort().pop() : null;
+      for (const session of e.sessions || []) {
+        view.absences = view.absences.filter((a) => !(a.on === e.on && a.session === session));
+        view.absences.push({ on: e.on, session, code: e.code, pending: true });
+      }
+      view.absences.sort((a, b) => sessionKey(b).localeCompare(sessionKey(a)));
+      const latest = sessionKey({ on: e.on, session: [...(e.sessions || [])].sort().pop() || "am" });
+      if (followup && attending(e.code, school) && e.on >= followup.opened_on && (!lastAbsent || latest > lastAbsent)) {
+        Object.assign(followup, { status: "closed", closed_reason: "returned", closed_on: e.on });
+      }
+    } else if (e.action === "enquiry" && named) {
+      named.enquiries = [...named.enquiries, { id, at: e.at, kind: e.kind, outcome: e.outcome, seen_safe: e.seen_safe, pending: true }];
+      if (e.seen_safe) Object.assign(named, { status: "closed", closed_reason: "seen_safe", closed_on: ukDate(madeAt) });
+    } else if (e.action === "checklist" && named) {
+      const answers = { ...e.answers };
+      const anyYes = ((school && school.always_refer) || []).some((/** @type {any} */ q) => answers[q.key] === "yes");
+      named.referrals = [...named.referrals, { id, checked_at: madeAt, any_yes: anyYes, answers, referred_to: null, referred_at: null, reference: null, pending: true }];
+    } else if (e.action === "referral" && view.followup) {
+      view.followup.referrals = view.followup.referrals.map((/** @type {any} */ r) => (r.id === e.referral_id
+        ? { ...r, referred_to: e.referred_to, referred_at: e.referred_at, reference: e.reference, pending: true } : r));
+      view.followup.sent = { ...view.followup.sent, referral: e.referred_at };
+    } else if (e.action === "notify" && named) {
+      named.sent = { ...named.sent, [e.milestone]: madeAt };
+      if (e.milestone === "illness_day15") named.illness = true;
+    } else if (e.action === "facts" && named) {
+      Object.assign(named, { illness: e.illness, whereabouts_unknown: e.whereabouts_unknown });
+    } else if (e.action === "close" && named) {
+      Object.assign(named, { status: "closed", closed_reason: e.reason, closed_on: ukDate(madeAt) });
+    } else if (e.action === "missing") {
+      view.missing = { id, last_seen_at: e.last_seen_at, pending: true };
+      if (f) f.sent = { ...f.sent, missing_in_school_day: madeAt };
+    }
+  }
+  return view;
+}
+
+/**
+ * The follow-up's milestones and which school day it is, counted in the school's calendar to
+ * today (or to the day it closed), as the pupil's timeline page counts them.
+ *
+ * @param {any} followup the view's follow-up
+ * @param {any} school
+ * @param {string} today "YYYY-MM-DD", the tablet's UK date
+ */
+export function timelineOf(followup, school, today) {
+  const cal = calendarOf(school);
+  const end = followup.closed_on || today;
+  const done = Object.keys(followup.sent || {});
+  if ((followup.enquiries || []).length) done.push("contact_day1");
+  return {
+    day: schoolDayNumber(followup.opened_on, cal, end),
+    milestones: timeline(followup.opened_on, cal, end, {
+      illness: Boolean(followup.illness), whereaboutsUnknown: followup.whereabouts_unknown !== false, done,
+    }),
+  };
+}
+
+/** A referral the checklist called for and not yet recorded. @param {any} followup */
+export function referralDue(followup) {
+  return followup ? (followup.referrals || []).find((/** @type {any} */ r) => r.any_yes && !r.referred_at) || null : null;
+}
+
+/**
+ * @param {Array<{name: string, message: string}>} out
+ * @param {string} name
+ * @param {unknown} value
+ * @param {number} limit
+ */
+function tooLong(out, name, value, limit) {
+  if (typeof value === "string" && value.trim().length > limit) {
+    out.push({ name, message: `Enter ${limit.toLocaleString("en-GB")} characters or fewer` });
+  }
+}
+
+/**
+ * Problems the server would refuse an entry for (webapp/schools/absences.py), [] if none, in
+ * the web form's words. `view` is the pupil as the tablet shows them (pupilNow), so an enquiry
+ * after an absence recorded with no signal finds the follow-up that absence opened.
+ *
+ * @param {any} e the entry's payload
+ * @param {{view: any, school: any, now?: number}} facts
+ * @returns {Array<{name: string, message: string}>}
+ */
+export function checkEntry(e, { view, school, now = Date.now() }) {
+  /** @type {Array<{name: string, message: string}>} */
+  const out = [];
+  const today = ukDate(now);
+  const future = (/** @type {string | null | undefined} */ iso) => Boolean(iso) && Date.parse(String(iso)) > now + SKEW_MS;
+  const followup = view && view.followup;
+  const open = followup && followup.status === "open" ? followup : null;
+  const needsOpen = () => {
+    if (!open) out.push({ name: "action", message: "This pupil has no open follow-up: record the absence first" });
+  };
+  switch (e.action) {
+    case "absence": {
+      if (!e.on) out.push({ name: "on", message: "Enter the date of the absence" });
+      else if (e.on > today) out.push({ name: "on", message: "The date of the absence must be today or in the past" });
+      else if (Date.parse(e.on) < Date.parse(today) - OLDEST_ABSENCE_DAYS * DAY_MS) out.push({ name: "on", message: "The date of the absence must be within the last year" });
+      if (!Array.isArray(e.sessions) || !e.sessions.length) out.push({ name: "sessions", message: "Choose the morning, the afternoon or both" });
+      const codes = ((school && school.codes) || []).map((/** @type {any} */ c) => c.code);
+      if (e.code !== "" && !codes.includes(e.code)) out.push({ name: "code", message: "Choose an attendance code" });
+      break;
+    }
+    case "enquiry":
+      needsOpen();
+      if (!e.kind) out.push({ name: "kind", message: "Choose the kind of contact" });
+      if (!e.at) out.push({ name: "at", message: "Enter when it was made" });
+      else if (future(e.at)) out.push({ name: "at", message: "When it was made must be in the past" });
+      else if (open && ukDate(e.at) < open.opened_on) out.push({ name: "at", message: "When it was made must be after the absence began" });
+      if (!e.outcome || !String(e.outcome).trim()) out.push({ name: "outcome", message: "Enter what came of it" });
+      tooLong(out, "outcome", e.outcome, LIMITS.outcome);
+      break;
+    case "checklist":
+      needsOpen();
+      for (const q of (school && school.always_refer) || []) {
+        if (!["yes", "no"].includes((e.answers || {})[q.key])) out.push({ name: `answers-${q.key}`, message: `Answer yes or no: ${q.question}` });
+      }
+      tooLong(out, "answers-notes", (e.answers || {}).notes, LIMITS.notes);
+      break;
+    case "referral": {
+      const referral = followup && (followup.referrals || []).find((/** @type {any} */ r) => r.id === e.referral_id);
+      if (!referral) out.push({ name: "action", message: "This checklist is not this pupil's" });
+      else if (referral.referred_at) out.push({ name: "action", message: "This referral is already recorded" });
+      if (!e.referred_to) out.push({ name: "referred_to", message: "Choose children's social care or the police" });
+      if (!e.referred_at) out.push({ name: "referred_at", message: "Enter when you referred" });
+      else if (future(e.referred_at)) out.push({ name: "referred_at", message: "When you referred must be in the past" });
+      tooLong(out, "reference", e.reference, LIMITS.reference);
+      break;
+    }
+    case "notify":
+      needsOpen();
+      if (open && (open.sent || {})[e.milestone]) out.push({ name: "milestone", message: "This is already recorded" });
+      break;
+    case "facts":
+      needsOpen();
+      break;
+    case "close":
+      needsOpen();
+      if (!e.reason) out.push({ name: "reason", message: "Choose why the follow-up ends" });
+      break;
+    case "missing":
+      if (view && view.missing) out.push({ name: "last_seen_at", message: "This child already has an open episode: record their return on it first" });
+      if (!e.last_seen_at) out.push({ name: "last_seen_at", message: "Enter when the child was last seen" });
+      else if (future(e.last_seen_at)) out.push({ name: "last_seen_at", message: "The time last seen must be in the past" });
+      if (e.reported_to_police_at) {
+        if (future(e.reported_to_police_at)) out.push({ name: "reported_to_police_at", message: "The time you called the police must be in the past" });
+        else if (e.last_seen_at && Date.parse(e.reported_to_police_at) < Date.parse(e.last_seen_at)) {
+          out.push({ name: "reported_to_police_at", message: "The time reported to police must be after the time last seen" });
+        }
+      }
+      tooLong(out, "police_log_number", e.police_log_number, LIMITS.logNumber);
+      tooLong(out, "circumstances", e.circumstances, LIMITS.text);
+      for (const [k, v] of Object.entries(e.report || {})) tooLong(out, `report-${k}`, v, LIMITS.detail);
+      break;
+    default:
+      out.push({ name: "action", message: "Unknown entry" });
+  }
+  return out;
+}
