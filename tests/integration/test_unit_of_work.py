@@ -53,3 +53,27 @@ def test_before_commit_work_runs_in_its_registered_order_whatever_the_feature_or
     assert calls == ["early", "late"]
     with pytest.raises(ValueError, match="twice"):
         uow.register_before_commit(app, "early", lambda s: None, order=2)
+
+
+def test_a_batch_inside_a_batch_commits_nothing_of_its_own(app):
+    """A service that makes its changes in one batch (a pupil missing in the school day), called
+    inside a sync push's batch: its changes commit or roll back with the outer batch."""
+    interview = _interview()
+    before = _log_rows()
+    with pytest.raises(RuntimeError, match="outer"):
+        with uow.batch():
+            with uow.batch():
+                interview.offered = "NA"
+                uow.commit()
+            # The inner batch has ended; the outer one fails after it.
+            raise RuntimeError("the outer batch fails")
+    db.session.expire_all()
+    assert db.session.get(Interview, interview.id).offered is None
+    assert _log_rows() == before  # no commit ran, so no change log row either
+    # And when the outer batch ends well, the inner batch's changes commit with it.
+    with uow.batch():
+        with uow.batch():
+            db.session.get(Interview, interview.id).offered = "NA"
+    db.session.expire_all()
+    assert db.session.get(Interview, interview.id).offered == "NA"
+    assert _log_rows() == before + 1
