@@ -80,19 +80,25 @@ def test_the_schema_carries_the_configured_threshold_and_record_types(app):
     app.config["HOMEWARD_THRESHOLDS"] = type(app.config["HOMEWARD_THRESHOLDS"])(due_soon_hours=6)
     schema = app.test_client().get("/api/v1/schema/interview").get_json()
     assert schema["thresholds"]["due_soon_hours"] == 6
-    assert schema["record_types"] == {"worker": ["interview"], "carer": ["child", "episode"]}
+    assert schema["record_types"] == {
+        "worker": ["interview"],
+        "carer": ["child", "episode"],
+        "dsl": ["school", "pupil", "school_entry"],
+    }
     assert field.field_record_types("carer") == ("child", "episode")
-    assert field.field_record_types("dsl") == ()
+    assert field.field_record_types("dsl") == ("school", "pupil", "school_entry")
+    assert field.field_record_types("manager") == ()
 
 
 def test_field_mode_is_offered_in_the_navigation_only_to_roles_with_records_on_a_phone(as_user):
     """The navigation asks the record-type registry, as /app/ does: workers and carers have
-    types; DSLs and managers have none, so nothing invites them to set up an empty phone."""
+    types (a DSL's tablet too); managers have none, so nothing invites them to set up an empty
+    phone."""
     authority = factories.local_authority()
     people = (
         (factories.worker(authority), True),
         (factories.user(Role.CARER, authority=authority), True),
-        (factories.user(Role.DSL, authority=authority), False),
+        (factories.user(Role.DSL, authority=authority), True),
         (factories.manager(authority), False),
     )
     db.session.commit()

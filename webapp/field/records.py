@@ -1,7 +1,7 @@
 """Which record types each role keeps on a phone in field mode, from the registered types.
 
-A role with none (carers and school DSLs, until their record types exist) is not invited to
-set up a phone: it would hold nothing for them.
+A role with none (managers, social workers) is not invited to set up a phone: it would hold
+nothing for them.
 """
 
 from __future__ import annotations

@@ -235,9 +235,10 @@ def _overlap_message(other: tuple[str, date, date]) -> str:
 
 
 def _changed(school: Organisation) -> None:
-    """The calendar changed: move the school's version on (in SQL, so two edits at once both
-    count), and the change log sends the calendar to the DSL's tablet again."""
-    school.version = Organisation.version + 1
+    """The calendar changed: move the school's version on, and the change log sends the
+    calendar to the DSL's tablet again. A value, not SQL (`Organisation.version + 1`): the flush
+    expires an expression, so the change log's listener would see no change and log nothing."""
+    school.version = (school.version or 1) + 1
 
 
 def add_term(user: User, name: str, starts_on: date | None, ends_on: date | None) -> SchoolTerm:

@@ -337,7 +337,10 @@ def _str(payload: dict, key: str) -> str | None:
     return value
 
 
-def _bool(payload: dict, key: str) -> bool:
+def _bool(payload: dict, key: str, *, required: bool = False) -> bool:
+    if required and key not in payload:
+        # The follow-up's facts are both sent: one left out must not quietly become "no".
+        raise PayloadError(key, "must be sent, true or false")
     value = payload.get(key, False)
     if not isinstance(value, bool):
         raise PayloadError(key, "must be true or false")
@@ -372,7 +375,7 @@ def _check_entry(payload: dict) -> dict[str, Any]:
         elif key in _TIME_KEYS:
             out[key] = _time(payload, key)
         elif key in {"seen_safe", "illness", "whereabouts_unknown"}:
-            out[key] = _bool(payload, key)
+            out[key] = _bool(payload, key, required=action == "facts")
         elif key == "answers":
             out[key] = _strings(payload, key)
         elif key == "report":
