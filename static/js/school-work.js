@@ -54,6 +54,9 @@ const opensFollowup = (code, school) => code === "" || ((school && school.opens_
 /** @param {any} code @param {any} school */
 const attending = (code, school) => ((school && school.attending) || ["/", "\\", "L", "K", "V", "P", "W", "B"]).includes(code);
 
+// The follow-up id of one opened on this tablet, until the server's copy names it.
+const TABLET = "tablet";
+
 /** A session in register order: "am" sorts before "pm". @param {{on: string, session: string}} a */
 const sessionKey = (a) => `${a.on} ${a.session}`;
 
@@ -87,10 +90,16 @@ export function pupilNow(pupil, entries, school) {
           followup.opened_on = e.on;
         }
       }
-      const lastAbsent = followup ? view.absences.filter((a) => opensFollowup(a.code, school)).map(sessionKey).sort().pop() : null;
+      // The follow-up's own absent sessions (the server sends which follow-up each belongs to;
+      // one opened here is "tablet"), less those this entry records again: a session corrected
+      // to present no longer counts, and an earlier follow-up's absences never did.
+      const fid = followup ? followup.id || TABLET : null;
+      const again = (/** @type {any} */ a) => a.on === e.on && (e.sessions || []).includes(a.session);
+      const lastAbsent = fid ? view.absences.filter((a) => a.followup_id === fid && !again(a)).map(sessionKey).sort().pop() : null;
+      const joins = opensFollowup(e.code, school) ? fid : null;
       for (const session of e.sessions || []) {
         view.absences = view.absences.filter((a) => !(a.on === e.on && a.session === session));
-        view.absences.push({ on: e.on, session, code: e.code, pending: true });
+        view.absences.push({ on: e.on, session, code: e.code, followup_id: joins, pending: true });
       }
       view.absences.sort((a, b) => sessionKey(b).localeCompare(sessionKey(a)));
       const latest = sessionKey({ on: e.on, session: [...(e.sessions || [])].sort().pop() || "am" });
@@ -150,6 +159,15 @@ export function referralDue(followup) {
 }
 
 /**
+ * Whether a value is one of the school's choices (its contacts, closing reasons...).
+ *
+ * @param {any} school
+ * @param {string} list
+ * @param {string} value
+ */
+const known = (school, list, value) => ((school && school[list]) || []).some((/** @type {any} */ c) => c.value === value);
+
+/**
  * @param {Array<{name: string, message: string}>} out
  * @param {string} name
  * @param {unknown} value
@@ -185,14 +203,16 @@ export function checkEntry(e, { view, school, now = Date.now() }) {
       if (!e.on) out.push({ name: "on", message: "Enter the date of the absence" });
       else if (e.on > today) out.push({ name: "on", message: "The date of the absence must be today or in the past" });
       else if (Date.parse(e.on) < Date.parse(today) - OLDEST_ABSENCE_DAYS * DAY_MS) out.push({ name: "on", message: "The date of the absence must be within the last year" });
-      if (!Array.isArray(e.sessions) || !e.sessions.length) out.push({ name: "sessions", message: "Choose the morning, the afternoon or both" });
+      if (!Array.isArray(e.sessions) || !e.sessions.length || e.sessions.some((/** @type {any} */ x) => x !== "am" && x !== "pm")) {
+        out.push({ name: "sessions", message: "Choose the morning, the afternoon or both" });
+      }
       const codes = ((school && school.codes) || []).map((/** @type {any} */ c) => c.code);
       if (e.code !== "" && !codes.includes(e.code)) out.push({ name: "code", message: "Choose an attendance code" });
       break;
     }
     case "enquiry":
       needsOpen();
-      if (!e.kind) out.push({ name: "kind", message: "Choose the kind of contact" });
+      if (!e.kind || !known(school, "contacts", e.kind)) out.push({ name: "kind", message: "Choose the kind of contact" });
       if (!e.at) out.push({ name: "at", message: "Enter when it was made" });
       else if (future(e.at)) out.push({ name: "at", message: "When it was made must be in the past" });
       else if (open && ukDate(e.at) < open.opened_on) out.push({ name: "at", message: "When it was made must be after the absence began" });
@@ -209,6 +229,7 @@ export function checkEntry(e, { view, school, now = Date.now() }) {
     case "referral": {
       const referral = followup && (followup.referrals || []).find((/** @type {any} */ r) => r.id === e.referral_id);
       if (!referral) out.push({ name: "action", message: "This checklist is not this pupil's" });
+      else if (!referral.any_yes) out.push({ name: "action", message: "No answer on the checklist calls for a referral" });
       else if (referral.referred_at) out.push({ name: "action", message: "This referral is already recorded" });
       if (!e.referred_to) out.push({ name: "referred_to", message: "Choose children's social care or the police" });
       if (!e.referred_at) out.push({ name: "referred_at", message: "Enter when you referred" });
@@ -217,15 +238,17 @@ export function checkEntry(e, { view, school, now = Date.now() }) {
       break;
     }
     case "notify":
-      needsOpen();
-      if (open && (open.sent || {})[e.milestone]) out.push({ name: "milestone", message: "This is already recorded" });
+      // As the server: a milestone may be recorded on a follow-up that has since closed.
+      if (!followup) out.push({ name: "action", message: "This pupil has no follow-up" });
+      if (!((school && school.timeline_kinds) || []).includes(e.milestone)) out.push({ name: "milestone", message: "Choose what was sent" });
+      else if (followup && (followup.sent || {})[e.milestone]) out.push({ name: "milestone", message: "This is already recorded" });
       break;
     case "facts":
       needsOpen();
       break;
     case "close":
       needsOpen();
-      if (!e.reason) out.push({ name: "reason", message: "Choose why the follow-up ends" });
+      if (!e.reason || !known(school, "closed_reasons", e.reason)) out.push({ name: "reason", message: "Choose why the follow-up ends" });
       break;
     case "missing":
       if (view && view.missing) out.push({ name: "last_seen_at", message: "This child already has an open episode: record their return on it first" });

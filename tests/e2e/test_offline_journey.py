@@ -521,7 +521,7 @@ def test_the_back_button_moves_between_screens_and_keeps_what_was_typed(chromium
     context.close()
 
 
-@pytest.mark.parametrize("email", ["dsl@demo.test"])
+@pytest.mark.parametrize("email", ["sw@demo.test"])
 def test_a_role_with_nothing_to_keep_is_not_invited_to_set_up_a_phone(chromium, server, email):
     context = chromium.new_context(base_url=server["url"], **PHONE)
     page = context.new_page()

@@ -6,7 +6,9 @@ counted in the school's own calendar on the tablet, logs an enquiry, answers the
 checklist (a looked-after pupil: referral due today) and records the referral, marks the
 Education Welfare Service contacted, and reports the other pupil missing during the school day.
 Nothing typed is readable in anything the browser keeps. Signal returns: everything is sent
-once, the authority has the episode, and the pupil's screen shows the server's copy.
+once, the authority has the episode, and the pupil's screen shows the server's copy. Then a
+follow-up ended on the web while the tablet had no signal: the tablet's entry for it is refused
+in the server's words, shown on the pupil, and let go.
 
 Its own server: what the DSL records must not change the demo school the other tests follow.
 """
@@ -31,6 +33,25 @@ def _app(env):
     from webapp import create_app
 
     return create_app(environ=env)
+
+
+def _end_followup_of(first_name):
+    """What another DSL does on the web page: end the pupil's open follow-up."""
+    from sqlalchemy import select
+
+    from webapp.children.models import Child
+    from webapp.db_types import utcnow
+    from webapp.extensions import db
+    from webapp.schools.absence_models import FollowUp, FollowUpStatus
+
+    child = db.session.scalars(select(Child).where(Child.first_name == first_name)).one()
+    followup = db.session.scalars(
+        select(FollowUp).where(FollowUp.child_id == child.id, FollowUp.status == "open")
+    ).one()
+    followup.status = FollowUpStatus.CLOSED
+    followup.closed_reason = "other"
+    followup.closed_at = utcnow()
+    db.session.commit()
 
 
 @pytest.fixture(scope="module")
@@ -170,6 +191,26 @@ def test_a_dsl_follows_up_absences_with_no_signal(chromium, school_server, net):
     expect(status).to_contain_text("Last synced")
     expect(page.get_by_text("The authority has the report.")).to_be_visible()
     expect(page.locator(".hw-waiting")).to_have_count(0)
+
+    # Meanwhile on the web Mia's follow-up is ended; the tablet, with no signal, does not know
+    # and records her facts. The server refuses it in words, and the DSL lets it go.
+    offline(context, net)
+    with _app(school_server["env"]).app_context():
+        _end_followup_of("Mia")
+    page.get_by_role("link", name="Back").click()
+    followed.get_by_role("link", name="Mia Cole").click()
+    page.get_by_role("link", name="Illness and whereabouts").click()
+    page.get_by_label("Illness expected to reach 15 school days").check()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", name="Mia Cole", level=1)).to_be_visible()
+    online(context, net)
+    expect(status).to_contain_text("1 needs attention", timeout=30_000)
+    problem = page.locator(".govuk-error-summary")
+    expect(problem).to_contain_text("This follow-up is closed")
+    clean(page)
+    problem.get_by_role("button", name="Remove it from this tablet").click()
+    expect(status).not_to_contain_text("attention")
+    expect(page.get_by_text("Closed")).to_be_visible()
     assert errors == []
     context.close()
 

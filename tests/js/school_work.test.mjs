@@ -65,6 +65,7 @@ const SCHOOL = {
   contacts: [
     { value: "parent_call", label: "Call to parent or carer" },
     { value: "home_visit", label: "Home visit" },
+    { value: "letter", label: "Letter" },
   ],
   closed_reasons: [
     { value: "seen_safe", label: "Seen safe" },
@@ -121,8 +122,8 @@ const PUPIL = {
 const PUPIL_OPEN = {
   ...PUPIL,
   absences: [
-    { on: "2026-11-24", session: "am", code: "N" },
-    { on: "2026-11-23", session: "am", code: "N" },
+    { on: "2026-11-24", session: "am", code: "N", followup_id: F1 },
+    { on: "2026-11-23", session: "am", code: "N", followup_id: F1 },
   ],
   followup: {
     id: F1,
@@ -202,7 +203,7 @@ test("pupilNow: no reason yet opens a follow-up on that date, the absence waitin
     sent: {},
     pending: true,
   });
-  assert.deepEqual(view.absences, [{ on: "2026-11-24", session: "am", code: "", pending: true }]);
+  assert.deepEqual(view.absences, [{ on: "2026-11-24", session: "am", code: "", followup_id: "tablet", pending: true }]);
 });
 
 test("pupilNow: an N recorded late for an earlier day moves the follow-up's first day back", () => {
@@ -271,7 +272,7 @@ test("pupilNow: the same session recorded twice keeps one row, with the later co
     absence("2026-11-24", ["am"], ""),
     absence("2026-11-24", ["am"], "N"),
   ]);
-  assert.deepEqual(view.absences, [{ on: "2026-11-24", session: "am", code: "N", pending: true }]);
+  assert.deepEqual(view.absences, [{ on: "2026-11-24", session: "am", code: "N", followup_id: "tablet", pending: true }]);
   // Over the server's own row too.
   const served = now(PUPIL_OPEN, [absence("2026-11-24", ["am"], "U")]);
   assert.deepEqual(
@@ -282,14 +283,6 @@ test("pupilNow: the same session recorded twice keeps one row, with the later co
 
 test(
   "pupilNow: absent all day, the afternoon corrected to present, is back in school as on the server",
-  {
-    skip:
-      "BUG: school-work.js pupilNow takes the last absent session (lastAbsent) BEFORE the entry " +
-      "overwrites its own sessions, so the session being corrected to present still counts as " +
-      "absent. The server (_record) clears the corrected session's followup_id first, so " +
-      "_back_after sees 24 Nov am as the last absent session and closes the follow-up 'returned'; " +
-      "the tablet keeps it open until the next sync.",
-  },
   () => {
     const view = now(PUPIL, [
       absence("2026-11-24", ["am", "pm"], "N"),
@@ -303,20 +296,12 @@ test(
 
 test(
   "pupilNow: an earlier follow-up's absences do not keep a new one open",
-  {
-    skip:
-      "BUG: school-work.js pupilNow takes lastAbsent from every absent session on the pupil's " +
-      "record, not only the open follow-up's (absences._back_after only looks at the follow-up's " +
-      "own). A follow-up opened by a late entry for 9 Nov, then present on 10 Nov: the server " +
-      "closes it 'returned'; the tablet keeps it open because 16-17 Nov (an earlier, closed " +
-      "follow-up's sessions) are later.",
-  },
   () => {
     const pupil = {
       ...PUPIL,
       absences: [
-        { on: "2026-11-17", session: "am", code: "N" },
-        { on: "2026-11-16", session: "am", code: "N" },
+        { on: "2026-11-17", session: "am", code: "N", followup_id: F1 },
+        { on: "2026-11-16", session: "am", code: "N", followup_id: F1 },
       ],
       followup: {
         ...PUPIL_OPEN.followup,
@@ -620,13 +605,6 @@ test("checkEntry: a referral is for this pupil's checklist, recorded once", () =
 
 test(
   "checkEntry: a referral for a checklist with no yes is refused, as the server refuses it",
-  {
-    skip:
-      "BUG (gap): checkEntry never looks at the checklist's any_yes; absences.record_referral " +
-      "refuses 'No answer on the checklist calls for a referral', so such an entry is queued and " +
-      "then refused by the server. The tablet's form only offers referralDue's checklist, so the " +
-      "screens do not reach it today.",
-  },
   () => {
     const noYes = {
       id: "r-1", checked_at: iso(NOW - minutes(100)), any_yes: false, answers: allAnswered("no"),
@@ -692,4 +670,14 @@ test("checkEntry: a valid entry of each action has no problems", () => {
     assert.deepEqual(check({ action, ...payload }, withDue), [], action);
   }
   assert.deepEqual(check({ action: "teleport" }), [{ name: "action", message: "Unknown entry" }]);
+});
+
+test("checkEntry: only the school's own choices pass (sessions, contacts, reasons, milestones)", () => {
+  const at = iso(NOW - minutes(60));
+  const sessions = check({ action: "absence", on: "2026-11-30", sessions: ["am", "evening"], code: "N" });
+  assert.deepEqual(names(sessions), ["sessions"]);
+  const kind = check({ action: "enquiry", followup_id: F1, kind: "carrier_pigeon", at, outcome: "x", seen_safe: false });
+  assert.deepEqual(names(kind), ["kind"]);
+  assert.deepEqual(names(check({ action: "close", followup_id: F1, reason: "bored" })), ["reason"]);
+  assert.deepEqual(names(check({ action: "notify", followup_id: F1, milestone: "day_99" })), ["milestone"]);
 });

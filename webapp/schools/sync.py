@@ -210,7 +210,7 @@ def followup_payload(followup: FollowUp) -> dict[str, Any]:
 
 def pupil_payload(child: Child) -> dict[str, Any]:
     recent = db.session.execute(
-        select(Absence.on, Absence.session, Absence.code)
+        select(Absence.on, Absence.session, Absence.code, Absence.followup_id)
         .where(Absence.child_id == child.id, Absence.school_id == child.school_id)
         .order_by(Absence.on.desc(), Absence.session.desc())
         .limit(RECENT_ABSENCES)
@@ -236,8 +236,11 @@ def pupil_payload(child: Child) -> dict[str, Any]:
             "social_worker_told": absences.social_worker_told(child),
         },
         "checklist_defaults": absences.checklist_defaults(child),
+        # Which follow-up each absent session belongs to: the tablet closes a follow-up on a
+        # present code after that follow-up's last absence, as absences._back_after does.
         "absences": [
-            {"on": on.isoformat(), "session": session, "code": code} for on, session, code in recent
+            {"on": on.isoformat(), "session": session, "code": code, "followup_id": followup_id}
+            for on, session, code, followup_id in recent
         ],
         "followup": followup_payload(followup) if followup else None,
         "missing": {"id": missing.id, "last_seen_at": _iso(missing.last_seen_at)}
