@@ -1,9 +1,9 @@
 """A record type plugs into field sync from its own files: this one lives only here.
 
-The example, a school DSL's short note (DSLs have no record type of their own yet), registers
-itself the way interviews do (its feature's init_app would call registry.register) and
-round-trips through a push and a pull without any change to the sync store, the engine or the
-change log.
+The example, a social worker's short note (social workers have no record type of their own
+yet), registers itself the way interviews do (its feature's init_app would call
+registry.register) and round-trips through a push and a pull without any change to the sync
+store, the engine or the change log.
 """
 
 import json
@@ -99,7 +99,9 @@ class NoteHandler:
         )
 
 
-NOTE = registry.RecordType(name="note", handler=NoteHandler, model=Note, roles=frozenset({"dsl"}))
+NOTE = registry.RecordType(
+    name="note", handler=NoteHandler, model=Note, roles=frozenset({"social_worker"})
+)
 
 
 @pytest.fixture
@@ -131,7 +133,7 @@ def _upsert(record_id, base_version, text):
 
 
 def test_an_example_record_type_round_trips_through_push_and_pull(notes_app, as_user):
-    carer_user = factories.user(Role.DSL)
+    carer_user = factories.user(Role.SOCIAL_WORKER)
     # A worker with an interview of their own: their phone pulls changes, but no note.
     worker_user = factories.worker()
     factories.interview(worker_=worker_user)
@@ -166,23 +168,23 @@ def test_an_example_record_type_round_trips_through_push_and_pull(notes_app, as_
 
 
 def test_the_roles_a_type_names_are_invited_to_field_mode(notes_app):
-    assert records.field_record_types("dsl") == ["note"]
+    assert records.field_record_types("social_worker") == ["note"]
     assert records.field_record_types("worker") == ["interview"]
     schema = notes_app.test_client().get("/api/v1/schema/interview").json
     assert schema["record_types"] == {
         "worker": ["interview"],
         "carer": ["child", "episode"],
-        "dsl": ["note"],
+        "dsl": ["school", "pupil", "school_entry"],
+        "social_worker": ["note"],
     }
 
 
-def test_without_it_a_dsl_has_nothing_for_field_mode(app):
-    assert records.field_record_types("dsl") == []
-    assert records.field_record_types("dsl") == []
+def test_without_it_a_social_worker_has_nothing_for_field_mode(app):
+    assert records.field_record_types("social_worker") == []
 
 
-def test_a_dsl_is_offered_field_mode_once_a_type_of_theirs_exists(notes_app, as_user):
+def test_a_social_worker_is_offered_field_mode_once_a_type_of_theirs_exists(notes_app, as_user):
     """The navigation asks the registry (it hard-coded workers before)."""
-    carer = factories.user(Role.DSL)
+    carer = factories.user(Role.SOCIAL_WORKER)
     db.session.commit()
     assert 'href="/app/"' in as_user(carer).get("/account").get_data(as_text=True)

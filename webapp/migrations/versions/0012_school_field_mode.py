@@ -47,5 +47,8 @@ def downgrade():
     op.drop_index(op.f("ix_school_entries_school_id"), table_name="school_entries")
     op.drop_index(op.f("ix_school_entries_child_id"), table_name="school_entries")
     op.drop_table("school_entries")
-    with op.batch_alter_table("organisations") as batch:
-        batch.drop_column("version")
+    if op.get_bind().dialect.name == "sqlite":
+        # As in 0007 and 0009: drop in place rather than copy-and-rename a table others refer to.
+        op.execute("ALTER TABLE organisations DROP COLUMN version")
+    else:
+        op.drop_column("organisations", "version")
