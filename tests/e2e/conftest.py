@@ -151,6 +151,13 @@ def phone(chromium, server):
     context.close()
 
 
+def local_input(dt) -> str:
+    """An instant as a datetime-local input takes it: UK time, to the minute."""
+    from webapp.deadlines import to_local
+
+    return to_local(dt).strftime("%Y-%m-%dT%H:%M")
+
+
 def sign_in(page, email, password="homeward-demo"):
     page.goto("/sign-in")
     page.get_by_label("Email address").fill(email)

@@ -103,3 +103,14 @@ class NetCut:
             with self._lock:
                 self._conns.discard(src)
                 self._conns.discard(dst)
+
+
+def offline(context, net: NetCut) -> None:
+    """No signal for the page and its service worker: Chromium's emulation and the relay cut."""
+    context.set_offline(True)
+    net.cut()
+
+
+def online(context, net: NetCut) -> None:
+    net.restore()
+    context.set_offline(False)

@@ -98,3 +98,8 @@ def found(dump, needle: str) -> list[str]:
                 if needle in raw.decode(enc, errors="ignore").lower():
                     hits.append(s[:200])
     return hits
+
+
+def readable(page, phrase: str) -> list[str]:
+    """Where `phrase` can be read in anything the page's origin keeps (see DUMP and found)."""
+    return found(page.evaluate(f"async () => {{ {DUMP}\n return await dumpAll(); }}"), phrase)

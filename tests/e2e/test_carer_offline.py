@@ -23,12 +23,13 @@ from tests.e2e.conftest import (
     PHONE,
     axe_violations,
     demo_instance,
+    local_input,
     sign_in,
     start_server,
     stop_server,
 )
-from tests.e2e.netcut import NetCut
-from tests.e2e.storage import DUMP, found
+from tests.e2e.netcut import NetCut, offline, online
+from tests.e2e.storage import readable
 
 PASSPHRASE = "green gate by the river"
 CHILD = "Mia Cole"  # demo data: looked after, placed with carer@demo.test, 16
@@ -88,12 +89,6 @@ def net(carer_server):
     relay.close()
 
 
-def local(dt: datetime) -> str:
-    from webapp.deadlines import to_local
-
-    return to_local(dt).strftime("%Y-%m-%dT%H:%M")
-
-
 def jpeg_with_exif(path):
     from PIL import Image
 
@@ -102,21 +97,6 @@ def jpeg_with_exif(path):
     exif[0x010E] = PHOTO_CANARY
     image.save(path, "JPEG", exif=exif)
     return path
-
-
-def offline(context, net):
-    context.set_offline(True)
-    net.cut()
-
-
-def online(context, net):
-    net.restore()
-    context.set_offline(False)
-
-
-def readable(page, phrase):
-    stored = page.evaluate(f"async () => {{ {DUMP}\n return await dumpAll(); }}")
-    return found(stored, phrase)
 
 
 def clean(page):
@@ -153,8 +133,8 @@ def test_a_carer_reports_missing_and_back_with_no_signal(chromium, carer_server,
     expect(page.get_by_text("Report to police now")).to_have_count(0)
     now = datetime.now(UTC)
     page.get_by_label("Not back when expected").check()
-    page.get_by_label("When were they last seen?").fill(local(now - timedelta(hours=4)))
-    page.get_by_label("When were they due back?").fill(local(now - timedelta(hours=1)))
+    page.get_by_label("When were they last seen?").fill(local_input(now - timedelta(hours=4)))
+    page.get_by_label("When were they due back?").fill(local_input(now - timedelta(hours=1)))
     page.get_by_label("What they were wearing").fill(f"Green parka {CANARY}")
     clean(page)
     # Called away mid-report: what was typed is kept on the phone (not sent) and comes back.
@@ -211,7 +191,7 @@ def test_a_carer_reports_missing_and_back_with_no_signal(chromium, carer_server,
     page.get_by_role("button", name="Report back").click()
     expect(page.get_by_role("heading", name="Report back")).to_be_visible()
     page.get_by_label("When did they come back, or when were they found?").fill(
-        local(datetime.now(UTC) - timedelta(minutes=5))
+        local_input(datetime.now(UTC) - timedelta(minutes=5))
     )
     page.get_by_label("Came back of their own accord").check()
     page.get_by_label("First welfare observations (injuries, intoxication, how they seem)").fill(

@@ -3,16 +3,11 @@
 import re
 from datetime import UTC, datetime, timedelta
 
-from tests.e2e.conftest import PHONE, axe_violations, sign_in
-from webapp import deadlines
+from tests.e2e.conftest import PHONE, axe_violations, local_input, sign_in
 
 
 def banner(page) -> str:
     return page.locator(".govuk-notification-banner").first.inner_text()
-
-
-def local_input(dt: datetime) -> str:
-    return deadlines.to_local(dt).strftime("%Y-%m-%dT%H:%M")
 
 
 def record_return_and_allocate(manager, worker: str) -> datetime:

@@ -20,9 +20,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import axe_violations, demo_instance, sign_in, start_server, stop_server
-from tests.e2e.netcut import NetCut
-from tests.e2e.storage import DUMP, found
+from tests.e2e.conftest import (
+    axe_violations,
+    demo_instance,
+    local_input,
+    sign_in,
+    start_server,
+    stop_server,
+)
+from tests.e2e.netcut import NetCut, offline, online
+from tests.e2e.storage import readable
 from tests.e2e.test_school_tablet import TABLET
 
 PASSPHRASE = "blue door by the hall"
@@ -67,27 +74,6 @@ def net(school_server):
     relay = NetCut(int(school_server["url"].rsplit(":", 1)[1]))
     yield relay
     relay.close()
-
-
-def local(dt: datetime) -> str:
-    from webapp.deadlines import to_local
-
-    return to_local(dt).strftime("%Y-%m-%dT%H:%M")
-
-
-def offline(context, net):
-    context.set_offline(True)
-    net.cut()
-
-
-def online(context, net):
-    net.restore()
-    context.set_offline(False)
-
-
-def readable(page, phrase):
-    stored = page.evaluate(f"async () => {{ {DUMP}\n return await dumpAll(); }}")
-    return found(stored, phrase)
 
 
 def clean(page):
@@ -142,7 +128,7 @@ def test_a_dsl_follows_up_absences_with_no_signal(chromium, school_server, net):
     page.get_by_role("button", name="Save").click()  # nothing chosen: refused, on the tablet
     expect(page.locator(".govuk-error-summary")).to_contain_text("Choose the kind of contact")
     page.get_by_label("Call to parent or carer").check()
-    page.get_by_label("When").fill(local(datetime.now(UTC) - timedelta(minutes=20)))
+    page.get_by_label("When").fill(local_input(datetime.now(UTC) - timedelta(minutes=20)))
     page.get_by_label("What came of it").fill(f"No answer, left a message {CANARY}")
     clean(page)
     page.get_by_role("button", name="Save").click()
@@ -174,7 +160,7 @@ def test_a_dsl_follows_up_absences_with_no_signal(chromium, school_server, net):
     followed.get_by_role("link", name="Ruby Ellis").click()
     page.get_by_role("button", name="Report missing during the school day").click()
     page.get_by_label("When were they last seen?").fill(
-        local(datetime.now(UTC) - timedelta(minutes=40))
+        local_input(datetime.now(UTC) - timedelta(minutes=40))
     )
     page.get_by_label("What they were wearing").fill(f"School uniform, black coat {CANARY}")
     clean(page)

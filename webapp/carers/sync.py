@@ -42,7 +42,7 @@ from webapp.episodes.models import (
 )
 from webapp.errors import NotAllowed, NotFound, RuleError
 from webapp.extensions import db
-from webapp.fieldsync import store
+from webapp.fieldsync import shapes, store
 from webapp.fieldsync.registry import RecordType
 from webapp.interviews import workflow
 from webapp.interviews.models import Interview
@@ -55,31 +55,9 @@ def _iso(value: datetime | date | None) -> str | None:
     return value.isoformat() if value else None
 
 
-# The handlers check a payload's shape (types, known keys, times with offsets); what a text may
-# hold (its length, trimming) is the services' rule (episodes.service, carers.profiles), answered
-# as a PayloadError naming the field: one set of limits for the web form and the phone.
-def _text(payload: dict, key: str, field: str | None = None) -> str | None:
-    value = payload.get(key)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise PayloadError(field or key, "must be text")
-    return value
-
-
-def _time(payload: dict, key: str) -> datetime | None:
-    value = payload.get(key)
-    if value is None or value == "":
-        return None
-    try:
-        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
-        raise PayloadError(key, "must be a date and time with its offset")
-    return parsed
-
-
+# The handlers check a payload's shape (types, known keys, times with offsets: shapes.py); what a
+# text may hold (its length, trimming) is the services' rule (episodes.service, carers.profiles),
+# answered as a PayloadError naming the field: one set of limits for the web form and the phone.
 def _texts(payload: Any, names: tuple[str, ...], field: str) -> dict[str, str]:
     if payload is None:
         return {}
@@ -88,7 +66,7 @@ def _texts(payload: Any, names: tuple[str, ...], field: str) -> dict[str, str]:
     extra = set(payload) - set(names)
     if extra:
         raise PayloadError(field, f"unknown field {sorted(extra)[0]}")
-    texts = {name: _text(payload, name, f"{field}.{name}") for name in names}
+    texts = {name: shapes.text(payload, name, f"{field}.{name}") for name in names}
     return {name: text for name, text in texts.items() if text}
 
 
@@ -365,13 +343,13 @@ class EpisodeHandler:
         out: dict[str, Any] = {
             "child_id": child_id,
             "reported_type": reported_type,
-            "last_seen_at": _time(payload, "last_seen_at"),
-            "due_back_at": _time(payload, "due_back_at"),
-            "reported_to_police_at": _time(payload, "reported_to_police_at"),
-            "police_log_number": _text(payload, "police_log_number"),
-            "circumstances": _text(payload, "circumstances"),
+            "last_seen_at": shapes.time(payload, "last_seen_at"),
+            "due_back_at": shapes.time(payload, "due_back_at"),
+            "reported_to_police_at": shapes.time(payload, "reported_to_police_at"),
+            "police_log_number": shapes.text(payload, "police_log_number"),
+            "circumstances": shapes.text(payload, "circumstances"),
             "report": _texts(payload.get("report"), REPORT_FIELDS, "report"),
-            "carer_notes": _text(payload, "carer_notes"),
+            "carer_notes": shapes.text(payload, "carer_notes"),
             "returned": None,
         }
         if out["last_seen_at"] is None:
@@ -383,7 +361,7 @@ class EpisodeHandler:
             extra = set(returned) - {"returned_at", "how_returned", *RETURN_FIELDS}
             if extra:
                 raise PayloadError(f"returned.{sorted(extra)[0]}", "cannot be sent")
-            at = _time(returned, "returned_at")
+            at = shapes.time(returned, "returned_at")
             if at is None:
                 raise PayloadError("returned_at", "Enter when the child came back")
             how = returned.get("how_returned")

@@ -234,6 +234,16 @@ def _overlap_message(other: tuple[str, date, date]) -> str:
 # ---------------------------------------------------------------- changes by the school's DSL
 
 
+def _lock_calendar(school: Organisation) -> None:
+    """One change to a school's terms at a time: on PostgreSQL the school's row is locked until
+    this transaction ends, so a second DSL adding a term at the same instant waits, then reads
+    the first one's term and is told it overlaps (without it both were checked against the terms
+    before either, and both kept). SQLite has one writer at a time and ignores FOR UPDATE."""
+    db.session.execute(
+        select(Organisation.id).where(Organisation.id == school.id).with_for_update()
+    )
+
+
 def _changed(school: Organisation) -> None:
     """The calendar changed: move the school's version on, and the change log sends the
     calendar to the DSL's tablet again. A value, not SQL (`Organisation.version + 1`): the flush
@@ -247,6 +257,7 @@ def add_term(user: User, name: str, starts_on: date | None, ends_on: date | None
     problems = term_problems(name, starts_on, ends_on)
     if problems:
         raise RuleError(*problems[0])
+    _lock_calendar(school)
     existing = [(t.name, t.starts_on, t.ends_on) for t in _terms(school.id)]
     other = overlap(starts_on, ends_on, existing)
     if other is not None:
@@ -427,6 +438,7 @@ def import_terms(user: User, file: IO[bytes] | bytes | str) -> ImportResult:
         rows, errors = [], [LineError(0, "Choose a CSV file of term dates, up to 64 KB")]
     else:
         rows, errors = parse_csv(text)
+    _lock_calendar(school)
     existing = [(t.name, t.starts_on, t.ends_on) for t in _terms(school.id)]
     new: list[TermRow] = []
     result = ImportResult()

@@ -102,8 +102,10 @@ def _without_upn_match(known: dict[tuple, list[Child]], pupil: PupilData) -> Chi
     return known.pop(key)[0]  # taken: a second row with this name is a different pupil
 
 
-def add_pupil(user: User, data: Mapping) -> Child:
-    """A DSL adds a pupil of their school. Refused, beside the field, if the UPN is taken."""
+def add_pupil(user: User, data: Mapping, *, child_id: str | None = None) -> Child:
+    """A DSL adds a pupil of their school. Refused, beside the field, if the UPN is taken.
+    `child_id`: the tablet's own id for a pupil added with no signal (webapp/schools/sync.py);
+    a child already known without a UPN keeps its own id."""
     school = _own_school(user)
     values = {k: v if isinstance(v, str) else "" for k, v in data.items()}
     if data.get("date_of_birth") and not isinstance(data["date_of_birth"], str):
@@ -121,6 +123,7 @@ def add_pupil(user: User, data: Mapping) -> Child:
     child = _without_upn_match(_known_without_upn(school), pupil)
     if child is None:
         child = Child(
+            id=child_id or new_id(),
             legal_status=LegalStatus.NONE,
             looked_after=False,
             responsible_authority_id=school.parent_id or school.id,

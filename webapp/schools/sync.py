@@ -10,13 +10,13 @@ has): who the pupil is, recent absences and the current follow-up with its enqui
 answers, referrals and what the school has told the authority. Read only on the tablet: the
 tablet changes a pupil through entries.
 
-"school_entry": one piece of work done on the tablet (an absence, a register row, an enquiry,
-the checklist, a referral, a milestone done, the follow-up's facts or its end, a pupil missing
-during the school day), made with the tablet's own id and applied once by the same services as
-the web pages (webapp/schools/absences.py), so the rules, the audit, the reminders and the
-authority's view cannot differ. An entry is never sent back: its effect comes back in the
-pupil's record, and the tablet drops the entry once the server has it. A second copy of an
-entry is refused (its id is taken), so work typed in a car park is applied exactly once.
+"school_entry": one piece of work done on the tablet (an absence, a register row, an enquiry, the
+checklist, a referral, a milestone done, the follow-up's facts or its end, a pupil missing during
+the school day, a pupil new to the school), made with the tablet's own id and applied once by the
+same services as the web pages (webapp/schools/absences.py, pupils.py), so the rules, the audit,
+the reminders and the authority's view cannot differ. An entry is never sent back: its effect comes
+back in the pupil's record, and the tablet drops the entry once the server has it. A second copy of
+an entry is refused (its id is taken), so work typed in a car park is applied exactly once.
 Registered by webapp.schools.init_app.
 """
 
@@ -37,8 +37,9 @@ from webapp.children.models import Child
 from webapp.episodes.models import REPORT_FIELDS, Episode, EpisodeStatus
 from webapp.errors import NotAllowed, NotFound, RuleError
 from webapp.extensions import db
+from webapp.fieldsync import shapes
 from webapp.fieldsync.registry import RecordType
-from webapp.schools import absences, calendar
+from webapp.schools import absences, calendar, pupils
 from webapp.schools.absence_models import (
     ATTENDANCE_CODES,
     CLOSED_REASON_LABELS,
@@ -305,7 +306,10 @@ ACTIONS: dict[str, frozenset[str]] = {
     "missing": frozenset(
         {"last_seen_at", "reported_to_police_at", "police_log_number", "circumstances", "report"}
     ),
+    # A pupil added on the tablet: child_id is the tablet's id for the new pupil (the entry's).
+    "pupil": frozenset({"first_name", "last_name", "date_of_birth", "sex", "upn", "year_group"}),
 }
+_PUPIL_FIELDS = ACTIONS["pupil"]
 
 
 def _id(payload: dict, key: str, *, required: bool = True) -> str | None:
@@ -316,28 +320,6 @@ def _id(payload: dict, key: str, *, required: bool = True) -> str | None:
         return str(uuid.UUID(value))
     except (TypeError, ValueError, AttributeError):
         raise PayloadError(key, "must be an id") from None
-
-
-def _time(payload: dict, key: str) -> datetime | None:
-    value = payload.get(key)
-    if value is None or value == "":
-        return None
-    try:
-        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
-        raise PayloadError(key, "must be a date and time with its offset")
-    return parsed
-
-
-def _str(payload: dict, key: str) -> str | None:
-    value = payload.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise PayloadError(key, "must be text")
-    return value
 
 
 def _bool(payload: dict, key: str, *, required: bool = False) -> bool:
@@ -376,7 +358,7 @@ def _check_entry(payload: dict) -> dict[str, Any]:
         if key.endswith("_id"):
             out[key] = _id(payload, key, required=key == "referral_id")
         elif key in _TIME_KEYS:
-            out[key] = _time(payload, key)
+            out[key] = shapes.time(payload, key)
         elif key in {"seen_safe", "illness", "whereabouts_unknown"}:
             out[key] = _bool(payload, key, required=action == "facts")
         elif key == "answers":
@@ -388,13 +370,15 @@ def _check_entry(payload: dict) -> dict[str, Any]:
             if not isinstance(sessions, list) or not all(isinstance(s, str) for s in sessions):
                 raise PayloadError("sessions", "must be a list of sessions (am, pm)")
             out[key] = sessions
+        elif key in _PUPIL_FIELDS:
+            out[key] = shapes.text(payload, key) or ""
         elif key == "on":
             try:
                 out[key] = date.fromisoformat(payload["on"]) if payload.get("on") else None
             except (TypeError, ValueError):
                 raise PayloadError("on", "must be a date (YYYY-MM-DD)") from None
         else:
-            out[key] = _str(payload, key)
+            out[key] = shapes.text(payload, key)
     return out
 
 
@@ -414,22 +398,45 @@ class EntryHandler:
 
     def _pupil(self, actor: User, child_id: str) -> Child | None:
         child = db.session.scalar(access.children_query(actor).where(Child.id == child_id))
+        if child is None:
+            # A pupil added on the tablet who turned out to be a child already known here (no
+            # UPN yet): the tablet's id for them still finds them.
+            added = db.session.scalar(
+                select(SchoolEntry.child_id).where(
+                    SchoolEntry.id == child_id,
+                    SchoolEntry.action == "pupil",
+                    SchoolEntry.school_id == actor.organisation_id,
+                )
+            )
+            if added is not None:
+                child = db.session.scalar(access.children_query(actor).where(Child.id == added))
         return child if child is not None and access.can_record_absence(actor, child) else None
 
     def can_create(self, actor: User, record_id, payload) -> bool:
         if db.session.get(SchoolEntry, str(record_id)) is not None:
             return False
+        if payload.get("action") == "pupil":
+            # A new pupil of the DSL's own school, under an id nobody has.
+            return (
+                actor.role == Role.DSL
+                and payload.get("child_id") == str(record_id)
+                and db.session.get(Child, str(record_id)) is None
+            )
         return self._pupil(actor, payload.get("child_id")) is not None
 
     def can_write(self, actor, state) -> bool:
         return False  # an entry is made once; a correction is a new entry
 
     def write(self, actor: User, record_id, payload, new_version: int, *, create: bool):
-        child = self._pupil(actor, payload["child_id"])
-        if not create or child is None:
-            raise PayloadError("child_id", "This pupil is not on your school's roll")
         entry_id = str(record_id)
-        _APPLY[payload["action"]](actor, child, payload, entry_id)
+        if create and payload["action"] == "pupil":
+            data = {key: payload[key] for key in _PUPIL_FIELDS}
+            child = _refusal(pupils.add_pupil, actor, data, child_id=entry_id)
+        else:
+            child = self._pupil(actor, payload["child_id"])
+            if not create or child is None:
+                raise PayloadError("child_id", "This pupil is not on your school's roll")
+            _APPLY[payload["action"]](actor, child, payload, entry_id)
         db.session.add(
             SchoolEntry(
                 id=entry_id,

@@ -74,25 +74,38 @@ export function dateField({ name, label, value, hint, error }) {
 }
 
 /**
+ * GOV.UK radios or checkboxes: one fieldset, its legend, hint and error, and each choice.
+ *
+ * @param {"radios" | "checkboxes"} kind
  * @param {FieldOptions & {choices: Array<{value: string, label: string, hint?: string}>,
- *   legend?: string, small?: boolean}} o
+ *   small?: boolean}} o
+ * @param {(value: string) => boolean} isChecked
  */
-export function radios({ name, label, value, hint, error, choices, small = false }) {
+function choiceGroup(kind, { name, label, hint, error, choices, small = false }, isChecked) {
   const id = fieldId(name);
+  const input = kind === "radios" ? "radio" : "checkbox";
   return h("div", { class: `govuk-form-group${error ? " govuk-form-group--error" : ""}` },
     h("fieldset", { class: "govuk-fieldset", "aria-describedby": described(id, { hint, error }) },
       h("legend", { class: "govuk-fieldset__legend govuk-fieldset__legend--s" }, label),
       hint ? h("div", { class: "govuk-hint", id: `${id}-hint` }, hint) : null,
       errorLine(id, error),
-      h("div", { class: `govuk-radios${small ? " govuk-radios--small" : ""}`, "data-module": "govuk-radios" },
+      h("div", { class: `govuk-${kind}${small ? ` govuk-${kind}--small` : ""}`, "data-module": `govuk-${kind}` },
         choices.map((c, i) => {
           const cid = i ? `${id}-${i + 1}` : id;
-          return h("div", { class: "govuk-radios__item" },
-            h("input", { class: "govuk-radios__input", id: cid, name, type: "radio", value: c.value,
-              checked: value === c.value, "aria-describedby": c.hint ? `${cid}-hint` : null }),
-            h("label", { class: "govuk-label govuk-radios__label", for: cid }, c.label),
-            c.hint ? h("div", { class: "govuk-hint govuk-radios__hint", id: `${cid}-hint` }, c.hint) : null);
+          return h("div", { class: `govuk-${kind}__item` },
+            h("input", { class: `govuk-${kind}__input`, id: cid, name, type: input, value: c.value,
+              checked: isChecked(c.value), "aria-describedby": c.hint ? `${cid}-hint` : null }),
+            h("label", { class: `govuk-label govuk-${kind}__label`, for: cid }, c.label),
+            c.hint ? h("div", { class: `govuk-hint govuk-${kind}__hint`, id: `${cid}-hint` }, c.hint) : null);
         }))));
+}
+
+/**
+ * @param {FieldOptions & {choices: Array<{value: string, label: string, hint?: string}>,
+ *   small?: boolean}} o
+ */
+export function radios(o) {
+  return choiceGroup("radios", o, (value) => o.value === value);
 }
 
 /**
@@ -127,27 +140,14 @@ export function values(form, names) {
 }
 
 /**
- * GOV.UK checkboxes; `checked` holds the values ticked.
+ * GOV.UK checkboxes (small); `checked` holds the values ticked.
  *
  * @param {FieldOptions & {choices: Array<{value: string, label: string, hint?: string}>,
  *   checked?: string[]}} o
  */
-export function checkboxes({ name, label, hint, error, choices, checked = [] }) {
-  const id = fieldId(name);
-  return h("div", { class: `govuk-form-group${error ? " govuk-form-group--error" : ""}` },
-    h("fieldset", { class: "govuk-fieldset", "aria-describedby": described(id, { hint, error }) },
-      h("legend", { class: "govuk-fieldset__legend govuk-fieldset__legend--s" }, label),
-      hint ? h("div", { class: "govuk-hint", id: `${id}-hint` }, hint) : null,
-      errorLine(id, error),
-      h("div", { class: "govuk-checkboxes govuk-checkboxes--small", "data-module": "govuk-checkboxes" },
-        choices.map((c, i) => {
-          const cid = i ? `${id}-${i + 1}` : id;
-          return h("div", { class: "govuk-checkboxes__item" },
-            h("input", { class: "govuk-checkboxes__input", id: cid, name, type: "checkbox", value: c.value,
-              checked: checked.includes(c.value), "aria-describedby": c.hint ? `${cid}-hint` : null }),
-            h("label", { class: "govuk-label govuk-checkboxes__label", for: cid }, c.label),
-            c.hint ? h("div", { class: "govuk-hint govuk-checkboxes__hint", id: `${cid}-hint` }, c.hint) : null);
-        }))));
+export function checkboxes(o) {
+  const checked = o.checked || [];
+  return choiceGroup("checkboxes", { small: true, ...o }, (value) => checked.includes(value));
 }
 
 /**
