@@ -133,6 +133,19 @@ export function pupilNow(pupil, entries, school) {
 }
 
 /**
+ * A pupil added on this tablet, as a pupil record's value until the server's copy arrives.
+ *
+ * @param {any} e the "pupil" entry's value
+ */
+export function addedPupil(e) {
+  return {
+    child: { id: e.child_id, first_name: e.first_name, last_name: e.last_name, date_of_birth: e.date_of_birth,
+      upn: normaliseUpn(e.upn), year_group: e.year_group, looked_after: false, legal_status: "None", social_worker_told: false },
+    checklist_defaults: {}, absences: [], followup: null, missing: null, pending: true,
+  };
+}
+
+/**
  * The follow-up's milestones and which school day it is, counted in the school's calendar to
  * today (or to the day it closed), as the pupil's timeline page counts them.
  *
@@ -156,6 +169,65 @@ export function timelineOf(followup, school, today) {
 /** A referral the checklist called for and not yet recorded. @param {any} followup */
 export function referralDue(followup) {
   return followup ? (followup.referrals || []).find((/** @type {any} */ r) => r.any_yes && !r.referred_at) || null : null;
+}
+
+// ------------------------------------------------------------------ a pupil added here
+
+// The DfE's check-letter alphabet (A to Z without I, O and S), as webapp/schools/pupil_rules.py
+// has it; tests/vectors/upn.json is run against both.
+const UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ";
+const UPN_SHAPE = new RegExp(`^[${UPN_LETTERS}][0-9]{11}[0-9${UPN_LETTERS}]$`);
+
+/** As typed or exported: spaces and case do not matter. @param {string | null | undefined} value */
+export const normaliseUpn = (value) => String(value || "").replace(/\s+/g, "").toUpperCase();
+
+/**
+ * Why a (normalised) UPN is not one, in the server's words, or null.
+ *
+ * @param {string} upn
+ */
+export function upnProblem(upn) {
+  if (!upn) return "Enter the UPN";
+  if (upn.length !== 13 || !UPN_SHAPE.test(upn)) return "A UPN is a letter followed by 12 numbers, like A123456789012";
+  let total = 0;
+  for (let i = 1; i < 13; i += 1) {
+    const c = upn[i];
+    total += (i + 1) * (/[0-9]/.test(c) ? Number(c) : UPN_LETTERS.indexOf(c));
+  }
+  return UPN_LETTERS[total % 23] === upn[0] ? null : "The UPN's first letter does not match the rest: check it was typed correctly";
+}
+
+export const YEAR_GROUPS = ["R", ...Array.from({ length: 13 }, (_, i) => String(i + 1))];
+export const SEXES = { female: "Female", male: "Male", other: "Other", unknown: "Not known" };
+const NAME_MAX = 100;
+
+/**
+ * The problems of a pupil added on the tablet (pupil_rules.check_pupil, pupils.add_pupil), with
+ * the UPNs already on this tablet's roll (the tablet keeps the whole school's).
+ *
+ * @param {any} e
+ * @param {{upns: Set<string>, today: string}} facts
+ */
+function pupilProblems(e, { upns, today }) {
+  /** @type {Array<{name: string, message: string}>} */
+  const out = [];
+  for (const [key, what] of [["first_name", "first name"], ["last_name", "last name"]]) {
+    const value = String(e[key] || "").trim();
+    if (!value) out.push({ name: key, message: `Enter the ${what}` });
+    else if (value.length > NAME_MAX) out.push({ name: key, message: `The ${what} must be ${NAME_MAX} characters or fewer` });
+  }
+  const dob = e.date_of_birth;
+  if (!dob) out.push({ name: "date_of_birth", message: "Enter the date of birth" });
+  else if (!/^\d{4}-\d{2}-\d{2}$/.test(dob) || Number.isNaN(Date.parse(dob))) out.push({ name: "date_of_birth", message: "Not a date: use DD/MM/YYYY or YYYY-MM-DD" });
+  else if (dob > today) out.push({ name: "date_of_birth", message: "Date of birth must be in the past" });
+  else if ((Date.parse(today) - Date.parse(dob)) / DAY_MS > 25 * 366) out.push({ name: "date_of_birth", message: "Date of birth is more than 25 years ago" });
+  if (!(e.sex in SEXES)) out.push({ name: "sex", message: "Choose the pupil's sex" });
+  const upn = normaliseUpn(e.upn);
+  const problem = upnProblem(upn);
+  if (problem) out.push({ name: "upn", message: problem });
+  else if (upns.has(upn)) out.push({ name: "upn", message: "A pupil with this UPN is already on your school's list" });
+  if (!YEAR_GROUPS.includes(e.year_group)) out.push({ name: "year_group", message: "Choose the year group" });
+  return out;
 }
 
 /**
@@ -185,10 +257,11 @@ function tooLong(out, name, value, limit) {
  * after an absence recorded with no signal finds the follow-up that absence opened.
  *
  * @param {any} e the entry's payload
- * @param {{view: any, school: any, now?: number}} facts
+ * @param {{view: any, school: any, now?: number, upns?: Set<string>}} facts the pupil as shown,
+ *   the school, the time, and (for a pupil added here) the UPNs already on the tablet
  * @returns {Array<{name: string, message: string}>}
  */
-export function checkEntry(e, { view, school, now = Date.now() }) {
+export function checkEntry(e, { view, school, now = Date.now(), upns = new Set() }) {
   /** @type {Array<{name: string, message: string}>} */
   const out = [];
   const today = ukDate(now);
@@ -249,6 +322,9 @@ export function checkEntry(e, { view, school, now = Date.now() }) {
     case "close":
       needsOpen();
       if (!e.reason || !known(school, "closed_reasons", e.reason)) out.push({ name: "reason", message: "Choose why the follow-up ends" });
+      break;
+    case "pupil":
+      out.push(...pupilProblems(e, { upns, today }));
       break;
     case "missing":
       if (view && view.missing) out.push({ name: "last_seen_at", message: "This child already has an open episode: record their return on it first" });

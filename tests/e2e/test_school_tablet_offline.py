@@ -168,13 +168,41 @@ def test_a_dsl_follows_up_absences_with_no_signal(chromium, school_server, net):
     expect(page.get_by_text("Reported missing from school")).to_be_visible()
     expect(status).to_contain_text("7 not yet sent")
 
-    for phrase in (CANARY, "Mia Cole", "CSC-4471", "Ruby"):
+    # A pupil new to the school: added here, and absent at once, with no signal.
+    page.get_by_role("link", name="Back").click()
+    page.get_by_role("button", name="Find a pupil").click()
+    page.get_by_role("link", name="Add a pupil").click()
+    expect(page.get_by_role("heading", name="Add a pupil")).to_be_visible()
+    page.get_by_label("First name").fill("Wilhelmina")
+    page.get_by_label("Last name").fill("Ashdown")
+    page.get_by_label("Date of birth").fill("2014-03-27")
+    page.get_by_label("Female").check()
+    page.get_by_label("Unique pupil number (UPN)").fill("P555555555556")  # a typing slip
+    page.get_by_label("Year group").select_option("7")
+    clean(page)
+    page.get_by_role("button", name="Add pupil").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("first letter does not match")
+    expect(page.get_by_label("First name")).to_have_value("Wilhelmina")  # nothing lost
+    page.get_by_label("Unique pupil number (UPN)").fill("P555555555555")
+    page.get_by_role("button", name="Add pupil").click()
+    expect(page.get_by_role("heading", name="Wilhelmina Ashdown", level=1)).to_be_visible()
+    page.get_by_role("button", name="Record an absence").click()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Open since")).to_contain_text("school day 1")
+    expect(status).to_contain_text("9 not yet sent")
+
+    for phrase in (CANARY, "Mia Cole", "CSC-4471", "Ruby", "Wilhelmina"):
         assert readable(page, phrase) == [], phrase
 
     # Signal again: everything is sent, once, and the screens show the server's copy.
     online(context, net)
     expect(status).not_to_contain_text("not yet sent", timeout=30_000)
     expect(status).to_contain_text("Last synced")
+    # The new pupil's screen is now the server's copy, under the same id.
+    expect(page.get_by_role("heading", name="Wilhelmina Ashdown", level=1)).to_be_visible()
+    expect(page.locator(".hw-waiting")).to_have_count(0)
+    page.get_by_role("link", name="Back").click()
+    followed.get_by_role("link", name="Ruby Ellis").click()
     expect(page.get_by_text("The authority has the report.")).to_be_visible()
     expect(page.locator(".hw-waiting")).to_have_count(0)
 
@@ -217,7 +245,10 @@ def test_a_dsl_follows_up_absences_with_no_signal(chromium, school_server, net):
     with _app(school_server["env"]).app_context():
         mia = db.session.scalars(select(Child).where(Child.first_name == "Mia")).one()
         ruby = db.session.scalars(select(Child).where(Child.first_name == "Ruby")).one()
-        assert db.session.scalar(select(func.count()).select_from(SchoolEntry)) == 7
+        assert db.session.scalar(select(func.count()).select_from(SchoolEntry)) == 9
+        added = db.session.scalars(select(Child).where(Child.upn == "P555555555555")).one()
+        assert added.first_name == "Wilhelmina"
+        assert db.session.scalars(select(FollowUp).where(FollowUp.child_id == added.id)).one()
         followup = db.session.scalars(select(FollowUp).where(FollowUp.child_id == mia.id)).one()
         (enquiry,) = db.session.scalars(
             select(Enquiry).where(Enquiry.followup_id == followup.id)

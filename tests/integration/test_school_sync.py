@@ -757,3 +757,97 @@ def test_a_close_needs_a_known_reason(tablet, world):
     (r,) = results(tablet.push([entry(pupil, "close", followup_id=None, reason="bored")]))
     rejected(r, 422, "reason")
     assert followup_of(pupil).is_open
+
+
+# ---------------------------------------------------------------- a pupil new to the school
+
+
+@dataclass
+class _Pupil:
+    """A pupil known only by the tablet's id (not yet a Child here)."""
+
+    id: str
+
+
+NEW_UPN = "P555555555555"  # a valid check letter
+
+
+def new_pupil(child_id: str, **over) -> dict:
+    """A push mutation adding a pupil on the tablet: the entry's id is the new pupil's."""
+    fields = {
+        "first_name": "Wilhelmina",
+        "last_name": "Ashdown",
+        "date_of_birth": "2014-03-27",
+        "sex": "female",
+        "upn": NEW_UPN.lower(),
+        "year_group": "7",
+    } | over
+    return entry(_Pupil(child_id), "pupil", child_id, **fields)
+
+
+def test_a_pupil_added_with_no_signal_is_on_the_roll_with_the_tablets_id(tablet, world):
+    child_id = new_id()
+    batch = [new_pupil(child_id), absence(_Pupil(child_id))]
+    assert statuses(tablet.push(batch)) == ["applied", "applied"]
+    added = db.session.get(Child, child_id)
+    assert added is not None and added.school_id == world.school.id
+    assert (added.upn, added.year_group, added.sex) == (NEW_UPN, "7", "female")
+    # Her absence, recorded straight after on the tablet, opened her follow-up.
+    assert db.session.scalars(select(FollowUp).where(FollowUp.child_id == child_id)).one()
+    pupil = changes(tablet)[("pupil", child_id)]["payload"]
+    assert pupil["child"]["first_name"] == "Wilhelmina" and pupil["followup"]["status"] == "open"
+    # Sent again under a new mutation id: refused, nobody added twice.
+    again = results(tablet.push([new_pupil(child_id)]))[0]
+    assert again["status"] != "applied"
+    assert (
+        db.session.scalar(select(func.count()).select_from(Child).where(Child.upn == NEW_UPN)) == 1
+    )
+
+
+def test_a_pupil_is_refused_in_the_web_forms_words_and_nothing_is_added(tablet, world):
+    factories.school_pupil(world.school, upn=NEW_UPN)
+    db.session.commit()
+    cases = [
+        (new_pupil(new_id()), "upn", "A pupil with this UPN is already on your school's list"),
+        (new_pupil(new_id(), upn="A123"), "upn", None),
+        (new_pupil(new_id(), upn="D555555555556", first_name=""), "first_name", None),
+        (new_pupil(new_id(), upn="D555555555556", year_group="14"), "year_group", None),
+    ]
+    before = db.session.scalar(select(func.count()).select_from(Child))
+    for mutation, field, message in cases:
+        (result,) = results(tablet.push([mutation]))
+        assert result["status"] == "rejected", result
+        assert result["error"]["field"] == field, result
+        if message:
+            assert result["error"]["message"] == message
+    assert db.session.scalar(select(func.count()).select_from(Child)) == before
+
+
+def test_a_pupil_added_twice_by_two_tablets_with_one_upn_is_one_pupil(as_user, tablet, world):
+    second = Device(as_user(world.dsl))
+    assert statuses(tablet.push([new_pupil(new_id())])) == ["applied"]
+    (result,) = results(second.push([new_pupil(new_id())]))
+    assert result["status"] == "rejected" and result["error"]["field"] == "upn"
+
+
+def test_a_pupil_already_known_without_a_upn_is_found_by_the_tablets_id(as_user, tablet, world):
+    """A child the school had on its roll with no UPN yet (a carer's report, an early import)
+    is the pupil the DSL adds: the server keeps the child's own id, and the tablet's id for them
+    still finds them for the entries that follow."""
+    known = factories.school_pupil(
+        world.school,
+        first_name="Wilhelmina",
+        last_name="Ashdown",
+        upn=None,
+        date_of_birth=date(2014, 3, 27),
+    )
+    db.session.commit()
+    child_id = new_id()
+    batch = [new_pupil(child_id), absence(_Pupil(child_id))]
+    assert statuses(tablet.push(batch)) == ["applied", "applied"]
+    assert db.session.get(Child, child_id) is None
+    assert fresh(known).upn == NEW_UPN
+    assert db.session.scalars(select(FollowUp).where(FollowUp.child_id == known.id)).one()
+    # Another school's DSL cannot use that id to reach the pupil.
+    other = entry(_Pupil(child_id), "absence", on=days_ago(1), sessions=["am"], code="")
+    assert statuses(Device(as_user(world.other_dsl)).push([other])) != ["applied"]

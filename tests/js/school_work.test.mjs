@@ -3,16 +3,20 @@
 // webapp/schools/sync.py), the timeline counted in the school's calendar, and the checks an entry
 // must pass before it is queued, in the web form's words. A fixed clock throughout.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
 import {
+  addedPupil,
   calendarOf,
   checkEntry,
   entriesOf,
+  normaliseUpn,
   pupilNow,
   referralDue,
   timelineOf,
   ukDate,
+  upnProblem,
 } from "../../static/js/school-work.js";
 
 // Tuesday 1 December 2026, midday (GMT): the tablet's "now" and UK "today".
@@ -680,4 +684,43 @@ test("checkEntry: only the school's own choices pass (sessions, contacts, reason
   assert.deepEqual(names(kind), ["kind"]);
   assert.deepEqual(names(check({ action: "close", followup_id: F1, reason: "bored" })), ["reason"]);
   assert.deepEqual(names(check({ action: "notify", followup_id: F1, milestone: "day_99" })), ["milestone"]);
+});
+
+// ---------------------------------------------------------------- a pupil added on the tablet
+
+const UPN_VECTORS = JSON.parse(readFileSync(new URL("../vectors/upn.json", import.meta.url), "utf8")).cases;
+
+test("upnProblem matches the server's UPN rule on the shared vectors", () => {
+  for (const c of UPN_VECTORS) {
+    const upn = normaliseUpn(c.typed);
+    assert.equal(upn, c.upn, c.note);
+    assert.equal(upnProblem(upn), c.problem, c.note);
+  }
+});
+
+test("checkEntry: a pupil added on the tablet is checked as the web form checks them", () => {
+  const good = UPN_VECTORS.find((c) => c.problem === null).upn;
+  const ok = { action: "pupil", first_name: "Ada", last_name: "Lovelace", date_of_birth: "2014-03-27", sex: "female", upn: good, year_group: "7" };
+  const pupil = (e, upns = new Set()) => checkEntry({ child_id: CHILD, ...e }, { view: null, school: SCHOOL, now: NOW, upns });
+  assert.deepEqual(pupil(ok), []);
+  assert.deepEqual(names(pupil({ ...ok, first_name: " ", last_name: "x".repeat(101) })), ["first_name", "last_name"]);
+  assert.deepEqual(pupil({ ...ok, date_of_birth: "2026-12-02" }), [{ name: "date_of_birth", message: "Date of birth must be in the past" }]);
+  assert.deepEqual(names(pupil({ ...ok, date_of_birth: "1990-01-01" })), ["date_of_birth"]);
+  assert.deepEqual(names(pupil({ ...ok, sex: null, year_group: "14" })), ["sex", "year_group"]);
+  assert.deepEqual(names(pupil({ ...ok, upn: "A12345" })), ["upn"]);
+  // The tablet holds the whole roll: a UPN already on it is refused, as the server refuses it.
+  assert.deepEqual(pupil({ ...ok, upn: good.toLowerCase() }, new Set([good])), [
+    { name: "upn", message: "A pupil with this UPN is already on your school's list" },
+  ]);
+});
+
+test("addedPupil: a pupil added here is shown as the server will show them, with nothing open", () => {
+  const value = addedPupil({ action: "pupil", child_id: CHILD, first_name: "Ada", last_name: "Lovelace",
+    date_of_birth: "2014-03-27", sex: "female", upn: "a 1234", year_group: "7" });
+  assert.equal(value.child.id, CHILD);
+  assert.equal(value.child.upn, "A1234");
+  assert.deepEqual([value.absences, value.followup, value.missing, value.pending], [[], null, null, true]);
+  // An absence recorded for them at once opens their follow-up, with no signal.
+  const view = pupilNow(value, [absence("2026-11-30", ["am"], "")], SCHOOL);
+  assert.equal(view.followup.status, "open");
 });

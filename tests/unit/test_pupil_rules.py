@@ -1,6 +1,8 @@
 """The pure rules of a school's pupils: UPN check letters, year groups, reading an MIS export."""
 
+import json
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -213,3 +215,14 @@ def test_rows_already_read_are_numbered_as_lines():
     ]
     parsed = r.parse_rows(rows, TODAY)
     assert [(e.line, e.field) for e in parsed.errors] == [(3, "UPN")]
+
+
+# The UPN check the DSL's tablet also runs (static/js/school-work.js upnProblem), case by case.
+UPN_VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "upn.json").read_text())["cases"]
+
+
+@pytest.mark.parametrize("case", UPN_VECTORS, ids=[c["note"] for c in UPN_VECTORS])
+def test_upn_problem_matches_the_shared_vectors(case):
+    upn = r.normalise_upn(case["typed"])
+    assert upn == case["upn"]
+    assert r.upn_problem(upn) == case["problem"]

@@ -340,7 +340,7 @@ async function showList() {
   for (const type of app.types) {
     if (type.listed === false) continue; // shown on another record's screen
     const lookup = lookupIn(all);
-    const records = all[type.name].filter((r) => !type.shown || type.shown(r, { records: all, lookup }));
+    const records = (type.records ? type.records(all) : all[type.name]).filter((r) => !type.shown || type.shown(r, { records: all, lookup }));
     if (type.sort) records.sort(type.sort);
     groups.push({
       title: type.title, label: type.listLabel, empty: type.empty,
@@ -394,10 +394,11 @@ const lookupIn = (all) => (/** @type {string} */ type, /** @type {string} */ id)
 async function showRecord({ type: typeName, id, section }, { savedAt = null } = {}) {
   const turn = ++drawing;
   const type = registry.get(typeName);
-  const record = await app.store.getRecord(typeName, id);
-  if (!record) return router.go({ screen: "list" }, { replace: true });
   const { map } = await pendingByRecord();
   const all = await allRecords(map);
+  const record = (await app.store.getRecord(typeName, id))
+    || (type.records ? type.records(all).find((r) => r.id === id) || null : null);
+  if (!record) return router.go({ screen: "list" }, { replace: true });
   if (turn !== drawing) return;
   const draft = map.get(`${typeName}:${id}`);
   // What the screen shows: the copy we were given with any unsent change over it.

@@ -12,7 +12,7 @@ import { formatTime, fromLocalInput, h } from "../field/views.js";
 import { RULES } from "../school-days.js";
 import { referralDue, timelineOf, ukDate } from "../school-work.js";
 import { REPORT_FIELDS } from "./episode.js";
-import { pupilView } from "./school_entry.js";
+import { pupilView, pupilsOf } from "./school_entry.js";
 
 /** @param {any} child */
 const fullName = (child) => `${child.first_name} ${child.last_name}`;
@@ -288,6 +288,9 @@ export const pupil = {
   listLabel: "Pupils being followed up",
   empty: "No pupil is being followed up. Take the register or find a pupil above.",
   live: true, // the overview only shows; actions are their own screens
+
+  // With the pupils added on this tablet, which have no stored record until the server's arrives.
+  records: pupilsOf,
 
   shown(record, { records, lookup }) {
     return needsAttention(pupilView(lookup, records, record.id));

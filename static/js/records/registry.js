@@ -27,6 +27,9 @@
  * @property {boolean} [submits] the payload carries `submit` (send for authorisation)
  * @property {(record: any, ctx: any) => boolean} [shown] whether the list shows this record
  *   (default: every record); the rest are reached from another screen (a school's pupils)
+ * @property {(records: any) => any[]} [records] this type's records as lists and screens show
+ *   them: the stored ones and any another type's unsent change stands for (a pupil added on the
+ *   tablet is made by one of its entries; it has no stored copy until the server's arrives)
  * @property {boolean} [live] its screen (with no section open) only shows: draw it again
  *   when a sync brings changes (a pupil's follow-up once the server has the tablet's entries)
  * @property {boolean} [transient] made on the phone and dropped once the server has it: its

@@ -4,11 +4,11 @@
 // the morning register follow-up (several pupils at once) and finding a pupil. Each code saved
 // on the register is a school_entry (./school_entry.js) of its pupil, sent once.
 
-import { dateField, radios, values } from "../field/fields.js";
+import { dateField, radios, select, textField, values } from "../field/fields.js";
 import { h } from "../field/views.js";
-import { ukDate } from "../school-work.js";
+import { SEXES, YEAR_GROUPS, ukDate } from "../school-work.js";
 import { formatDay } from "./pupil.js";
-import { pupilView } from "./school_entry.js";
+import { pupilView, pupilsOf } from "./school_entry.js";
 
 const NOTHING = "-"; // the register's "nothing to record" ("" is "No reason yet")
 const SESSIONS = [{ value: "am", label: "Morning" }, { value: "pm", label: "Afternoon" }];
@@ -36,7 +36,7 @@ const button = (text, onclick, secondary = false) =>
 
 /** @param {any} record @param {any} ctx */
 function findScreen(record, ctx) {
-  const pupils = byClass(ctx.records.pupil || []);
+  const pupils = byClass(pupilsOf(ctx.records));
   const results = h("ul", { class: "govuk-list govuk-list--spaced", id: "hw-found", "aria-live": "polite" });
   const show = (/** @type {string} */ query) => {
     const q = fold(query.trim());
@@ -50,6 +50,10 @@ function findScreen(record, ctx) {
   };
   return [
     h("h1", { class: "govuk-heading-l" }, "Find a pupil"),
+    h("p", { class: "govuk-body" }, "Not on the list? ",
+      h("a", { class: "govuk-link", href: `#/r/school/${record.id}/add`,
+        onclick: (/** @type {Event} */ ev) => { ev.preventDefault(); ctx.go({ screen: "record", type: "school", id: record.id, section: "add" }); } },
+      "Add a pupil"), "."),
     h("div", { class: "govuk-form-group" },
       h("label", { class: "govuk-label govuk-label--s", for: "find" }, "Name or UPN"),
       h("input", { class: "govuk-input govuk-!-width-two-thirds", id: "find", name: "find", type: "search", autocomplete: "off",
@@ -69,7 +73,7 @@ function findScreen(record, ctx) {
 function recorded(ctx, on, session) {
   /** @type {Map<string, string>} */
   const out = new Map();
-  for (const p of ctx.records.pupil || []) {
+  for (const p of pupilsOf(ctx.records)) {
     const view = pupilView(ctx.lookup, ctx.records, p.id);
     const a = view && view.absences.find((/** @type {any} */ x) => x.on === on && x.session === session);
     if (a) out.set(p.id, a.code);
@@ -80,7 +84,7 @@ function recorded(ctx, on, session) {
 /** @param {any} record @param {any} ctx */
 function registerScreen(record, ctx) {
   const school = record.value;
-  const pupils = byClass(ctx.records.pupil || []);
+  const pupils = byClass(pupilsOf(ctx.records));
   const choices = [{ code: NOTHING, label: "Nothing to record" }, ...(school.codes || [])];
   const rows = h("tbody", { class: "govuk-table__body" });
   /** @type {Map<string, string>} */
@@ -145,6 +149,37 @@ function registerScreen(record, ctx) {
   return [h("h1", { class: "govuk-heading-l" }, "Morning register follow-up"), form];
 }
 
+/**
+ * A pupil new to the school, added with no signal as on the web page (name, date of birth, sex,
+ * UPN, year group): the tablet's id becomes the pupil's, so their absences can be recorded at
+ * once, before any sync.
+ *
+ * @param {any} _record
+ * @param {any} ctx
+ */
+function addScreen(_record, ctx) {
+  const id = crypto.randomUUID();
+  const form = h("form", { id: "hw-field-form", novalidate: true,
+    onsubmit: (/** @type {Event} */ ev) => {
+      ev.preventDefault();
+      const v = values(/** @type {HTMLFormElement} */ (ev.currentTarget), ["first_name", "last_name", "date_of_birth", "sex", "upn", "year_group"]);
+      ctx.create("school_entry", { action: "pupil", child_id: id, first_name: v.first_name, last_name: v.last_name,
+        date_of_birth: v.date_of_birth, sex: v.sex, upn: v.upn, year_group: v.year_group }, id);
+    } },
+  h("div", { id: "hw-field-problems" }),
+  textField({ name: "first_name", label: "First name", hint: "Their legal first name, as on the school's register." }),
+  textField({ name: "last_name", label: "Last name" }),
+  dateField({ name: "date_of_birth", label: "Date of birth" }),
+  radios({ name: "sex", label: "Sex", choices: Object.entries(SEXES).map(([value, label]) => ({ value, label })), small: true }),
+  textField({ name: "upn", label: "Unique pupil number (UPN)", hint: "13 characters: a letter then 12 numbers, as in your school's MIS.", width: "govuk-input--width-20" }),
+  select({ name: "year_group", label: "Year group", value: "", choices: [{ value: "", label: "Choose a year group" },
+    ...YEAR_GROUPS.map((y) => ({ value: y, label: y === "R" ? "Reception" : `Year ${y}` }))] }),
+  h("div", { class: "govuk-button-group" },
+    h("button", { type: "submit", class: "govuk-button" }, "Add pupil"),
+    button("Cancel", () => ctx.onBack(), true)));
+  return [h("h1", { class: "govuk-heading-l" }, "Add a pupil"), form];
+}
+
 /** @param {any} school */
 function calendarSummary(school) {
   const c = school.calendar || {};
@@ -174,7 +209,7 @@ export const school = {
   form(record, ctx) {
     return h("div", {},
       h("a", { href: "#/", class: "govuk-back-link", onclick: (/** @type {Event} */ ev) => { ev.preventDefault(); ctx.onBack(); } }, "Back"),
-      ctx.section === "find" ? findScreen(record, ctx) : registerScreen(record, ctx));
+      { find: findScreen, add: addScreen }[String(ctx.section)]?.(record, ctx) || registerScreen(record, ctx));
   },
 
   read(_form, { current }) {

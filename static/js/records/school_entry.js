@@ -1,12 +1,12 @@
 // @ts-check
 // A piece of the DSL's work made on the tablet (an absence, an enquiry, the checklist, a
 // referral, a milestone done, the follow-up's facts or end, a pupil missing during the school
-// day), as a field-mode record type. Made once with the tablet's own id and never changed: the
+// day, a pupil new to the school), as a field-mode record type. Made once with the tablet's own id and never changed: the
 // server applies it once (webapp/schools/sync.py) and its effect comes back in the pupil's
 // record, so once the server has it the tablet drops it (transient). Until then the pupil's
 // screens show it applied (../school-work.js pupilNow), marked "waiting to send".
 
-import { checkEntry, entriesOf, pupilNow } from "../school-work.js";
+import { addedPupil, checkEntry, entriesOf, pupilNow } from "../school-work.js";
 import { h } from "../field/views.js";
 
 /**
@@ -18,10 +18,24 @@ import { h } from "../field/views.js";
  * @param {Array<{id: string, value: any}>} [extra] entries being made now, not stored yet
  */
 export function pupilView(lookup, records, childId, extra = []) {
-  const pupil = lookup("pupil", childId);
+  const added = (records.school_entry || []).find((e) => e.value.action === "pupil" && e.value.child_id === childId);
+  const pupil = lookup("pupil", childId) || (added ? addedPupil(added.value) : null);
   if (!pupil) return null;
   const school = (records.school || [])[0];
   return pupilNow(pupil, [...entriesOf(records.school_entry || [], childId), ...extra], school && school.value);
+}
+
+/**
+ * Every pupil on this tablet: the server's, and those added here and not yet sent (as records
+ * at version 0, so the register, the search and the pupil's screens treat them alike).
+ *
+ * @param {Record<string, Array<{id: string, version?: number, value: any}>>} records
+ */
+export function pupilsOf(records) {
+  const known = new Set((records.pupil || []).map((p) => p.id));
+  const added = (records.school_entry || []).filter((e) => e.value.action === "pupil" && !known.has(e.value.child_id))
+    .map((e) => ({ id: e.value.child_id, version: 0, value: addedPupil(e.value) }));
+  return [...(records.pupil || []), ...added];
 }
 
 /** @type {import("./registry.js").RecordType} */
@@ -48,9 +62,14 @@ export const schoolEntry = {
   },
 
   validate(payload, { lookup, records = {} }) {
+    const school = ((records.school || [])[0] || {}).value;
+    if (payload.action === "pupil") {
+      const upns = new Set(pupilsOf(records).map((p) => p.value.child.upn).filter(Boolean));
+      return checkEntry(payload, { view: null, school, upns });
+    }
     const view = pupilView(lookup, records, payload.child_id);
     if (!view) return [{ name: "action", message: "This pupil is not on this tablet" }];
-    return checkEntry(payload, { view, school: ((records.school || [])[0] || {}).value });
+    return checkEntry(payload, { view, school });
   },
 
   // Kept with when it was made, so the pupil's screens apply entries in order.
