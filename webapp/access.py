@@ -149,6 +149,20 @@ def can_report(user: User, child: Child) -> bool:
     return user.role == Role.MANAGER or (user.role == Role.CARER and child.carer_id == user.id)
 
 
+def can_act_on_escalation(user: User, child: Child, code: str) -> bool:
+    """Record what was done about an escalation (webapp/episodes/escalations.py): a manager of
+    the authority for any; the child's social worker for the visit after a return (theirs to
+    make); the child's IRO for the second-stage meeting (a senior IRO manages it). The caller
+    has already found the episode through episodes_query, so it is visible."""
+    if user.role == Role.MANAGER:
+        return True
+    if code == "lac_visit":
+        return user.role == Role.SOCIAL_WORKER and child.social_worker_id == user.id
+    if code == "lac_second_stage_intervention":
+        return user.role == Role.IRO and child.iro_id == user.id
+    return False
+
+
 def can_keep_profile(user: User, child: Child) -> bool:
     """Keep the standing profile and its photo, and print the police handover: the carer, the
     child's social worker, or a manager (workers and schools never see it)."""

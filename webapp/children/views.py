@@ -7,6 +7,7 @@ from webapp.carers import plans
 from webapp.children import service
 from webapp.children.forms import ChildForm
 from webapp.db_types import utcnow
+from webapp.episodes import escalations
 from webapp.episodes import service as episodes
 from webapp.errors import RuleError
 from webapp.interviews import service as interviews
@@ -57,9 +58,10 @@ def show(child_id: str):
     child = service.read_child(current_user, child_id)
     now = utcnow()
     history = service.history(child)
-    episode_rows = [
-        (e, episodes.escalations(e, now)) for e in service.visible_episodes(current_user, child)
-    ]
+    shown = service.visible_episodes(current_user, child)
+    actions = escalations.actions_of(e.id for e in shown)
+    # Each episode's escalations as tasks: open, done, or closed with why (its history).
+    episode_rows = [(e, escalations.episode_tasks(e, now, actions.get(e.id, {}))) for e in shown]
     interview_rows = service.visible_interviews(current_user, child)
     return render_template(
         "children/show.html",

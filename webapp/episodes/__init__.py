@@ -7,6 +7,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     # Views are imported when the app is built, not with the package (see webapp.main).
-    from webapp.episodes import views
+    from webapp.episodes import escalation_views, views
 
     app.register_blueprint(views.bp)
+    app.register_blueprint(escalation_views.bp)

@@ -9,6 +9,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
+from webapp.episodes import tasks
 from webapp.episodes.models import (
     CARER_REPORTED_TYPES,
     HOW_RETURNED_LABELS,
@@ -247,3 +248,35 @@ class ReturnForm(FlaskForm):
         rows=4,
     )
     submit = SubmitField("Record return", widget=GovSubmitInput())
+
+
+class EscalationActionForm(FlaskForm):
+    """Record what was done about an escalation; its words come from tasks.FORMS[code]
+    (escalation_form builds one for a code)."""
+
+    kind = RadioField(
+        "What was done?",
+        widget=GovRadioInput(),
+        validators=[InputRequired(message="Choose what was done")],
+    )
+    done_at = LocalDateTimeField(
+        "When?", description="UK time", validators=[InputRequired(message="Enter when it was done")]
+    )
+    who = StringField("Who", widget=GovTextInput(), validators=[Optional(), Length(max=300)])
+    note = TextAreaField(
+        "Outcome", widget=ShortTextArea(5), validators=[Optional(), Length(max=4000)]
+    )
+    submit = SubmitField("Record action", widget=GovSubmitInput())
+
+
+def escalation_form(code: str, **kwargs) -> EscalationActionForm:
+    words = tasks.FORMS[code]
+    form = EscalationActionForm(**kwargs)
+    form.kind.choices = [(k.value, k.label) for k in words.kinds]
+    if len(words.kinds) == 1 and not form.is_submitted():
+        form.kind.data = words.kinds[0].value
+    form.done_at.label.text = words.when_label
+    form.who.label.text = words.who_label
+    form.who.description = words.who_hint
+    form.note.label.text = words.note_label
+    return form

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.children.models import Child
@@ -131,3 +131,31 @@ class Episode(db.Model):
 
     def __repr__(self) -> str:
         return f"<Episode {self.id}>"
+
+
+class EscalationAction(db.Model):
+    """What was done about one escalation of an episode (webapp/episodes/tasks.py): the Need to
+    Know sent, a meeting held, a referral made, the visit done or the team manager's agreed
+    exception. Recording it closes the task and its reminders; one per escalation. Who was told
+    or attended and the outcome name people: sealed. The code, kind and times stay clear for the
+    worklists and the reminder schedule."""
+
+    __tablename__ = "escalation_actions"
+    __table_args__ = (UniqueConstraint("episode_id", "code"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    episode_id: Mapped[str] = mapped_column(ForeignKey("episodes.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(30))
+    done_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Sealed {"who": ..., "note": ...}.
+    details_enc: Mapped[str | None] = mapped_column(Text)
+    recorded_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    episode: Mapped[Episode] = relationship()
+
+    details = SealedAttribute("details_enc", "escalation_action", "details", default={})
+
+    def __repr__(self) -> str:
+        return f"<EscalationAction {self.episode_id} {self.code}>"

@@ -5,7 +5,7 @@ from webapp import access
 from webapp.accounts.models import Role
 from webapp.children import service as children
 from webapp.db_types import utcnow
-from webapp.episodes import service
+from webapp.episodes import escalations, service
 from webapp.episodes.forms import (
     CarerEpisodeForm,
     EpisodeForm,
@@ -155,7 +155,7 @@ def _render_show(
             "episodes/show.html",
             episode=episode,
             child=child,
-            escalations=service.escalations(episode, utcnow()),
+            escalations=escalations.episode_tasks(episode, utcnow()),
             details=details,
             report_fields=REPORT_FIELDS,
             return_fields=RETURN_FIELDS,

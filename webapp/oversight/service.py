@@ -13,6 +13,7 @@ from webapp.accounts.models import User
 from webapp.carers import plans
 from webapp.carers.models import RiskPlan
 from webapp.children import service as children
+from webapp.episodes import escalations as escalations_service
 from webapp.episodes.models import Episode, EpisodeStatus
 from webapp.extensions import db
 from webapp.interviews import workflow
@@ -29,7 +30,9 @@ class Dashboard:
     awaiting_authorisation: list[Interview]
     authorised_not_forwarded: list[Interview]
     missing_now: list[Episode]
-    escalations: list[tuple[Episode, deadlines.Escalation]]
+    # Open escalation tasks, overdue first (escalations.worklist); done ones are in the child's
+    # history, not here.
+    escalations: list[escalations_service.WorkItem]
     # Risk plans whose review (6 months on, or 7 days after a return) has fallen due.
     overdue_plan_reviews: list[RiskPlan] = field(default_factory=list)
 
@@ -68,13 +71,7 @@ def dashboard(manager: User, now: datetime) -> Dashboard:
         )
         .order_by(Episode.last_seen_at)
     ).all()
-    escalations = []
-    for episode in recent:
-        history = children.history(episode.child)
-        for esc in deadlines.episode_escalations(children.facts(episode), history, now, t):
-            if esc.state == "due" or episode.status == EpisodeStatus.MISSING:
-                escalations.append((episode, esc))
-    escalations.sort(key=lambda pair: pair[1].due_at)
+    tasks = escalations_service.worklist(recent, now)
     overdue_reviews = plans.overdue_reviews(manager, now)
     audit.record("view", "dashboard", None, detail="manager dashboard")
     uow.commit()
@@ -84,7 +81,7 @@ def dashboard(manager: User, now: datetime) -> Dashboard:
         awaiting_authorisation=list(submitted),
         authorised_not_forwarded=list(not_forwarded),
         missing_now=[e for e in recent if e.status == EpisodeStatus.MISSING],
-        escalations=escalations,
+        escalations=tasks,
         overdue_plan_reviews=overdue_reviews,
     )
 

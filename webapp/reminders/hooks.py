@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from webapp import uow
 from webapp.carers.models import RiskPlan
 from webapp.children.models import Child
-from webapp.episodes.models import Episode, EpisodeStatus
+from webapp.episodes.models import Episode, EpisodeStatus, EscalationAction
 from webapp.interviews.models import Interview, interview_episodes, interview_ids_for
 from webapp.reminders import schedule, service
 from webapp.schools.absence_models import (
@@ -124,6 +124,9 @@ def note_subjects(session: Session) -> None:
         ):
             children.add(obj.id)
             subjects.add((schedule.PLAN, obj.id))
+        elif isinstance(obj, EscalationAction):
+            # An escalation acted on: its reminders are no longer wanted.
+            subjects.add((schedule.EPISODE, obj.episode_id))
         elif isinstance(obj, RiskPlan) and _changed(session, obj, PLAN_FACTS):
             subjects.add((schedule.PLAN, obj.id))
             planned.add(obj.id)

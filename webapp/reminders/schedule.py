@@ -368,9 +368,13 @@ class EpisodeReminderFacts:
     # The return interview covering this episode: managers hear it needs allocating until it is.
     rhi_due_at: datetime | None = None
     rhi_allocated: bool = False
+    # The escalations someone has recorded acting on (webapp/episodes/tasks.py): their
+    # reminders are no longer wanted.
+    actioned: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         _check_id(self.episode.id, "episode id")
+        object.__setattr__(self, "actioned", frozenset(self.actioned))
         for name in ("carer_id", "social_worker_id", "iro_id"):
             if getattr(self, name) is not None:
                 _check_id(getattr(self, name), name)
@@ -641,7 +645,7 @@ def episode_reminders(
     escalations = [
         e
         for e in deadlines.episode_escalations(f.episode, f.history, now, t)
-        if e.code in EPISODE_KINDS
+        if e.code in EPISODE_KINDS and e.code not in f.actioned
     ]
     missing_chain = sorted(
         (e for e in escalations if e.code in deadlines.MISSING_TIME_CODES), key=lambda e: e.due_at

@@ -21,7 +21,7 @@ from webapp.carers.models import RiskPlan
 from webapp.children import service as children
 from webapp.children.models import Child
 from webapp.db_types import new_id, utcnow
-from webapp.episodes.models import Episode
+from webapp.episodes.models import Episode, EscalationAction
 from webapp.errors import NotAllowed, NotFound
 from webapp.extensions import db
 from webapp.interviews import workflow
@@ -126,6 +126,11 @@ def episode_facts(episode: Episode) -> schedule.EpisodeReminderFacts:
         rhi_due_at=interview.due_at if interview is not None else None,
         rhi_allocated=interview is not None
         and (interview.allocated_to_id is not None or interview.status in workflow.DONE_STATUSES),
+        actioned=frozenset(
+            db.session.scalars(
+                select(EscalationAction.code).where(EscalationAction.episode_id == episode.id)
+            )
+        ),
     )
 
 

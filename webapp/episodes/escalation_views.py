@@ -1,0 +1,61 @@
+"""The "Record action" page of an escalation: thin, the rules are in escalations.py."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from webapp import access
+from webapp.accounts.models import Role
+from webapp.episodes import escalations, tasks
+from webapp.episodes.forms import escalation_form
+from webapp.errors import NotAllowed, NotFound, RuleError
+from webapp.security import roles_required
+from webapp.urls import safe_local_path
+
+bp = Blueprint("escalations", __name__)
+
+
+@bp.route("/episodes/<episode_id>/escalations/<code>", methods=["GET", "POST"])
+@roles_required(Role.MANAGER, Role.SOCIAL_WORKER, Role.IRO)
+def record(episode_id: str, code: str):
+    try:
+        episode, task = escalations.action_form(current_user, episode_id, code)
+    except NotAllowed:
+        raise NotFound from None  # another's task: as if it were not there
+    back = safe_local_path(request.values.get("next")) or url_for(
+        "episodes.show", episode_id=episode.id
+    )
+    form = escalation_form(code)
+    if task.action is None and form.validate_on_submit():
+        data = {k: getattr(form, k).data for k in ("kind", "done_at", "who", "note")}
+        try:
+            escalations.record_action(current_user, episode, code, data)
+        except RuleError as err:
+            target = getattr(form, err.field, None) if err.field else None
+            (target.errors if target is not None else form.form_errors).append(err.message)
+        else:
+            flash(f"{task.escalation.title}: recorded. The task is closed.", "success")
+            return redirect(back)
+    status = 422 if form.is_submitted() else 200
+    page = render_template(
+        "episodes/escalation_action.html",
+        episode=episode,
+        child=episode.child,
+        task=task,
+        owner=escalations.owner_of(episode, code),
+        form=form,
+        back=back,
+    )
+    return page, status
+
+
+@bp.app_template_global()
+def can_act_on_escalation(child, code: str) -> bool:
+    """Whether the signed-in person records this task (no query: access rules only)."""
+    return access.can_act_on_escalation(current_user, child, code)
+
+
+@bp.app_template_filter("escalation_kind")
+def escalation_kind(kind: str, code: str) -> str:
+    return tasks.kind_label(code, kind)
