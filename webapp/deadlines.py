@@ -89,6 +89,11 @@ class Thresholds:
     repeat_episodes: int = 2
     lac_repeat_episodes: int = 9  # "more than" this many
     lac_repeat_window_days: int = 90
+    # Kent and Medway, a looked-after child missing: a missing-from-care meeting and the
+    # Assistant Director told within 3 days, the Lead Member within 7.
+    lac_meeting_days: int = 3
+    lac_ad_days: int = 3
+    lac_lead_member_days: int = 7
     due_soon_hours: int = 24
 
     @classmethod
@@ -241,8 +246,21 @@ CODES = (
     "repeat_episodes",
     "lac_second_stage_intervention",
     "lac_visit",
+    "lac_missing_meeting",
+    "lac_ad_told",
+    "lac_lead_member_told",
 )
-MISSING_TIME_CODES = frozenset({"need_to_know", "urgent_strategy_meeting", "strategy_meeting"})
+# Raised by time missing, only if the child is still missing when they fall due.
+MISSING_TIME_CODES = frozenset(
+    {
+        "need_to_know",
+        "urgent_strategy_meeting",
+        "strategy_meeting",
+        "lac_missing_meeting",
+        "lac_ad_told",
+        "lac_lead_member_told",
+    }
+)
 
 TITLES = {
     "need_to_know": "Need to Know notification",
@@ -252,6 +270,9 @@ TITLES = {
     "repeat_episodes": "Repeat missing episodes",
     "lac_second_stage_intervention": "Second-stage intervention meeting",
     "lac_visit": "Social worker visit",
+    "lac_missing_meeting": "Missing-from-care meeting",
+    "lac_ad_told": "Assistant Director told",
+    "lac_lead_member_told": "Lead Member told",
 }
 
 WHO = {
@@ -272,6 +293,9 @@ WHO = {
     "lac_visit": (
         "Social worker: see the child alone (team manager arranges it if the social worker cannot)"
     ),
+    "lac_missing_meeting": "Social worker and manager: hold a missing-from-care meeting",
+    "lac_ad_told": "Manager: tell the Assistant Director that a looked-after child is missing",
+    "lac_lead_member_told": "Manager: tell the Lead Member for children's services",
 }
 
 
@@ -349,6 +373,18 @@ def episode_escalations(
         if code == "strategy_meeting" and episode.legal_status in ("cp_plan", "s47"):
             reason += "; child protection plan or s47 enquiries: hold it by this time at the latest"
         out.append(_escalation(code, trigger, now, reason))
+
+    if episode.is_looked_after and not episode.away:
+        # Kent and Medway's looked-after rules: only while the child is still missing then.
+        for code, days in (
+            ("lac_missing_meeting", t.lac_meeting_days),
+            ("lac_ad_told", t.lac_ad_days),
+            ("lac_lead_member_told", t.lac_lead_member_days),
+        ):
+            trigger = seen + timedelta(days=days)
+            if _missing_at(episode, trigger):
+                reason = f"Looked after and missing for {_days(days)} or more"
+                out.append(_escalation(code, trigger, now, reason))
 
     intervention: list[tuple[datetime, str]] = []
     recent = _count_between(episodes, seen - timedelta(days=t.intervention_window_days), seen)

@@ -734,7 +734,10 @@ def test_looked_after_child_missing_8_days_gets_the_full_ordered_list():
         "lac_second_stage_intervention",  # T0
         "need_to_know",  # T0 + 24 h
         "urgent_strategy_meeting",  # T0 + 72 h
+        "lac_missing_meeting",  # T0 + 3 days (Kent: looked after)
+        "lac_ad_told",  # T0 + 3 days
         "strategy_meeting",  # T0 + 7 days
+        "lac_lead_member_told",  # T0 + 7 days
         "lac_visit",  # T0 + 8 days + 24 h
     ]
     d = by_code(escs)
@@ -869,3 +872,36 @@ def test_escalations_do_not_depend_on_history_order_or_duplicates(case):
     assert episode_escalations(episode, history, now) == episode_escalations(
         episode, [*reversed(history), *history], now
     )
+
+
+# --- Kent and Medway: a looked-after child missing ------------------------------
+
+
+def test_kent_looked_after_rules_fall_due_at_3_and_7_days_only_while_still_missing():
+    e = ep("a", T0, looked_after=True)
+    escs = by_code(episode_escalations(e, [e], T0 + 7 * DAY))
+    assert escs["lac_missing_meeting"].due_at == T0 + 3 * DAY
+    assert escs["lac_ad_told"].due_at == T0 + 3 * DAY
+    assert escs["lac_lead_member_told"].due_at == T0 + 7 * DAY
+    assert escs["lac_lead_member_told"].state == "due"  # due at the very moment
+    assert escs["lac_missing_meeting"].reason == "Looked after and missing for 3 days or more"
+    # Back a second before 3 days: none of them; back between 3 and 7 days: the first two only.
+    early = ep("b", T0, T0 + 3 * DAY - SEC, looked_after=True)
+    assert not {"lac_missing_meeting", "lac_ad_told", "lac_lead_member_told"} & set(
+        codes(episode_escalations(early, [early], T0 + 10 * DAY))
+    )
+    mid = ep("c", T0, T0 + 5 * DAY, looked_after=True)
+    kent = [
+        c for c in codes(episode_escalations(mid, [mid], T0 + 10 * DAY)) if c.startswith("lac_")
+    ]
+    assert "lac_missing_meeting" in kent and "lac_ad_told" in kent
+    assert "lac_lead_member_told" not in kent
+
+
+def test_kent_rules_not_for_a_child_not_looked_after_nor_away_from_placement():
+    e = ep("a", T0, legal_status="child_in_need")
+    assert not [
+        c for c in codes(episode_escalations(e, [e], T0 + 10 * DAY)) if c.startswith("lac_m")
+    ]
+    away = EpisodeFacts("b", T0, None, True, "none", reported_type="away")
+    assert "lac_ad_told" not in codes(episode_escalations(away, [away], T0 + 10 * DAY))

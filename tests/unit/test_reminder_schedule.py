@@ -82,6 +82,9 @@ def test_the_table_names_every_kind_once():
         "strategy_meeting",
         "intervention_meeting",
         "lac_second_stage_intervention",
+        "lac_missing_meeting",
+        "lac_ad_told",
+        "lac_lead_member_told",
     ]
     assert {k.subject_type for k in SCHEDULE} == {"interview", "episode"}
     assert KINDS["rhi_overdue"].urgency == "high"
@@ -559,3 +562,17 @@ def test_interview_invariants(returned, alloc_after_min, managers):
         assert any(r.kind in ("rhi_overdue", "rhi_allocated") for r in got)
     # Done means silence.
     assert interview_reminders(replace(f, done=True)) == []
+
+
+def test_kents_looked_after_steps_remind_managers_beside_the_missing_chain():
+    """At 3 days a looked-after child still missing has the urgent strategy meeting (72 hours)
+    and Kent's missing-from-care meeting and Assistant Director due at the same moment: each is
+    sent (none is made stale by another falling due beside it), and acting on one cancels only
+    its own."""
+    ep = episode(looked_after=True)
+    at_3_days = S + 72 * H + timedelta(minutes=1)
+    kinds = {r.kind for r in episode_reminders(ep_facts(ep), at_3_days)}
+    assert {"urgent_strategy_meeting", "lac_missing_meeting", "lac_ad_told"} <= kinds
+    acted = replace(ep_facts(ep), actioned=frozenset({"lac_ad_told"}))
+    kinds = {r.kind for r in episode_reminders(acted, at_3_days)}
+    assert "lac_ad_told" not in kinds and "lac_missing_meeting" in kinds

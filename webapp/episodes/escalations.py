@@ -25,6 +25,8 @@ from webapp.episodes.models import Episode, EscalationAction
 from webapp.errors import NotAllowed, NotFound, RuleError
 from webapp.extensions import db
 
+# Telling someone needs no more than who and when; a meeting, a referral or a visit an outcome.
+NOTIFICATIONS = frozenset({"sent", "told"})
 # A device or a browser whose clock runs a little fast is not "in the future".
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -136,7 +138,7 @@ def record_action(user: User, episode: Episode, code: str, data: Mapping) -> Esc
     if done_at < episode.last_seen_at:
         raise RuleError("done_at", "When it was done must be after the child went missing")
     who = _text("who", data.get("who"), tasks.WHO_MAX, form.who_label.lower(), required=True)
-    note_needed = kind.reason_needed or form is not tasks.FORMS["need_to_know"]
+    note_needed = kind.reason_needed or form.kinds[0].value not in NOTIFICATIONS
     note = _text("note", data.get("note"), tasks.NOTE_MAX, form.note_label.lower(), note_needed)
     if db.session.scalar(
         select(EscalationAction.id).where(

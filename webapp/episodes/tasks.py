@@ -76,6 +76,21 @@ FORMS: dict[str, ActionForm] = {
         who_hint="A person or panel",
         note_label="Outcome, or why there is no referral",
     ),
+    "lac_missing_meeting": _MEETING,
+    "lac_ad_told": ActionForm(
+        kinds=(ActionKind("told", "Assistant Director told"),),
+        when_label="When were they told?",
+        who_label="Told by, and how",
+        who_hint="For example: the team manager, by email",
+        note_label="Anything to add",
+    ),
+    "lac_lead_member_told": ActionForm(
+        kinds=(ActionKind("told", "Lead Member told"),),
+        when_label="When were they told?",
+        who_label="Told by, and how",
+        who_hint="For example: the Assistant Director, at the weekly briefing",
+        note_label="Anything to add",
+    ),
     "lac_visit": ActionForm(
         kinds=(
             ActionKind("visited", "Seen alone by the social worker"),

@@ -136,7 +136,15 @@ SCHEDULE: tuple[KindSpec, ...] = (
         "normal",
         "Second-stage intervention meeting due",
     ),
+    # Kent and Medway, a looked-after child still missing at 3 and 7 days (issue 12).
+    KindSpec("lac_missing_meeting", EPISODE, "managers", "high", "Missing-from-care meeting due"),
+    KindSpec("lac_ad_told", EPISODE, "managers", "high", "Tell the Assistant Director"),
+    KindSpec("lac_lead_member_told", EPISODE, "managers", "normal", "Tell the Lead Member"),
 )
+# The missing-time chain whose reminders each go stale when the next falls due: Need to Know,
+# then the urgent strategy meeting, then the strategy meeting. (Kent's looked-after steps fall
+# due beside them, so they are not links of it.)
+MISSING_CHAIN = ("need_to_know", "urgent_strategy_meeting", "strategy_meeting")
 # The carers' kinds (issue 10): the people around one child rather than the authority's
 # escalations. Kept as their own rows of the table so the escalation chain above reads alone.
 CARERS_SCHEDULE: tuple[KindSpec, ...] = (
@@ -624,6 +632,21 @@ def _episode_body(e: Escalation, episode: EpisodeFacts, t: Thresholds) -> str:
             f"{_count(t.lac_repeat_window_days, 'day')}: "
             "a second-stage intervention meeting is due."
         )
+    if code == "lac_missing_meeting":
+        return (
+            f"A child in care has been missing for {_count(t.lac_meeting_days, 'day')}: "
+            "a missing-from-care meeting is due."
+        )
+    if code == "lac_ad_told":
+        return (
+            f"A child in care has been missing for {_count(t.lac_ad_days, 'day')}: "
+            "tell the Assistant Director."
+        )
+    if code == "lac_lead_member_told":
+        return (
+            f"A child in care has been missing for {_count(t.lac_lead_member_days, 'day')}: "
+            "tell the Lead Member."
+        )
     raise ValueError(f"no reminder for escalation {code}")
 
 
@@ -648,7 +671,7 @@ def episode_reminders(
         if e.code in EPISODE_KINDS and e.code not in f.actioned
     ]
     missing_chain = sorted(
-        (e for e in escalations if e.code in deadlines.MISSING_TIME_CODES), key=lambda e: e.due_at
+        (e for e in escalations if e.code in MISSING_CHAIN), key=lambda e: e.due_at
     )
     stale_at = {
         kind: stale
