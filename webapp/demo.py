@@ -15,7 +15,7 @@ from webapp.carers import plan_rules, plans
 from webapp.carers.models import ChildProfile, RiskPlan
 from webapp.children.models import Child, LegalStatus
 from webapp.db_types import utcnow
-from webapp.episodes.models import Episode, EpisodeStatus
+from webapp.episodes.models import Episode, EpisodeStatus, EscalationAction
 from webapp.extensions import db
 from webapp.interviews.models import Interview, InterviewStatus
 from webapp.schools.absence_models import NO_REASON_YET, Absence, FollowUp
@@ -101,6 +101,18 @@ def load(password: str) -> dict:
         db.session.flush()
         return e
 
+    def acted(e, code, kind, after_hours, who, note):
+        """What was done about an escalation, as the demo's people recorded it."""
+        action = EscalationAction(
+            episode_id=e.id,
+            code=code,
+            kind=kind,
+            done_at=(e.returned_at or e.last_seen_at) + timedelta(hours=after_hours),
+            recorded_by_id=manager.id,
+        )
+        action.details = {"who": who, "note": note}
+        db.session.add(action)
+
     def interview(c, episodes, status, worker_=None, answers=None, **kw):
         returned = min(e.returned_at for e in episodes)
         i = Interview(
@@ -155,8 +167,11 @@ def load(password: str) -> dict:
         iro_id=iro.id,
         flag_mental_health=True,
     )
-    episode(mia, 24 * 20, 10)
-    episode(mia, 24 * 9, 6)
+    first = episode(mia, 24 * 20, 10)
+    second = episode(mia, 24 * 9, 6)
+    # Seen alone after each of the earlier returns (the latest one's visit is still to do).
+    acted(first, "lac_visit", "visited", 20, "Alex Brennan", "Demo: seen alone at the placement.")
+    acted(second, "lac_visit", "visited", 18, "Alex Brennan", "Demo: seen alone at school.")
     m_ep = episode(mia, 70, 10, log="NB-2611-0355")
     interview(
         mia,

@@ -112,3 +112,21 @@ def test_every_escalation_has_a_form_and_reasons_are_asked_where_the_rules_say()
     }
     assert needing_reason == {("repeat_episodes", "not_referred"), ("lac_visit", "exception")}
     assert tasks.kind_label("lac_visit", "exception") == "Team manager agreed an exception"
+
+
+def test_a_pattern_task_carried_to_a_later_episode_is_closed_saying_so_and_others_are_not():
+    carried = {"repeat_episodes": "Carried to the child's latest episode (last seen Mon 30 Nov)"}
+    found = tasks.tasks(
+        [esc("repeat_episodes", NOW - 50 * H), esc("lac_visit", NOW - 40 * H)],
+        {},
+        NOW - 45 * H,
+        NOW,
+        SOON,
+        carried=carried,
+    )
+    assert [(t.code, t.state) for t in found] == [
+        ("repeat_episodes", "closed"),
+        ("lac_visit", "open"),
+    ]
+    assert found[0].closed_because.startswith("Carried to the child's latest episode")
+    assert tasks.PATTERN_CODES <= set(deadlines.CODES)

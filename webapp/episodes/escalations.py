@@ -76,18 +76,34 @@ def episode_tasks(
 
     if actions is None:
         actions = actions_of([episode.id]).get(episode.id, {})
-    escalations = deadlines.episode_escalations(
-        children.facts(episode), children.history(episode.child), now, children.thresholds()
-    )
+    t = children.thresholds()
+    history = children.history(episode.child)
+    escalations = deadlines.episode_escalations(children.facts(episode), history, now, t)
     returned = f"on {local_time(episode.returned_at)}" if episode.returned_at else None
     return tasks.tasks(
         escalations,
         {code: _facts(a) for code, a in actions.items()},
         episode.returned_at,
         now,
-        timedelta(hours=children.thresholds().due_soon_hours),
+        timedelta(hours=t.due_soon_hours),
         returned,
+        _carried(episode, history, now, t),
     )
+
+
+def _carried(episode: Episode, history, now: datetime, t) -> dict[str, str]:
+    """The pattern tasks (repeat episodes, intervention, second stage) the child's latest
+    episode raises again: this older episode's are carried to it, so a child who goes missing
+    often has one of each to act on, not one per episode."""
+    from webapp.templating import local_time
+
+    later = [f for f in history if f.last_seen_at > episode.last_seen_at and f.id != episode.id]
+    if not later:
+        return {}
+    latest = max(later, key=lambda f: f.last_seen_at)
+    again = {e.code for e in deadlines.episode_escalations(latest, history, now, t)}
+    why = f"Carried to the child's latest episode (last seen {local_time(latest.last_seen_at)})"
+    return {code: why for code in tasks.PATTERN_CODES & again}
 
 
 def _form_or_404(episode: Episode, code: str, now: datetime) -> tasks.ActionForm:

@@ -24,6 +24,11 @@ OVERDUE, DUE_SOON, UPCOMING = "overdue", "due_soon", "upcoming"
 # (The intervention meeting, the repeat-episode steps, the looked-after second stage and the
 # visit after a return are about the pattern and the return, so they stay open.)
 CLOSE_ON_RETURN = deadlines.MISSING_TIME_CODES
+# About the child's pattern of going missing, not one episode: when the child's later episode
+# raises the same one, the task is carried to it (one task per child, not one per episode).
+PATTERN_CODES = frozenset(
+    {"intervention_meeting", "repeat_episodes", "lac_second_stage_intervention"}
+)
 
 
 @dataclass(frozen=True)
@@ -157,15 +162,20 @@ def tasks(
     now: datetime,
     due_soon: timedelta,
     returned_label: str | None = None,
+    carried: Mapping[str, str] | None = None,
 ) -> list[Task]:
     """Each escalation as a task: done when an action is recorded for its code; closed by itself
-    when it is needed only while the child is missing and the child is back; otherwise open."""
+    when it is needed only while the child is missing and the child is back, or (`carried`,
+    code -> why) when a later episode of the child carries it; otherwise open."""
     now = ensure_utc(now)
+    carried = carried or {}
     out = []
     for esc in escalations:
         action = actions.get(esc.code)
         if action is not None:
             out.append(Task(esc, DONE, None, action=action))
+        elif esc.code in carried:
+            out.append(Task(esc, CLOSED, None, closed_because=carried[esc.code]))
         elif esc.code in CLOSE_ON_RETURN and returned_at is not None:
             back = returned_label or ensure_utc(returned_at).isoformat()
             out.append(
