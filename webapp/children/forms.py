@@ -7,6 +7,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovTextInput,
 )
 from wtforms import (
+    HiddenField,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -69,3 +70,26 @@ class ChildForm(FlaskForm):
     def set_choices(self, choices: dict[str, list[tuple[str, str]]]) -> None:
         for name, options in choices.items():
             self[name].choices = [("", "None")] + options
+
+
+class ChildEditForm(ChildForm):
+    """Correct a child's record: what adding a child asks, and what only comes later (the
+    authority's identifier, the placement, a host authority when placed out of area)."""
+
+    authority_child_id = StringField(
+        "The authority's child identifier",
+        description="As in the case management system: needed for the statutory return.",
+        widget=GovTextInput(),
+        validators=[Length(max=20)],
+    )
+    responsible_authority_id = SelectField("Responsible authority", widget=GovSelect(), choices=[])
+    host_authority_id = SelectField(
+        "Host authority",
+        description="Where the child is placed, if out of area: told of each episode too.",
+        widget=GovSelect(),
+        choices=[],
+    )
+    placement_provider_id = SelectField("Placement", widget=GovSelect(), choices=[])
+    # The record's updated_at when the form was drawn: another's change meanwhile is not lost.
+    seen = HiddenField()
+    submit = SubmitField("Save changes", widget=GovSubmitInput())

@@ -64,7 +64,15 @@ class Child(db.Model):
     __tablename__ = "children"
     # A UPN names one pupil within one school: the school's MIS import matches its rows to
     # pupils already here by it. NULLs (children no school has given a UPN) never clash.
-    __table_args__ = (Index("uq_children_school_id_upn", "school_id", "upn", unique=True),)
+    __table_args__ = (
+        Index("uq_children_school_id_upn", "school_id", "upn", unique=True),
+        Index(
+            "uq_children_responsible_authority_id_authority_child_id",
+            "responsible_authority_id",
+            "authority_child_id",
+            unique=True,
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     first_name: Mapped[str] = mapped_column(String(100))
@@ -91,6 +99,9 @@ class Child(db.Model):
     # needs it to find the pupil a row is about; it says nothing sensitive about the child.
     upn: Mapped[str | None] = mapped_column(String(13))
     year_group: Mapped[str | None] = mapped_column(String(3))
+    # The authority's own identifier for the child: the CHILD column of the SSDA903 return.
+    # Unique within the responsible authority (a NULL never clashes).
+    authority_child_id: Mapped[str | None] = mapped_column(String(20))
     # The risk flags are special-category data no query needs: one sealed {flag: 0|1} for all
     # of FLAG_LABELS, written for every child, so neither NULL nor length tells anything.
     flags_enc: Mapped[str | None] = mapped_column(Text)
@@ -150,3 +161,25 @@ class Child(db.Model):
 def _seal_no_flags(mapper, connection, child: Child) -> None:
     if child.flags_enc is None:
         child.sealed_flags = {}
+
+
+class ChildChange(db.Model):
+    """One correction of a child's record: who made it, when, which fields (clear, for the
+    history's list) and what they said before and after (sealed: names, statuses, people)."""
+
+    __tablename__ = "child_changes"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    child_id: Mapped[str] = mapped_column(ForeignKey("children.id"), index=True)
+    changed_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    fields: Mapped[str] = mapped_column(String(400))  # comma-separated field names
+    # Sealed {"before": {field: label}, "after": {field: label}}.
+    values_enc: Mapped[str | None] = mapped_column(Text)
+
+    changed_by: Mapped[User | None] = relationship()
+
+    values = SealedAttribute("values_enc", "child_change", "values", default={})
+
+    def __repr__(self) -> str:
+        return f"<ChildChange {self.child_id} {self.fields}>"

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from flask import current_app
 from sqlalchemy import select
 
 from webapp import access, audit, deadlines, uow
 from webapp.accounts.models import Organisation, OrgKind, Role, User
-from webapp.children.models import Child, LegalStatus
-from webapp.db_types import utcnow
+from webapp.children.models import (
+    FLAG_LABELS,
+    SEX_LABELS,
+    Child,
+    ChildChange,
+    LegalStatus,
+)
+from webapp.db_types import new_id, utcnow
 from webapp.episodes.models import Episode
 from webapp.errors import NotAllowed, RuleError
 from webapp.extensions import db
@@ -153,3 +159,198 @@ def choices_for(user: User) -> dict[str, list[tuple[str, str]]]:
         ],
         "iro_id": [(p.id, p.name) for p in people if p.role == Role.IRO and p.authority_id == la],
     }
+
+
+def edit_choices_for(user: User) -> dict[str, list[tuple[str, str]]]:
+    """choices_for, and the authorities and placements a child's record may name."""
+    orgs = db.session.scalars(
+        select(Organisation)
+        .where(Organisation.kind.in_((OrgKind.LOCAL_AUTHORITY, OrgKind.PROVIDER)))
+        .order_by(Organisation.name)
+    ).all()
+    return choices_for(user) | {
+        "responsible_authority_id": [
+            (o.id, o.name) for o in orgs if o.kind == OrgKind.LOCAL_AUTHORITY
+        ],
+        "host_authority_id": [(o.id, o.name) for o in orgs if o.kind == OrgKind.LOCAL_AUTHORITY],
+        "placement_provider_id": [(o.id, o.name) for o in orgs if o.kind == OrgKind.PROVIDER],
+    }
+
+
+# ---------------------------------------------------------------- corrections
+
+EDITABLE = (
+    "first_name",
+    "last_name",
+    "date_of_birth",
+    "sex",
+    "legal_status",
+    "authority_child_id",
+    "responsible_authority_id",
+    "host_authority_id",
+    "placement_provider_id",
+    "carer_id",
+    "school_id",
+    "social_worker_id",
+    "iro_id",
+    "flags",
+)
+FIELD_LABELS = {
+    "first_name": "First name",
+    "last_name": "Last name",
+    "date_of_birth": "Date of birth",
+    "sex": "Sex",
+    "legal_status": "Legal status",
+    "authority_child_id": "Authority's child identifier",
+    "responsible_authority_id": "Responsible authority",
+    "host_authority_id": "Host authority (placed out of area)",
+    "placement_provider_id": "Placement",
+    "carer_id": "Carer",
+    "school_id": "School",
+    "social_worker_id": "Social worker",
+    "iro_id": "Independent reviewing officer",
+    "flags": "Risk flags",
+}
+AUTHORITY_ID_MAX = 20
+
+
+def _name_of(model, row_id: str | None) -> str:
+    row = db.session.get(model, row_id) if row_id else None
+    return row.name if row is not None else "None"
+
+
+def snapshot(child: Child) -> dict[str, str]:
+    """Each editable field as the history shows it (names, not ids)."""
+    return {
+        "first_name": child.first_name,
+        "last_name": child.last_name,
+        "date_of_birth": child.date_of_birth.strftime("%-d %B %Y"),
+        "sex": SEX_LABELS.get(child.sex, child.sex),
+        "legal_status": child.legal_status_label,
+        "authority_child_id": child.authority_child_id or "None",
+        "responsible_authority_id": _name_of(Organisation, child.responsible_authority_id),
+        "host_authority_id": _name_of(Organisation, child.host_authority_id),
+        "placement_provider_id": _name_of(Organisation, child.placement_provider_id),
+        "carer_id": _name_of(User, child.carer_id),
+        "school_id": _name_of(Organisation, child.school_id),
+        "social_worker_id": _name_of(User, child.social_worker_id),
+        "iro_id": _name_of(User, child.iro_id),
+        "flags": ", ".join(child.flags) or "None",
+    }
+
+
+def _org(field: str, org_id: str | None, kind: str, message: str) -> str | None:
+    if not org_id:
+        return None
+    org = db.session.get(Organisation, org_id)
+    if org is None or org.kind != kind:
+        raise RuleError(field, message)
+    return org.id
+
+
+def update_child(
+    user: User, child: Child, data: dict, *, seen: datetime | None
+) -> ChildChange | None:
+    """A manager corrects a child's record. `seen`: the record's updated_at when the form was
+    drawn; someone else's change since is not silently overwritten. The change, its author and
+    what each field said before and after (sealed) are kept in the child's history; reminders
+    and escalations follow (the reminders' hooks watch the child's facts)."""
+    if not access.can_manage(user):
+        raise NotAllowed("Only managers correct a child's record")
+    if seen is not None and deadlines.ensure_utc(child.updated_at) != deadlines.ensure_utc(seen):
+        raise RuleError(
+            None,
+            "Someone else changed this child's record while you were editing it: "
+            "check what it says now and make your change again",
+        )
+    dob: date = data["date_of_birth"]
+    if dob > utcnow().date():
+        raise RuleError("date_of_birth", "Date of birth must be in the past")
+    if (utcnow().date() - dob).days > 25 * 366:
+        raise RuleError("date_of_birth", "Homeward is for children and care leavers up to 25")
+    ident = (data.get("authority_child_id") or "").strip() or None
+    if ident and len(ident) > AUTHORITY_ID_MAX:
+        raise RuleError("authority_child_id", f"Enter {AUTHORITY_ID_MAX} characters or fewer")
+    responsible = (
+        _org(
+            "responsible_authority_id",
+            data.get("responsible_authority_id"),
+            OrgKind.LOCAL_AUTHORITY,
+            "Choose a local authority from the list",
+        )
+        or child.responsible_authority_id
+    )
+    if ident and db.session.scalar(
+        select(Child.id).where(
+            Child.responsible_authority_id == responsible,
+            Child.authority_child_id == ident,
+            Child.id != child.id,
+        )
+    ):
+        raise RuleError("authority_child_id", "Another child of the authority has this identifier")
+    before = snapshot(child)
+    # Nothing is written until every value is checked: a refusal leaves the record as it was.
+    with db.session.no_autoflush:
+        try:
+            _apply_edit(user, child, data, dob, ident, responsible)
+        except RuleError:
+            db.session.refresh(child)  # what the record says, not half an edit
+            raise
+    after = snapshot(child)
+    changed = [f for f in EDITABLE if before[f] != after[f]]
+    if not changed:
+        return None
+    change = ChildChange(
+        id=new_id(), child_id=child.id, changed_by_id=user.id, fields=",".join(changed)
+    )
+    change.values = {
+        "before": {f: before[f] for f in changed},
+        "after": {f: after[f] for f in changed},
+    }
+    db.session.add(change)
+    db.session.flush()
+    audit.record("update", "child", child.id, child_id=child.id, detail=",".join(changed))
+    uow.commit()
+    return change
+
+
+def _apply_edit(user: User, child: Child, data: dict, dob, ident, responsible: str) -> None:
+    legal = LegalStatus(data.get("legal_status") or LegalStatus.NONE)
+    child.first_name = data["first_name"].strip()
+    child.last_name = data["last_name"].strip()
+    child.date_of_birth = dob
+    child.sex = data["sex"]
+    child.legal_status = legal
+    child.looked_after = legal == LegalStatus.LOOKED_AFTER
+    child.authority_child_id = ident
+    child.responsible_authority_id = responsible
+    child.host_authority_id = _org(
+        "host_authority_id",
+        data.get("host_authority_id"),
+        OrgKind.LOCAL_AUTHORITY,
+        "Choose a local authority from the list",
+    )
+    if child.host_authority_id == child.responsible_authority_id:
+        child.host_authority_id = None  # placed in its own authority: no host to tell
+    child.placement_provider_id = _org(
+        "placement_provider_id",
+        data.get("placement_provider_id"),
+        OrgKind.PROVIDER,
+        "Choose a placement from the list",
+    )
+    for field in ("school_id", "social_worker_id", "carer_id", "iro_id"):
+        setattr(child, field, data.get(field) or None)
+    flags = set(data.get("flags") or ())
+    child.sealed_flags = {key: key in flags for key in FLAG_LABELS}
+    _check_links(user, child)
+
+
+def changes_of(child: Child) -> list[ChildChange]:
+    """The child's corrections, latest first (the caller has read the child, audited)."""
+    return list(
+        db.session.scalars(
+            select(ChildChange)
+            .where(ChildChange.child_id == child.id)
+            .order_by(ChildChange.changed_at.desc())
+        )
+    )

@@ -1,17 +1,20 @@
-from flask import Blueprint, flash, redirect, render_template, url_for
+from datetime import datetime
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from webapp import access
 from webapp.accounts.models import Role
 from webapp.carers import plans
 from webapp.children import service
-from webapp.children.forms import ChildForm
+from webapp.children.forms import ChildEditForm, ChildForm
 from webapp.db_types import utcnow
 from webapp.episodes import escalations
 from webapp.episodes import service as episodes
 from webapp.errors import RuleError
 from webapp.interviews import service as interviews
 from webapp.security import login_required, roles_required
+from webapp.templating import iso
 
 bp = Blueprint("children", __name__, url_prefix="/children")
 
@@ -45,6 +48,41 @@ def new():
     return render_template("children/new.html", form=form), status
 
 
+@bp.route("/<child_id>/edit", methods=["GET", "POST"])
+@roles_required(Role.MANAGER)
+def edit(child_id: str):
+    child = service.read_child(current_user, child_id)
+    # Drawn from the record; a post is read as sent (what was typed stays on a problem).
+    form = ChildEditForm() if request.method == "POST" else ChildEditForm(data=_form_data(child))
+    form.set_choices(service.edit_choices_for(current_user))
+    status = 200
+    if form.validate_on_submit():
+        try:
+            seen = datetime.fromisoformat(form.seen.data) if form.seen.data else None
+        except ValueError:
+            seen = None
+        try:
+            change = service.update_child(current_user, child, form.data, seen=seen)
+        except RuleError as err:
+            target = form[err.field] if err.field and err.field in form else None
+            (target.errors if target is not None else form.form_errors).append(err.message)
+            status = 422
+        else:
+            flash("Changes saved." if change else "Nothing was changed.", "success")
+            return redirect(url_for("children.show", child_id=child.id))
+    elif form.is_submitted():
+        status = 422
+    return render_template("children/edit.html", form=form, child=child), status
+
+
+def _form_data(child) -> dict:
+    data = {name: getattr(child, name) for name in service.EDITABLE if name != "flags"}
+    data = {k: ("" if v is None else v) for k, v in data.items()}
+    data["flags"] = [key for key, on in child.sealed_flags.items() if on]
+    data["seen"] = iso(child.updated_at)
+    return data
+
+
 def _open_step(child, now):
     episode = episodes.open_episode(child)
     if episode is None or not access.can_keep_profile(current_user, child):
@@ -73,5 +111,8 @@ def show(child_id: str):
         step=_open_step(child, now),
         flags=service.deadlines.child_flags(history, now, service.thresholds()),
         can_manage=access.can_manage(current_user),
+        # The corrections of the record, with what each said before and after: managers only.
+        changes=service.changes_of(child) if access.can_manage(current_user) else [],
+        field_labels=service.FIELD_LABELS,
         now=now,
     )
