@@ -299,6 +299,10 @@ def update_report(user: User, episode: Episode, data: dict) -> Episode:
     return episode
 
 
+# The interviews a new return may join: not yet held (a sent-back one was held).
+NOT_YET_HELD = (workflow.Status.AWAITING_ALLOCATION, workflow.Status.ALLOCATED)
+
+
 def record_return(
     user: User,
     episode: Episode,
@@ -310,8 +314,11 @@ def record_return(
     child's carer or a manager. `details` holds RETURN_FIELDS (where found, who with, first
     welfare observations), sealed.
 
-    One interview can cover several episodes: if the child already has an interview that has not
-    been submitted, this episode joins it and its due time stays at the earliest return.
+    Each return starts its own 72-hour clock. One interview may still cover several episodes:
+    a return joins the child's interview not yet held (awaiting allocation or allocated) while
+    that interview is not overdue, and its due time stays at the earliest return. An overdue
+    interview, or one already held and sent back for changes, is not joined: the new return gets
+    an interview of its own with its own deadline.
     """
     if not access.can_report(user, episode.child):
         raise NotAllowed("Only the child's carer or a manager records the return")
@@ -336,7 +343,8 @@ def record_return(
         select(Interview)
         .where(
             Interview.child_id == episode.child_id,
-            Interview.status.in_(workflow.OPEN_STATUSES),
+            Interview.status.in_(NOT_YET_HELD),
+            Interview.due_at > utcnow(),
         )
         .order_by(Interview.created_at)
     )
