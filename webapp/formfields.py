@@ -106,3 +106,12 @@ class DayMonthYearField(DateField):
     def pre_validate(self, form):
         if self.data is None and not self.process_errors and self.required_message:
             raise StopValidation(self.required_message)
+
+
+def seen_at(value: str | None) -> datetime | None:
+    """A form's hidden `seen` (the record's updated_at when the form was drawn, as
+    templating.iso wrote it), or None when absent or not a time: then no check is made."""
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None

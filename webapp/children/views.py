@@ -1,5 +1,3 @@
-from datetime import datetime
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -12,6 +10,7 @@ from webapp.db_types import utcnow
 from webapp.episodes import escalations
 from webapp.episodes import service as episodes
 from webapp.errors import RuleError
+from webapp.formfields import seen_at
 from webapp.interviews import service as interviews
 from webapp.security import login_required, roles_required
 from webapp.templating import iso
@@ -57,10 +56,7 @@ def edit(child_id: str):
     form.set_choices(service.edit_choices_for(current_user))
     status = 200
     if form.validate_on_submit():
-        try:
-            seen = datetime.fromisoformat(form.seen.data) if form.seen.data else None
-        except ValueError:
-            seen = None
+        seen = seen_at(form.seen.data)
         try:
             change = service.update_child(current_user, child, form.data, seen=seen)
         except RuleError as err:

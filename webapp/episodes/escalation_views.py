@@ -1,4 +1,5 @@
-"""The "Record action" page of an escalation: thin, the rules are in escalations.py."""
+"""The casework pages of an episode: an escalation's "Record action" (escalations.py) and a
+correction of the episode's facts (corrections.py). Thin: the rules are in those modules."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from flask_login import current_user
 
 from webapp import access
 from webapp.accounts.models import Role
-from webapp.episodes import escalations, tasks
-from webapp.episodes.forms import escalation_form
+from webapp.episodes import corrections, escalations, service, tasks
+from webapp.episodes.forms import EpisodeCorrectionForm, escalation_form
 from webapp.errors import NotAllowed, NotFound, RuleError
+from webapp.formfields import seen_at
 from webapp.security import roles_required
+from webapp.templating import iso
 from webapp.urls import safe_local_path
 
 bp = Blueprint("escalations", __name__)
@@ -59,3 +62,35 @@ def can_act_on_escalation(child, code: str) -> bool:
 @bp.app_template_filter("escalation_kind")
 def escalation_kind(kind: str, code: str) -> str:
     return tasks.kind_label(code, kind)
+
+
+@bp.route("/episodes/<episode_id>/correct", methods=["GET", "POST"])
+@roles_required(Role.MANAGER)
+def correct(episode_id: str):
+    episode = service.read_episode(current_user, episode_id)
+    if request.method == "POST":
+        form = EpisodeCorrectionForm()
+    else:
+        form = EpisodeCorrectionForm(
+            data={
+                "reported_type": episode.reported_type,
+                "last_seen_at": episode.last_seen_at,
+                "returned_at": episode.returned_at,
+                "seen": iso(episode.updated_at),
+            }
+        )
+    if form.validate_on_submit():
+        seen = seen_at(form.seen.data)
+        names = ("reported_type", "last_seen_at", "returned_at", "reason")
+        data = {k: getattr(form, k).data for k in names}
+        try:
+            change = corrections.correct_episode(current_user, episode, data, seen=seen)
+        except RuleError as err:
+            target = getattr(form, err.field, None) if err.field else None
+            (target.errors if target is not None else form.form_errors).append(err.message)
+        else:
+            flash("Correction saved." if change else "Nothing was changed.", "success")
+            return redirect(url_for("episodes.show", episode_id=episode.id))
+    status = 422 if form.is_submitted() else 200
+    page = render_template("episodes/correct.html", episode=episode, child=episode.child, form=form)
+    return page, status

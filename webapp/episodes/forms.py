@@ -6,7 +6,14 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovTextArea,
     GovTextInput,
 )
-from wtforms import RadioField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import (
+    HiddenField,
+    RadioField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.validators import InputRequired, Length, Optional
 
 from webapp.episodes import tasks
@@ -280,3 +287,32 @@ def escalation_form(code: str, **kwargs) -> EscalationActionForm:
     form.who.description = words.who_hint
     form.note.label.text = words.note_label
     return form
+
+
+class EpisodeCorrectionForm(FlaskForm):
+    """Correct an episode's type and times (corrections.py), with the reason."""
+
+    reported_type = RadioField(
+        "What was reported",
+        choices=list(REPORTED_TYPE_LABELS.items()),
+        widget=GovRadioInput(),
+        validators=[InputRequired(message="Choose what was reported")],
+    )
+    last_seen_at = LocalDateTimeField(
+        "When was the child last seen?",
+        description="UK time",
+        validators=[InputRequired(message="Enter when the child was last seen")],
+    )
+    returned_at = LocalDateTimeField(
+        "When did they come back, or when were they found?",
+        description="UK time. The return interview's 72-hour deadline moves with it.",
+        validators=[Optional()],
+    )
+    reason = TextAreaField(
+        "Why is it corrected?",
+        description="For example: the police log gives a different time.",
+        widget=ShortTextArea(3),
+        validators=[InputRequired(message="Enter why the episode is corrected"), Length(max=2000)],
+    )
+    seen = HiddenField()
+    submit = SubmitField("Save the correction", widget=GovSubmitInput())

@@ -8,6 +8,7 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from webapp.accounts.models import User
 from webapp.children.models import Child
 from webapp.db_types import UTCDateTime, new_id, utcnow
 from webapp.extensions import db
@@ -159,3 +160,25 @@ class EscalationAction(db.Model):
 
     def __repr__(self) -> str:
         return f"<EscalationAction {self.episode_id} {self.code}>"
+
+
+class EpisodeChange(db.Model):
+    """One correction of an episode's facts (its type, when last seen, when back): who made it,
+    when, which fields (clear) and, sealed, what they said before and after and why."""
+
+    __tablename__ = "episode_changes"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    episode_id: Mapped[str] = mapped_column(ForeignKey("episodes.id"), index=True)
+    changed_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    fields: Mapped[str] = mapped_column(String(200))
+    # Sealed {"before": {field: text}, "after": {field: text}, "reason": text}.
+    values_enc: Mapped[str | None] = mapped_column(Text)
+
+    changed_by: Mapped[User | None] = relationship()
+
+    values = SealedAttribute("values_enc", "episode_change", "values", default={})
+
+    def __repr__(self) -> str:
+        return f"<EpisodeChange {self.episode_id} {self.fields}>"

@@ -5,7 +5,7 @@ from webapp import access
 from webapp.accounts.models import Role
 from webapp.children import service as children
 from webapp.db_types import utcnow
-from webapp.episodes import escalations, service
+from webapp.episodes import corrections, escalations, service
 from webapp.episodes.forms import (
     CarerEpisodeForm,
     EpisodeForm,
@@ -156,6 +156,9 @@ def _render_show(
             episode=episode,
             child=child,
             escalations=escalations.episode_tasks(episode, utcnow()),
+            # Corrections of the episode's facts, with their reasons: managers only.
+            corrections=corrections.changes_of(episode) if can_manage else [],
+            correction_labels=corrections.FIELD_LABELS,
             details=details,
             report_fields=REPORT_FIELDS,
             return_fields=RETURN_FIELDS,

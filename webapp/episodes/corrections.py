@@ -1,0 +1,142 @@
+"""Correcting an episode's facts after they were typed: what was reported (missing, absent,
+away, not back), when the child was last seen, when they came back. Never a silent edit: each
+correction keeps its author, its reason and what each fact said before and after (sealed).
+Everything that follows from the facts follows the correction: the escalations are worked out
+from them, the reminders are recomputed by their hooks, and the 72-hour deadline of the return
+interview covering the episode moves with the return time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from webapp import access, audit, deadlines, uow
+from webapp.accounts.models import User
+from webapp.children import service as children
+from webapp.db_types import new_id
+from webapp.episodes import service
+from webapp.episodes.models import (
+    REPORTED_TYPE_LABELS,
+    Episode,
+    EpisodeChange,
+    EpisodeStatus,
+    ReportedType,
+)
+from webapp.errors import NotAllowed, RuleError
+from webapp.extensions import db
+from webapp.interviews import workflow
+from webapp.interviews.models import Interview
+
+FIELDS = ("reported_type", "last_seen_at", "returned_at")
+FIELD_LABELS = {
+    "reported_type": "What was reported",
+    "last_seen_at": "Last seen",
+    "returned_at": "Came back or found",
+}
+MAX_REASON = 2000
+
+
+def _shown(episode: Episode) -> dict[str, str]:
+    from webapp.templating import local_time
+
+    return {
+        "reported_type": REPORTED_TYPE_LABELS[ReportedType(episode.reported_type)],
+        "last_seen_at": local_time(episode.last_seen_at),
+        "returned_at": local_time(episode.returned_at) or "Not back",
+    }
+
+
+def _overlaps(episode: Episode, start: datetime, end: datetime | None) -> bool:
+    """Another episode of the child shares a moment with start..end (an open one runs on)."""
+    for other in db.session.scalars(
+        select(Episode).where(Episode.child_id == episode.child_id, Episode.id != episode.id)
+    ):
+        other_end = other.returned_at
+        if (end is None or other.last_seen_at < end) and (other_end is None or start < other_end):
+            return True
+    return False
+
+
+def correct_episode(
+    user: User, episode: Episode, data: dict, *, seen: datetime | None
+) -> EpisodeChange | None:
+    """A manager corrects the episode's type and times, giving the reason. `seen`: the
+    episode's updated_at when the form was drawn (another's change meanwhile is not lost)."""
+    if not access.can_manage(user):
+        raise NotAllowed("Only managers correct an episode")
+    if seen is not None and deadlines.ensure_utc(episode.updated_at) != deadlines.ensure_utc(seen):
+        raise RuleError(
+            None,
+            "Someone else changed this episode while you were correcting it: check what it "
+            "says now and make your correction again",
+        )
+    reason = service._text("reason", data.get("reason"), MAX_REASON)
+    if not reason:
+        raise RuleError("reason", "Enter why the episode is corrected")
+    reported_type = service._reported_type(user, episode.child, data.get("reported_type"))
+    last_seen = data.get("last_seen_at")
+    if not isinstance(last_seen, datetime):
+        raise RuleError("last_seen_at", "Enter when the child was last seen")
+    service._not_future("last_seen_at", last_seen, "The time last seen")
+    returned = data.get("returned_at") if episode.status == EpisodeStatus.RETURNED else None
+    if episode.status == EpisodeStatus.RETURNED:
+        if not isinstance(returned, datetime):
+            raise RuleError("returned_at", "Enter when the child came back or was found")
+        service._not_future("returned_at", returned, "The return time")
+        if returned < last_seen:
+            raise RuleError("returned_at", "The return must be after the time last seen")
+    if _overlaps(episode, last_seen, returned):
+        raise RuleError("last_seen_at", "These times overlap another episode of this child")
+    before = _shown(episode)
+    episode.reported_type = reported_type
+    episode.last_seen_at = last_seen
+    if returned is not None:
+        episode.returned_at = returned
+    after = _shown(episode)
+    changed = [f for f in FIELDS if before[f] != after[f]]
+    if not changed:
+        return None
+    if "returned_at" in changed:
+        _move_deadlines(episode)
+    change = EpisodeChange(
+        id=new_id(), episode_id=episode.id, changed_by_id=user.id, fields=",".join(changed)
+    )
+    change.values = {
+        "before": {f: before[f] for f in changed},
+        "after": {f: after[f] for f in changed},
+        "reason": reason,
+    }
+    db.session.add(change)
+    db.session.flush()
+    audit.record(
+        "correct", "episode", episode.id, child_id=episode.child_id, detail=",".join(changed)
+    )
+    uow.commit()
+    return change
+
+
+def _move_deadlines(episode: Episode) -> None:
+    """The interview covering the episode, not yet held, is due 72 hours after the earliest
+    return it covers (as when it was made)."""
+    t = children.thresholds()
+    for interview in db.session.scalars(
+        select(Interview).where(
+            Interview.episodes.any(Episode.id == episode.id),
+            Interview.status.in_(workflow.OPEN_STATUSES),
+        )
+    ):
+        returns = [e.returned_at for e in interview.episodes if e.returned_at is not None]
+        if returns:
+            interview.due_at = deadlines.rhi_due_at(min(returns), t)
+
+
+def changes_of(episode: Episode) -> list[EpisodeChange]:
+    return list(
+        db.session.scalars(
+            select(EpisodeChange)
+            .where(EpisodeChange.episode_id == episode.id)
+            .order_by(EpisodeChange.changed_at.desc())
+        )
+    )
