@@ -30,7 +30,9 @@ def record(episode_id: str, code: str):
         "episodes.show", episode_id=episode.id
     )
     form = escalation_form(code)
-    if task.action is None and form.validate_on_submit():
+    # Validated even when already done: a second person's record meanwhile is refused in
+    # words (the service's), with what they typed kept on the page.
+    if form.validate_on_submit():
         data = {k: getattr(form, k).data for k in ("kind", "done_at", "who", "note")}
         try:
             escalations.record_action(current_user, episode, code, data)
@@ -47,6 +49,7 @@ def record(episode_id: str, code: str):
         child=episode.child,
         task=task,
         owner=escalations.owner_of(episode, code),
+        recorded=escalations.read_action(current_user, episode, code) if task.action else None,
         form=form,
         back=back,
     )

@@ -214,3 +214,25 @@ def worklist(
             items.append(WorkItem(episode, task, owner_of(episode, task.code)))
     items.sort(key=lambda item: tasks.worklist_order(item.task))
     return items
+
+
+def read_action(user: User, episode: Episode, code: str) -> dict | None:
+    """What was recorded for the task (who, the outcome or reason, who recorded it), for its
+    owner (the caller has checked they may act on it); audited."""
+    action = db.session.scalar(
+        select(EscalationAction).where(
+            EscalationAction.episode_id == episode.id, EscalationAction.code == code
+        )
+    )
+    if action is None:
+        return None
+    recorder = db.session.get(User, action.recorded_by_id) if action.recorded_by_id else None
+    audit.record("view", "escalation_action", action.id, child_id=episode.child_id)
+    uow.commit()
+    details = action.details or {}
+    return {
+        "who": details.get("who"),
+        "note": details.get("note"),
+        "recorded_by": recorder.name if recorder else None,
+        "recorded_at": action.recorded_at,
+    }
