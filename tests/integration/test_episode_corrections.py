@@ -153,3 +153,92 @@ def test_only_managers_correct_an_episode(as_user, world, role):
         404,
     )
     assert not db.session.scalars(select(EpisodeChange)).all()
+
+
+# ---------------------------------------------------------------- withdrawing an episode
+
+WITHDRAW = "A duplicate of the report made an hour earlier"
+
+
+def withdraw(browser, episode, reason=WITHDRAW):
+    page = browser.get(f"/episodes/{episode.id}/correct").get_data(as_text=True)
+    seen = re.findall(r'name="seen"[^>]*value="([^"]+)"', page)[-1]
+    return browser.post(
+        f"/episodes/{episode.id}/withdraw", {"withdraw_reason": reason, "seen": seen}
+    )
+
+
+@pytest.mark.both_databases
+def test_a_duplicate_report_is_withdrawn_and_counts_for_nothing(as_user, world):
+    child = world["child"]
+    duplicate = factories.episode(child, last_seen_hours_ago=30, missing_hours=None)
+    db.session.commit()
+    pending = select(Reminder).where(
+        Reminder.subject_id == duplicate.id, Reminder.status == "pending"
+    )
+    assert db.session.scalars(pending).all()  # Need to Know and the rest, before
+    manager = as_user(world["manager"])
+    assert f"/episodes/{duplicate.id}" in manager.get("/manage/").get_data(as_text=True)
+    r = withdraw(manager, duplicate)
+    assert r.status_code == 302, r.get_data(as_text=True)[-2000:]
+    db.session.expire_all()
+    assert db.session.get(Episode, duplicate.id).status == "withdrawn"  # kept, never deleted
+    assert not db.session.scalars(pending).all()  # its reminders cancelled
+    board = manager.get("/manage/").get_data(as_text=True)
+    assert f"/episodes/{duplicate.id}" not in board  # no escalation, not missing now
+    shown = manager.get(f"/children/{child.id}").get_data(as_text=True)
+    assert "Withdrawn: recorded by mistake" in shown
+    assert WITHDRAW in manager.get(f"/episodes/{duplicate.id}").get_data(as_text=True)
+    # The child may be reported missing again for that time: it overlaps nothing now.
+    from webapp.episodes import service
+
+    again = service.report_missing(
+        world["manager"], child, {"reported_type": "missing", "last_seen_at": utcnow() - 29 * H}
+    )
+    assert again.status == "missing"
+
+
+@pytest.mark.both_databases
+def test_an_interview_for_the_withdrawn_episode_alone_is_no_longer_needed(as_user, world):
+    interview, episode = world["interview"], world["episode"]
+    interview.status = "awaiting_allocation"
+    interview.allocated_to_id = None
+    db.session.commit()
+    assert withdraw(as_user(world["manager"]), episode).status_code == 302
+    db.session.expire_all()
+    interview = db.session.get(type(interview), interview.id)
+    assert interview.status == "not_needed"
+    assert not db.session.scalars(
+        select(Reminder).where(Reminder.subject_id == interview.id, Reminder.status == "pending")
+    ).all()
+
+
+@pytest.mark.both_databases
+def test_an_interview_covering_others_goes_on_due_from_their_earliest_return(as_user, world):
+    interview, episode = world["interview"], world["episode"]
+    later = factories.episode(world["child"], last_seen_hours_ago=5, missing_hours=2)
+    interview.episodes.append(later)
+    db.session.commit()
+    assert withdraw(as_user(world["manager"]), episode).status_code == 302
+    db.session.expire_all()
+    interview = db.session.get(type(interview), interview.id)
+    assert [e.id for e in interview.episodes] == [later.id]
+    assert interview.due_at == deadlines.rhi_due_at(db.session.get(Episode, later.id).returned_at)
+    assert interview.status != "not_needed"
+
+
+def test_a_withdrawal_needs_a_reason_a_manager_and_happens_once(as_user, world):
+    episode = world["episode"]
+    manager = as_user(world["manager"])
+    r = withdraw(manager, episode, reason="")
+    assert r.status_code == 422 and "Enter why the episode is withdrawn" in r.get_data(as_text=True)
+    worker = factories.worker(world["authority"])
+    db.session.commit()
+    assert as_user(worker).post(
+        f"/episodes/{episode.id}/withdraw", {"withdraw_reason": WITHDRAW}
+    ).status_code in (403, 404)
+    db.session.expire_all()
+    assert db.session.get(Episode, episode.id).status != "withdrawn"
+    assert withdraw(manager, episode).status_code == 302
+    r = manager.post(f"/episodes/{episode.id}/withdraw", {"withdraw_reason": WITHDRAW})
+    assert r.status_code == 422 and "already withdrawn" in r.get_data(as_text=True)

@@ -499,15 +499,6 @@ def test_a_task_is_recorded_once(as_user):
     assert action.details == {"who": WHO, "note": NOTE}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a second recording posted through the page (a second manager with the form open) "
-        "answers 422 with the page saying Done but no error: what they typed is dropped and "
-        "nothing says it was already recorded (escalation_views.record skips validation once "
-        "task.action is set)"
-    ),
-)
 def test_a_second_recording_through_the_page_says_it_is_already_recorded(as_user):
     world = World()
     episode = raise_escalation(world, "intervention_meeting")
@@ -561,16 +552,6 @@ def _competing_insert(episode_id: str, code: str) -> None:
 
 
 @pytest.mark.both_databases
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: two recordings of one task at the same instant: the loser gets an exception "
-        "(500), not 'already recorded'. record_action adds the row before "
-        "db.session.begin_nested(), and begin_nested() flushes pending rows before its "
-        "SAVEPOINT, so the unique violation is raised outside the savepoint and leaves the "
-        "session's transaction rolled back (PendingRollbackError on the next query)"
-    ),
-)
 def test_two_recordings_at_the_same_instant_leave_one_and_say_already_recorded(
     as_user, monkeypatch
 ):

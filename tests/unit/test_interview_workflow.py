@@ -116,7 +116,7 @@ def test_statuses_labels_and_open_set():
     assert set(workflow.STATUS_LABELS) == set(Status)
     assert workflow.status_label("sent_back") == "Sent back for changes"
     assert set(workflow.OPEN_STATUSES) | workflow.DONE_STATUSES == set(Status)
-    assert workflow.DONE_STATUSES == {Status.SUBMITTED, Status.AUTHORISED}
+    assert workflow.DONE_STATUSES == {Status.SUBMITTED, Status.AUTHORISED, Status.NOT_NEEDED}
     assert workflow.statuses_allowing(Action.EDIT) == (Status.ALLOCATED, Status.SENT_BACK)
 
 

@@ -316,7 +316,8 @@ class EpisodeHandler:
             Child.carer_id == actor.id,
             or_(
                 Episode.status == EpisodeStatus.MISSING,
-                Episode.returned_at >= utcnow() - KEEP_RETURNED,
+                (Episode.status == EpisodeStatus.RETURNED)
+                & (Episode.returned_at >= utcnow() - KEEP_RETURNED),
             ),
         )
 

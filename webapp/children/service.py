@@ -17,7 +17,7 @@ from webapp.children.models import (
     LegalStatus,
 )
 from webapp.db_types import new_id, utcnow
-from webapp.episodes.models import Episode
+from webapp.episodes.models import Episode, EpisodeStatus
 from webapp.errors import NotAllowed, RuleError
 from webapp.extensions import db
 from webapp.interviews.models import Interview
@@ -62,8 +62,11 @@ def visible_interviews(user: User, child: Child) -> list[Interview]:
 
 
 def history(child: Child) -> list[deadlines.EpisodeFacts]:
+    """The child's episodes as the rules count them (a withdrawn one counts for nothing)."""
     episodes = db.session.scalars(
-        select(Episode).where(Episode.child_id == child.id).order_by(Episode.last_seen_at)
+        select(Episode)
+        .where(Episode.child_id == child.id, Episode.status != EpisodeStatus.WITHDRAWN)
+        .order_by(Episode.last_seen_at)
     ).all()
     return [facts(e, child) for e in episodes]
 

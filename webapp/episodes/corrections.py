@@ -1,5 +1,6 @@
 """Correcting an episode's facts after they were typed: what was reported (missing, absent,
-away, not back), when the child was last seen, when they came back. Never a silent edit: each
+away, not back), when the child was last seen, when they came back; or withdrawing an episode
+recorded by mistake. Never a silent edit: each
 correction keeps its author, its reason and what each fact said before and after (sealed).
 Everything that follows from the facts follows the correction: the escalations are worked out
 from them, the reminders are recomputed by their hooks, and the 72-hour deadline of the return
@@ -31,6 +32,7 @@ from webapp.interviews.models import Interview
 
 FIELDS = ("reported_type", "last_seen_at", "returned_at")
 FIELD_LABELS = {
+    "status": "Status",
     "reported_type": "What was reported",
     "last_seen_at": "Last seen",
     "returned_at": "Came back or found",
@@ -51,7 +53,11 @@ def _shown(episode: Episode) -> dict[str, str]:
 def _overlaps(episode: Episode, start: datetime, end: datetime | None) -> bool:
     """Another episode of the child shares a moment with start..end (an open one runs on)."""
     for other in db.session.scalars(
-        select(Episode).where(Episode.child_id == episode.child_id, Episode.id != episode.id)
+        select(Episode).where(
+            Episode.child_id == episode.child_id,
+            Episode.id != episode.id,
+            Episode.status != EpisodeStatus.WITHDRAWN,
+        )
     ):
         other_end = other.returned_at
         if (end is None or other.last_seen_at < end) and (other_end is None or start < other_end):
@@ -140,3 +146,64 @@ def changes_of(episode: Episode) -> list[EpisodeChange]:
             .order_by(EpisodeChange.changed_at.desc())
         )
     )
+
+
+def withdraw_episode(
+    user: User, episode: Episode, reason: str | None, *, seen: datetime | None
+) -> EpisodeChange:
+    """A manager withdraws an episode recorded by mistake (a duplicate, the wrong child), with
+    the reason: never deleted, it stays on the child's page marked withdrawn and counts for
+    nothing. Its reminders are cancelled (the schedule wants none for it) and so are its
+    escalations. A return interview not yet held that covers only this episode is no longer
+    needed; one covering others goes on for them, due 72 hours after their earliest return. An
+    interview already held (sent for authorisation or authorised) stays as it is."""
+    if not access.can_manage(user):
+        raise NotAllowed("Only managers withdraw an episode")
+    if episode.status == EpisodeStatus.WITHDRAWN:
+        raise RuleError(None, "This episode is already withdrawn")
+    if seen is not None and deadlines.ensure_utc(episode.updated_at) != deadlines.ensure_utc(seen):
+        raise RuleError(
+            None,
+            "Someone else changed this episode while you were looking at it: check what it "
+            "says now and withdraw it again if you still mean to",
+        )
+    reason = service._text("withdraw_reason", reason, MAX_REASON)
+    if not reason:
+        raise RuleError("withdraw_reason", "Enter why the episode is withdrawn")
+    before = REPORTED_TYPE_LABELS[ReportedType(episode.reported_type)]
+    t = children.thresholds()
+    for interview in db.session.scalars(
+        select(Interview).where(
+            Interview.episodes.any(Episode.id == episode.id),
+            Interview.status.in_(workflow.OPEN_STATUSES),
+        )
+    ):
+        others = [e for e in interview.episodes if e.id != episode.id]
+        returns = [e.returned_at for e in others if e.returned_at is not None]
+        if returns:
+            interview.episodes.remove(episode)
+            interview.due_at = deadlines.rhi_due_at(min(returns), t)
+        else:
+            # Nothing left to hold it for; it keeps its episode, so its page still says why.
+            interview.status = workflow.Status.NOT_NEEDED
+            audit.record(
+                "not_needed",
+                "interview",
+                interview.id,
+                child_id=episode.child_id,
+                detail="episode withdrawn",
+            )
+    episode.status = EpisodeStatus.WITHDRAWN
+    change = EpisodeChange(
+        id=new_id(), episode_id=episode.id, changed_by_id=user.id, fields="status"
+    )
+    change.values = {
+        "before": {"status": before},
+        "after": {"status": "Withdrawn"},
+        "reason": reason,
+    }
+    db.session.add(change)
+    db.session.flush()
+    audit.record("withdraw", "episode", episode.id, child_id=episode.child_id)
+    uow.commit()
+    return change

@@ -9,7 +9,7 @@ from flask_login import current_user
 from webapp import access
 from webapp.accounts.models import Role
 from webapp.episodes import corrections, escalations, service, tasks
-from webapp.episodes.forms import EpisodeCorrectionForm, escalation_form
+from webapp.episodes.forms import EpisodeCorrectionForm, WithdrawForm, escalation_form
 from webapp.errors import NotAllowed, NotFound, RuleError
 from webapp.formfields import seen_at
 from webapp.security import roles_required
@@ -74,14 +74,7 @@ def correct(episode_id: str):
     if request.method == "POST":
         form = EpisodeCorrectionForm()
     else:
-        form = EpisodeCorrectionForm(
-            data={
-                "reported_type": episode.reported_type,
-                "last_seen_at": episode.last_seen_at,
-                "returned_at": episode.returned_at,
-                "seen": iso(episode.updated_at),
-            }
-        )
+        form = EpisodeCorrectionForm(data=_correction_data(episode))
     if form.validate_on_submit():
         seen = seen_at(form.seen.data)
         names = ("reported_type", "last_seen_at", "returned_at", "reason")
@@ -94,6 +87,46 @@ def correct(episode_id: str):
         else:
             flash("Correction saved." if change else "Nothing was changed.", "success")
             return redirect(url_for("episodes.show", episode_id=episode.id))
-    status = 422 if form.is_submitted() else 200
-    page = render_template("episodes/correct.html", episode=episode, child=episode.child, form=form)
+    return _correct_page(episode, form=form, status=422 if form.is_submitted() else 200)
+
+
+def _correct_page(episode, *, form=None, withdraw_form=None, status=200):
+    if withdraw_form is None and episode.status != "withdrawn":
+        withdraw_form = WithdrawForm(data={"seen": iso(episode.updated_at)})
+    page = render_template(
+        "episodes/correct.html",
+        episode=episode,
+        child=episode.child,
+        form=form,
+        withdraw_form=withdraw_form,
+    )
     return page, status
+
+
+@bp.route("/episodes/<episode_id>/withdraw", methods=["POST"])
+@roles_required(Role.MANAGER)
+def withdraw(episode_id: str):
+    episode = service.read_episode(current_user, episode_id)
+    form = WithdrawForm()
+    if form.validate_on_submit():
+        try:
+            corrections.withdraw_episode(
+                current_user, episode, form.withdraw_reason.data, seen=seen_at(form.seen.data)
+            )
+        except RuleError as err:
+            target = getattr(form, err.field, None) if err.field else None
+            (target.errors if target is not None else form.form_errors).append(err.message)
+        else:
+            flash("Episode withdrawn. It counts for nothing now; its history says why.", "success")
+            return redirect(url_for("episodes.show", episode_id=episode.id))
+    correction = EpisodeCorrectionForm(data=_correction_data(episode))
+    return _correct_page(episode, form=correction, withdraw_form=form, status=422)
+
+
+def _correction_data(episode) -> dict:
+    return {
+        "reported_type": episode.reported_type,
+        "last_seen_at": episode.last_seen_at,
+        "returned_at": episode.returned_at,
+        "seen": iso(episode.updated_at),
+    }

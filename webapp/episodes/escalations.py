@@ -21,7 +21,7 @@ from webapp.accounts.models import User
 from webapp.children import service as children
 from webapp.db_types import new_id, utcnow
 from webapp.episodes import tasks
-from webapp.episodes.models import Episode, EscalationAction
+from webapp.episodes.models import Episode, EpisodeStatus, EscalationAction
 from webapp.errors import NotAllowed, NotFound, RuleError
 from webapp.extensions import db
 
@@ -74,6 +74,8 @@ def episode_tasks(
     """The episode's escalations as tasks, as of `now`."""
     from webapp.templating import local_time  # the page's words for the return time
 
+    if episode.status == EpisodeStatus.WITHDRAWN:
+        return []  # recorded by mistake: nothing to act on
     if actions is None:
         actions = actions_of([episode.id]).get(episode.id, {})
     t = children.thresholds()
@@ -172,9 +174,11 @@ def record_action(user: User, episode: Episode, code: str, data: Mapping) -> Esc
         recorded_at=now,
     )
     action.details = {"who": who, "note": note}
-    db.session.add(action)
     try:
+        # Added inside the savepoint: begin_nested() flushes what is pending before it starts,
+        # so a row added before it would hit the unique constraint outside the savepoint.
         with db.session.begin_nested():
+            db.session.add(action)
             db.session.flush()
     except IntegrityError:
         # Recorded by someone else at the same instant: theirs stands.

@@ -316,3 +316,16 @@ class EpisodeCorrectionForm(FlaskForm):
     )
     seen = HiddenField()
     submit = SubmitField("Save the correction", widget=GovSubmitInput())
+
+
+class WithdrawForm(FlaskForm):
+    """Withdraw an episode recorded by mistake (corrections.withdraw_episode)."""
+
+    withdraw_reason = TextAreaField(
+        "Why is it withdrawn?",
+        description="For example: a duplicate of the report made an hour earlier.",
+        widget=ShortTextArea(3),
+        validators=[InputRequired(message="Enter why the episode is withdrawn"), Length(max=2000)],
+    )
+    seen = HiddenField()
+    submit = SubmitField("Withdraw the episode", widget=GovSubmitInput())

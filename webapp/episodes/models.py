@@ -83,6 +83,9 @@ HOW_RETURNED_LABELS = {
 class EpisodeStatus(StrEnum):
     MISSING = "missing"
     RETURNED = "returned"
+    # Recorded by mistake (a duplicate, the wrong child): kept, with who withdrew it and why
+    # (episode_changes), never deleted; it counts for nothing (escalations, clocks, returns).
+    WITHDRAWN = "withdrawn"
 
 
 class Episode(db.Model):

@@ -193,6 +193,7 @@ def _no_overlap(child: Child, last_seen_at: datetime) -> None:
     overlapping = db.session.scalar(
         select(Episode.id).where(
             Episode.child_id == child.id,
+            Episode.status == EpisodeStatus.RETURNED,
             Episode.last_seen_at <= last_seen_at,
             Episode.returned_at > last_seen_at,
         )

@@ -22,6 +22,8 @@ class Status(StrEnum):
     SUBMITTED = "submitted"  # awaiting manager authorisation
     SENT_BACK = "sent_back"  # manager asked for changes
     AUTHORISED = "authorised"
+    # The only episode it covered was withdrawn (recorded by mistake) before it was held.
+    NOT_NEEDED = "not_needed"
 
 
 STATUS_LABELS = {
@@ -30,6 +32,7 @@ STATUS_LABELS = {
     Status.SUBMITTED: "Awaiting authorisation",
     Status.SENT_BACK: "Sent back for changes",
     Status.AUTHORISED: "Authorised",
+    Status.NOT_NEEDED: "Not needed: its episode was withdrawn",
 }
 
 # Statuses in which the worker is still responsible for getting the interview done: the 72-hour

@@ -66,7 +66,8 @@ def dashboard(manager: User, now: datetime) -> Dashboard:
         .where(
             or_(
                 Episode.status == EpisodeStatus.MISSING,
-                Episode.returned_at >= now - ESCALATION_LOOKBACK,
+                (Episode.status == EpisodeStatus.RETURNED)
+                & (Episode.returned_at >= now - ESCALATION_LOOKBACK),
             )
         )
         .order_by(Episode.last_seen_at)

@@ -42,6 +42,8 @@ INTERVIEW_FACTS = (
     "appointment_arranged_at",
 )
 EPISODE_FACTS = (
+    # A withdrawn episode (recorded by mistake) wants no reminders at all.
+    "status",
     "last_seen_at",
     "returned_at",
     "child_id",

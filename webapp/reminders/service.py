@@ -21,7 +21,7 @@ from webapp.carers.models import RiskPlan
 from webapp.children import service as children
 from webapp.children.models import Child
 from webapp.db_types import new_id, utcnow
-from webapp.episodes.models import Episode, EscalationAction
+from webapp.episodes.models import Episode, EpisodeStatus, EscalationAction
 from webapp.errors import NotAllowed, NotFound
 from webapp.extensions import db
 from webapp.interviews import workflow
@@ -263,7 +263,9 @@ def wanted(subject_type: str, subject_id: str, now: datetime) -> list[schedule.D
         plan = db.session.get(RiskPlan, subject_id)
         return schedule.plan_reminders(plan_facts(plan), cfg, now=now) if plan else []
     episode = db.session.get(Episode, subject_id)
-    return schedule.episode_reminders(episode_facts(episode), now, cfg) if episode else []
+    if episode is None or episode.status == EpisodeStatus.WITHDRAWN:
+        return []  # withdrawn: recorded by mistake, so nobody is reminded of it
+    return schedule.episode_reminders(episode_facts(episode), now, cfg)
 
 
 def refresh(subject_type: str, subject_id: str, now: datetime | None = None) -> None:
