@@ -93,3 +93,13 @@ class ChildEditForm(ChildForm):
     # The record's updated_at when the form was drawn: another's change meanwhile is not lost.
     seen = HiddenField()
     submit = SubmitField("Save changes", widget=GovSubmitInput())
+
+
+class ChildSearchForm(FlaskForm):
+    q = StringField(
+        "Find a child",
+        description="A name, the authority's identifier, a UPN, or a date of birth (DD/MM/YYYY)",
+        widget=GovTextInput(),
+        validators=[Length(max=100)],
+    )
+    submit = SubmitField("Search", widget=GovSubmitInput())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, Text, event
+from sqlalchemy import ForeignKey, Index, String, Text, event, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.accounts.models import Organisation, User
@@ -77,7 +77,7 @@ class Child(db.Model):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
-    date_of_birth: Mapped[date]
+    date_of_birth: Mapped[date] = mapped_column(index=True)
     sex: Mapped[str] = mapped_column(String(10))
     legal_status: Mapped[str] = mapped_column(String(20), default=LegalStatus.NONE)
     looked_after: Mapped[bool] = mapped_column(default=False)
@@ -155,6 +155,16 @@ class Child(db.Model):
 
     def __repr__(self) -> str:  # never the name: reprs end up in logs
         return f"<Child {self.id}>"
+
+
+# Finding a child by the start of a name in any case (children.service.find_children); on
+# PostgreSQL a pattern operator class lets the index serve LIKE whatever the collation.
+for _name in ("first_name", "last_name"):
+    Index(
+        f"ix_children_lower_{_name}",
+        func.lower(getattr(Child, _name)).label(f"lower_{_name}"),
+        postgresql_ops={f"lower_{_name}": "text_pattern_ops"},
+    )
 
 
 @event.listens_for(Child, "before_insert")

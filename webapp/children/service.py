@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 
 from webapp import access, audit, deadlines, uow
 from webapp.accounts.models import Organisation, OrgKind, Role, User
@@ -21,15 +21,7 @@ from webapp.episodes.models import Episode, EpisodeStatus
 from webapp.errors import NotAllowed, RuleError
 from webapp.extensions import db
 from webapp.interviews.models import Interview
-
-
-def list_children(user: User) -> list[Child]:
-    children = db.session.scalars(
-        access.children_query(user).order_by(Child.last_name, Child.first_name)
-    ).all()
-    audit.record("list", "child", None, detail=f"{len(children)} children")
-    uow.commit()
-    return list(children)
+from webapp.schools.pupil_rules import normalise_upn, parse_date
 
 
 def read_child(user: User, child_id: str) -> Child:
@@ -357,3 +349,60 @@ def changes_of(child: Child) -> list[ChildChange]:
             .order_by(ChildChange.changed_at.desc())
         )
     )
+
+
+# ---------------------------------------------------------------- finding a child
+
+SEARCH_LIMIT = 50
+LIST_LIMIT = 200
+
+
+def _prefix(word: str) -> str:
+    """A LIKE pattern for names starting with `word`, its own % and _ taken literally."""
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def find_children(user: User, query: str | None) -> tuple[list[Child], bool]:
+    """The children this person may see that match `query`: a date of birth (DD/MM/YYYY or
+    YYYY-MM-DD), the authority's identifier or a UPN exactly, or names starting with each word
+    typed (first or last name, any case). Without a query, the first of the list by name.
+    Returns the children and whether there were more than shown. Audited without the query:
+    what was typed may be a name."""
+    text_ = (query or "").strip()
+    base = access.children_query(user)
+    limit = SEARCH_LIMIT if text_ else LIST_LIMIT
+    if text_:
+        dob = parse_date(text_)
+        if dob is not None:
+            base = base.where(Child.date_of_birth == dob)
+        else:
+            words = text_.lower().split()[:4]
+            names = and_(
+                *(
+                    or_(
+                        func.lower(Child.first_name).like(_prefix(w), escape="\\"),
+                        func.lower(Child.last_name).like(_prefix(w), escape="\\"),
+                    )
+                    for w in words
+                )
+            )
+            base = base.where(
+                or_(
+                    names,
+                    Child.authority_child_id == text_,
+                    Child.upn == normalise_upn(text_),
+                )
+            )
+    rows = list(
+        db.session.scalars(
+            base.order_by(Child.last_name, Child.first_name, Child.id).limit(limit + 1)
+        )
+    )
+    audit.record(
+        "search" if text_ else "list",
+        "child",
+        None,
+        detail=f"{min(len(rows), limit)}{'+' if len(rows) > limit else ''} children",
+    )
+    uow.commit()
+    return rows[:limit], len(rows) > limit

@@ -5,7 +5,7 @@ from webapp import access
 from webapp.accounts.models import Role
 from webapp.carers import plans
 from webapp.children import service
-from webapp.children.forms import ChildEditForm, ChildForm
+from webapp.children.forms import ChildEditForm, ChildForm, ChildSearchForm
 from webapp.db_types import utcnow
 from webapp.episodes import escalations
 from webapp.episodes import service as episodes
@@ -18,11 +18,17 @@ from webapp.templating import iso
 bp = Blueprint("children", __name__, url_prefix="/children")
 
 
-@bp.route("/")
+@bp.route("/", methods=["GET", "POST"])
 @roles_required(Role.MANAGER, Role.WORKER, Role.SOCIAL_WORKER, Role.DSL, Role.CARER, Role.IRO)
 def index():
-    children = service.list_children(current_user)
-    return render_template("children/index.html", children=children)
+    # The search is posted, never put in the address: what is typed may be a child's name, and
+    # addresses are kept in browser history and server logs.
+    form = ChildSearchForm()
+    query = form.q.data if form.validate_on_submit() else None
+    children, more = service.find_children(current_user, query)
+    return render_template(
+        "children/index.html", children=children, more=more, form=form, searched=bool(query)
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])
