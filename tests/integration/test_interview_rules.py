@@ -106,6 +106,36 @@ def test_completeness_rules_as_data_say_what_is_missing():
     assert "share_with" in {p.field for p in completeness_problems(consented)}
 
 
+@pytest.mark.parametrize(
+    ("facts", "asked"),
+    [
+        ({"harm": ["hurt"]}, True),
+        ({"harm": ["none"]}, False),
+        ({"harm": ["none", "drugged"]}, True),
+        ({"crime": "yes"}, True),
+        ({"crime": "unsure"}, False),
+        ({"held_captive": "yes"}, True),
+        ({}, False),
+    ],
+)
+def test_harm_a_crime_or_being_held_with_no_cp_referral_asks_why(facts, asked):
+    """The rules say: a return interview that records harm, a crime or being held against their
+    will, with "child protection referral: no", says why before it is sent for authorisation."""
+    from webapp.interviews.questions import completeness_problems
+
+    accepted = {"offered": "Y", "outcome": "accepted", "cp_referral": "no", **facts}
+    missing = {p.field for p in completeness_problems(accepted)}
+    assert ("cp_referral_reason" in missing) is asked
+    # A referral made, or the reason given: nothing more is asked.
+    assert "cp_referral_reason" not in {
+        p.field for p in completeness_problems({**accepted, "cp_referral": "yes"})
+    }
+    assert "cp_referral_reason" not in {
+        p.field
+        for p in completeness_problems({**accepted, "cp_referral_reason": "Police already on it"})
+    }
+
+
 @pytest.mark.both_databases
 def test_a_managers_phone_copies_only_what_is_allocated_to_them(as_user):
     """ "My returns" means allocated to me: the web pages keep the manager's wider view."""

@@ -58,3 +58,12 @@ test("sending for authorisation needs what the server's completeness rules ask f
   assert.deepEqual(missingAnswers({ offered: "Y" }, rules), [{ name: "outcome", message: "Say the outcome" }]);
   assert.deepEqual(missingAnswers({ offered: "Y", outcome: "accepted" }, rules), []);
 });
+
+test("a rule on a checkboxes answer holds when any box ticked is one of its values (as the server)", async () => {
+  const { missingAnswers } = await import("../../static/js/records/validate.js");
+  const rules = [{ section: "c", field: "cp_referral_reason", message: "Say why",
+    when: [{ cp_referral: ["no"], harm: ["hurt", "injured", "drugged", "abused"] }] }];
+  assert.deepEqual(missingAnswers({ cp_referral: "no", harm: ["none", "drugged"] }, rules).map((p) => p.name), ["cp_referral_reason"]);
+  assert.deepEqual(missingAnswers({ cp_referral: "no", harm: ["none"] }, rules), []);
+  assert.deepEqual(missingAnswers({ cp_referral: "yes", harm: ["hurt"] }, rules), []);
+});

@@ -239,6 +239,13 @@ SECTIONS: tuple[Section, ...] = (
                 choices=YES_NO,
             ),
             Question(
+                "cp_referral_reason",
+                "If not, why not?",
+                "text",
+                hint="Needed when the child was harmed, a crime was committed or they were held "
+                "against their will, and no child protection referral was made.",
+            ),
+            Question(
                 "intelligence",
                 "Information or intelligence for the police",
                 "text",
@@ -414,6 +421,19 @@ REQUIRED: tuple[Required, ...] = (
     Required(
         "concerns", "cp_referral", "Say whether a child protection referral was made", (_ACCEPTED,)
     ),
+    # Harm, a crime or being held against their will with no child protection referral: the
+    # reason is asked before the interview can be sent for authorisation (issue 12).
+    Required(
+        "concerns",
+        "cp_referral_reason",
+        "Say why no child protection referral was made: the child was harmed, a crime was "
+        "committed or they were held against their will",
+        (
+            {**_ACCEPTED, "cp_referral": ("no",), "harm": ("hurt", "injured", "drugged", "abused")},
+            {**_ACCEPTED, "cp_referral": ("no",), "crime": ("yes",)},
+            {**_ACCEPTED, "cp_referral": ("no",), "held_captive": ("yes",)},
+        ),
+    ),
     Required(
         "concerns",
         "consent_to_share",
@@ -439,8 +459,14 @@ class Problem:
 def completeness_problems(data: dict) -> list[Problem]:
     """What is still missing before the interview can be sent for authorisation."""
 
+    def matches(answer, values: tuple[str, ...]) -> bool:
+        # A checkboxes answer (a list) matches when any box ticked is one of the values.
+        if isinstance(answer, list):
+            return any(item in values for item in answer)
+        return answer in values
+
     def holds(alternative: dict[str, tuple[str, ...]]) -> bool:
-        return all(data.get(name) in values for name, values in alternative.items())
+        return all(matches(data.get(name), values) for name, values in alternative.items())
 
     return [
         Problem(r.section, r.field, r.message)

@@ -97,7 +97,10 @@ export function missingAnswers(answers, rules) {
   const data = answers || {};
   /** @param {Record<string, string[]>} alternative */
   const holds = (alternative) =>
-    Object.entries(alternative).every(([name, values]) => values.includes(data[name]));
+    Object.entries(alternative).every(([name, values]) => (Array.isArray(data[name])
+      // A checkboxes answer matches when any box ticked is one of the values (as the server).
+      ? data[name].some((/** @type {string} */ item) => values.includes(item))
+      : values.includes(data[name])));
   return (rules || [])
     .filter((r) => (!r.when.length || r.when.some(holds)) && empty(data[r.field]))
     .map((r) => ({ name: r.field, message: r.message }));
