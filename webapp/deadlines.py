@@ -205,6 +205,9 @@ class EpisodeFacts:
     looked_after: bool = False
     legal_status: str = "none"
     reported_type: str = "missing"
+    # Flagged as trafficked or an unaccompanied asylum-seeking child: treated as a potential
+    # victim of trafficking, so a National Referral Mechanism referral is expected.
+    trafficking: bool = False
 
     def __post_init__(self) -> None:
         # Normalised once here so every rule below compares UTC with UTC; bad records fail loudly
@@ -249,6 +252,7 @@ CODES = (
     "lac_missing_meeting",
     "lac_ad_told",
     "lac_lead_member_told",
+    "nrm_referral",
 )
 # Raised by time missing, only if the child is still missing when they fall due.
 MISSING_TIME_CODES = frozenset(
@@ -273,6 +277,7 @@ TITLES = {
     "lac_missing_meeting": "Missing-from-care meeting",
     "lac_ad_told": "Assistant Director told",
     "lac_lead_member_told": "Lead Member told",
+    "nrm_referral": "National Referral Mechanism referral",
 }
 
 WHO = {
@@ -296,6 +301,10 @@ WHO = {
     "lac_missing_meeting": "Social worker and manager: hold a missing-from-care meeting",
     "lac_ad_told": "Manager: tell the Assistant Director that a looked-after child is missing",
     "lac_lead_member_told": "Manager: tell the Lead Member for children's services",
+    "nrm_referral": (
+        "Manager: treat the child as a potential victim of trafficking; make the National "
+        "Referral Mechanism referral, or record the one already made"
+    ),
 }
 
 
@@ -385,6 +394,16 @@ def episode_escalations(
             if _missing_at(episode, trigger):
                 reason = f"Looked after and missing for {_days(days)} or more"
                 out.append(_escalation(code, trigger, now, reason))
+
+    if episode.trafficking:
+        out.append(
+            _escalation(
+                "nrm_referral",
+                seen,
+                now,
+                "Flagged as trafficked or an unaccompanied asylum-seeking child",
+            )
+        )
 
     intervention: list[tuple[datetime, str]] = []
     recent = _count_between(episodes, seen - timedelta(days=t.intervention_window_days), seen)

@@ -242,3 +242,12 @@ def test_a_withdrawal_needs_a_reason_a_manager_and_happens_once(as_user, world):
     assert withdraw(manager, episode).status_code == 302
     r = manager.post(f"/episodes/{episode.id}/withdraw", {"withdraw_reason": WITHDRAW})
     assert r.status_code == 422 and "already withdrawn" in r.get_data(as_text=True)
+
+
+def test_a_withdrawn_episode_is_not_corrected(as_user, world):
+    episode = world["episode"]
+    manager = as_user(world["manager"])
+    assert withdraw(manager, episode).status_code == 302
+    assert "is withdrawn" in manager.get(f"/episodes/{episode.id}/correct").get_data(as_text=True)
+    r = manager.post(f"/episodes/{episode.id}/correct", form(episode, "", reported_type="absent"))
+    assert r.status_code == 422 and "This episode is withdrawn" in r.get_data(as_text=True)

@@ -905,3 +905,12 @@ def test_kent_rules_not_for_a_child_not_looked_after_nor_away_from_placement():
     ]
     away = EpisodeFacts("b", T0, None, True, "none", reported_type="away")
     assert "lac_ad_told" not in codes(episode_escalations(away, [away], T0 + 10 * DAY))
+
+
+def test_a_trafficked_or_unaccompanied_child_gets_an_nrm_referral_task_at_once():
+    e = EpisodeFacts("a", T0, None, False, "none", trafficking=True)
+    (nrm,) = [x for x in episode_escalations(e, [e], T0) if x.code == "nrm_referral"]
+    assert nrm.due_at == T0 and nrm.state == "due"
+    assert "trafficking" in nrm.who
+    plain = ep("b", T0)
+    assert "nrm_referral" not in codes(episode_escalations(plain, [plain], T0 + DAY))

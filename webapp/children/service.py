@@ -73,6 +73,7 @@ def facts(episode: Episode, child: Child | None = None) -> deadlines.EpisodeFact
         legal_status=child.legal_status,
         # "away" (whereabouts known) raises no missing-time escalation.
         reported_type=episode.reported_type,
+        trafficking=child.flag_trafficking,
     )
 
 

@@ -72,6 +72,8 @@ def correct_episode(
     episode's updated_at when the form was drawn (another's change meanwhile is not lost)."""
     if not access.can_manage(user):
         raise NotAllowed("Only managers correct an episode")
+    if episode.status == EpisodeStatus.WITHDRAWN:
+        raise RuleError(None, "This episode is withdrawn: it is kept as it was, and not corrected")
     if seen is not None and deadlines.ensure_utc(episode.updated_at) != deadlines.ensure_utc(seen):
         raise RuleError(
             None,

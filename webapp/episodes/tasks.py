@@ -27,7 +27,7 @@ CLOSE_ON_RETURN = deadlines.MISSING_TIME_CODES
 # About the child's pattern of going missing, not one episode: when the child's later episode
 # raises the same one, the task is carried to it (one task per child, not one per episode).
 PATTERN_CODES = frozenset(
-    {"intervention_meeting", "repeat_episodes", "lac_second_stage_intervention"}
+    {"intervention_meeting", "repeat_episodes", "lac_second_stage_intervention", "nrm_referral"}
 )
 
 
@@ -95,6 +95,16 @@ FORMS: dict[str, ActionForm] = {
         who_label="Told by, and how",
         who_hint="For example: the Assistant Director, at the weekly briefing",
         note_label="Anything to add",
+    ),
+    "nrm_referral": ActionForm(
+        kinds=(
+            ActionKind("referred", "National Referral Mechanism referral made"),
+            ActionKind("already", "Already referred before this episode"),
+        ),
+        when_label="When was it made?",
+        who_label="Made by (the first responder)",
+        who_hint="The person or organisation that referred the child",
+        note_label="Reference and outcome so far",
     ),
     "lac_visit": ActionForm(
         kinds=(
