@@ -47,7 +47,7 @@ def _worker_interview_clause(user: User):
 def child_clause(user: User):
     """A WHERE clause on Child for the children `user` may see."""
     role = user.role
-    if role == Role.MANAGER:
+    if role in (Role.MANAGER, Role.SENIOR_MANAGER):
         return or_(
             Child.responsible_authority_id == user.authority_id,
             Child.host_authority_id == user.authority_id,

@@ -24,6 +24,7 @@ from webapp.schools.pupil_rules import upn_check_letter
 
 USERS_SUMMARY = [
     ("manager@demo.test", "manager"),
+    ("ad@demo.test", "Assistant Director (senior manager): receives Need to Know"),
     ("worker@demo.test", "return interview worker"),
     ("worker2@demo.test", "return interview worker"),
     ("sw@demo.test", "social worker"),
@@ -64,6 +65,7 @@ def load(password: str) -> dict:
     user("admin@demo.test", "Robin Hale", Role.ADMIN, la)
     iro = user("iro@demo.test", "Grace Adeyemi", Role.IRO, la)
     user("cme@demo.test", "Tom Ellery", Role.CME, la)
+    user("ad@demo.test", "Rhiannon Voss", Role.SENIOR_MANAGER, la)
     other_manager = user("manager@southvale.test", "Dana Frost", Role.MANAGER, other_la)
 
     def child(first, last, dob, sex, legal, **kw):

@@ -41,7 +41,15 @@ def _nav_items() -> list[dict]:
         items.append(("interviews.my_returns", "My returns"))
     if role == Role.MANAGER:
         items.append(("oversight.dashboard", "Returns and escalations"))
-    if role in (Role.MANAGER, Role.WORKER, Role.SOCIAL_WORKER, Role.DSL, Role.CARER, Role.IRO):
+    if role in (
+        Role.MANAGER,
+        Role.SENIOR_MANAGER,
+        Role.WORKER,
+        Role.SOCIAL_WORKER,
+        Role.DSL,
+        Role.CARER,
+        Role.IRO,
+    ):
         items.append(("children.index", "Children"))
     if role == Role.CME:
         items.append(("cme.worklist", "Children missing education"))

@@ -34,6 +34,10 @@ class Role(StrEnum):
     # notifications (10 days, 20 days, referrals, missing in the school day) and makes the joint
     # reasonable enquiries with the school (DOMAIN.md).
     CME = "cme"
+    # Assistant Director or service manager of the local authority: receives Need to Know when a
+    # child has been missing 24 hours, and reads the authority's children (DOMAIN.md). Acts on
+    # nothing here: the managers do.
+    SENIOR_MANAGER = "senior_manager"
 
 
 ROLE_LABELS = {
@@ -45,6 +49,7 @@ ROLE_LABELS = {
     Role.ADMIN: "Administrator",
     Role.IRO: "Independent reviewing officer",
     Role.CME: "Children missing education officer",
+    Role.SENIOR_MANAGER: "Assistant Director or senior manager",
 }
 
 

@@ -49,15 +49,16 @@ def settings() -> schedule.ReminderSettings:
     return schedule.DEFAULT_SETTINGS
 
 
-def _managers(authority_ids: set[str]) -> tuple[str, ...]:
-    """Active managers of these local authorities (directly or through a team)."""
+def _managers(authority_ids: set[str], role: str = Role.MANAGER) -> tuple[str, ...]:
+    """Active managers (or, with `role`, senior managers) of these local authorities, directly
+    or through a team."""
     if not authority_ids:
         return ()
     rows = db.session.scalars(
         select(User.id)
         .join(Organisation, User.organisation_id == Organisation.id)
         .where(
-            User.role == Role.MANAGER,
+            User.role == role,
             User.active.is_(True),
             or_(
                 Organisation.id.in_(authority_ids),
@@ -113,6 +114,8 @@ def episode_facts(episode: Episode) -> schedule.EpisodeReminderFacts:
         episode=children.facts(episode, child),
         history=tuple(children.history(child)),
         manager_ids=_managers(authorities),
+        # The Assistant Director and service managers: told of Need to Know.
+        senior_manager_ids=_managers(authorities, Role.SENIOR_MANAGER),
         carer_id=child.carer_id,
         social_worker_id=child.social_worker_id,
         # The schedule tells the IRO only while the child is looked after (episode facts).
