@@ -158,7 +158,7 @@ def can_act_on_escalation(user: User, child: Child, code: str) -> bool:
         return True
     if code == "lac_visit":
         return user.role == Role.SOCIAL_WORKER and child.social_worker_id == user.id
-    if code == "lac_second_stage_intervention":
+    if code in ("lac_second_stage_intervention", "care_plan_review"):
         return user.role == Role.IRO and child.iro_id == user.id
     return False
 

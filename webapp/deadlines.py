@@ -94,6 +94,9 @@ class Thresholds:
     lac_meeting_days: int = 3
     lac_ad_days: int = 3
     lac_lead_member_days: int = 7
+    # A looked-after child missing this many times within lac_repeat_window_days: the IRO
+    # reviews the care plan (DOMAIN.md: prompted after repeated episodes).
+    care_plan_review_episodes: int = 3
     due_soon_hours: int = 24
 
     @classmethod
@@ -253,6 +256,7 @@ CODES = (
     "lac_ad_told",
     "lac_lead_member_told",
     "nrm_referral",
+    "care_plan_review",
 )
 # Raised by time missing, only if the child is still missing when they fall due.
 MISSING_TIME_CODES = frozenset(
@@ -278,6 +282,7 @@ TITLES = {
     "lac_ad_told": "Assistant Director told",
     "lac_lead_member_told": "Lead Member told",
     "nrm_referral": "National Referral Mechanism referral",
+    "care_plan_review": "Care plan review",
 }
 
 WHO = {
@@ -304,6 +309,9 @@ WHO = {
     "nrm_referral": (
         "Manager: treat the child as a potential victim of trafficking; make the National "
         "Referral Mechanism referral, or record the one already made"
+    ),
+    "care_plan_review": (
+        "Independent reviewing officer: review the care plan in the light of the episodes"
     ),
 }
 
@@ -426,6 +434,16 @@ def episode_escalations(
 
     if episode.is_looked_after:
         lac_recent = _count_between(episodes, seen - timedelta(days=t.lac_repeat_window_days), seen)
+        if lac_recent >= t.care_plan_review_episodes:
+            out.append(
+                _escalation(
+                    "care_plan_review",
+                    seen + timedelta(days=t.lac_meeting_days),
+                    now,
+                    f"Looked after and missing {lac_recent} times in "
+                    f"{_days(t.lac_repeat_window_days)}",
+                )
+            )
         if lac_recent > t.lac_repeat_episodes:
             out.append(
                 _escalation(

@@ -736,6 +736,7 @@ def test_looked_after_child_missing_8_days_gets_the_full_ordered_list():
         "urgent_strategy_meeting",  # T0 + 72 h
         "lac_missing_meeting",  # T0 + 3 days (Kent: looked after)
         "lac_ad_told",  # T0 + 3 days
+        "care_plan_review",  # T0 + 3 days: 11 episodes in 90 days (the IRO)
         "strategy_meeting",  # T0 + 7 days
         "lac_lead_member_told",  # T0 + 7 days
         "lac_visit",  # T0 + 8 days + 24 h
@@ -914,3 +915,19 @@ def test_a_trafficked_or_unaccompanied_child_gets_an_nrm_referral_task_at_once()
     assert "trafficking" in nrm.who
     plain = ep("b", T0)
     assert "nrm_referral" not in codes(episode_escalations(plain, [plain], T0 + DAY))
+
+
+def test_a_looked_after_child_missing_a_third_time_in_90_days_prompts_the_care_plan_review():
+    history = lac_run(2, T0 - 40 * DAY, 10 * DAY)
+    third = ep("third", T0, T0 + 5 * H, looked_after=True)
+    review = by_code(episode_escalations(third, [*history, third], T0 + 4 * DAY))
+    assert review["care_plan_review"].due_at == T0 + 3 * DAY
+    assert "3 times in 90 days" in review["care_plan_review"].reason
+    assert "reviewing officer" in review["care_plan_review"].who
+    second = ep("second", T0, T0 + 5 * H, looked_after=True)
+    fewer = codes(episode_escalations(second, [history[0], second], T0 + 4 * DAY))
+    assert "care_plan_review" not in fewer
+    not_lac = ep("x", T0, T0 + 5 * H)
+    assert "care_plan_review" not in codes(
+        episode_escalations(not_lac, [*[ep(f"n{i}", T0 - i * DAY) for i in (5, 9)], not_lac], T0)
+    )

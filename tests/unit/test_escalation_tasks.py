@@ -110,7 +110,11 @@ def test_every_escalation_has_a_form_and_reasons_are_asked_where_the_rules_say()
     needing_reason = {
         (code, k.value) for code, form in tasks.FORMS.items() for k in form.kinds if k.reason_needed
     }
-    assert needing_reason == {("repeat_episodes", "not_referred"), ("lac_visit", "exception")}
+    assert needing_reason == {
+        ("repeat_episodes", "not_referred"),
+        ("lac_visit", "exception"),
+        ("care_plan_review", "not_changed"),
+    }
     assert tasks.kind_label("lac_visit", "exception") == "Team manager agreed an exception"
 
 

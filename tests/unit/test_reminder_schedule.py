@@ -85,6 +85,7 @@ def test_the_table_names_every_kind_once():
         "lac_missing_meeting",
         "lac_ad_told",
         "lac_lead_member_told",
+        "care_plan_review",
     ]
     assert {k.subject_type for k in SCHEDULE} == {"interview", "episode"}
     assert KINDS["rhi_overdue"].urgency == "high"
@@ -576,3 +577,28 @@ def test_kents_looked_after_steps_remind_managers_beside_the_missing_chain():
     acted = replace(ep_facts(ep), actioned=frozenset({"lac_ad_told"}))
     kinds = {r.kind for r in episode_reminders(acted, at_3_days)}
     assert "lac_ad_told" not in kinds and "lac_missing_meeting" in kinds
+
+
+def test_the_care_plan_review_reminds_the_iro_or_else_the_managers():
+    history = [
+        episode(
+            id=f"h{i}",
+            last_seen_at=S - i * 10 * DAY,
+            returned_at=S - i * 10 * DAY + H,
+            looked_after=True,
+        )
+        for i in (1, 2)
+    ]
+    ep = episode(looked_after=True)
+    with_iro = replace(ep_facts(ep, history), iro_id="iro1")
+    after = S + 3 * DAY + timedelta(minutes=1)
+    told = {
+        r.recipient_id for r in episode_reminders(with_iro, after) if r.kind == "care_plan_review"
+    }
+    assert told == {"iro1"}
+    told = {
+        r.recipient_id
+        for r in episode_reminders(ep_facts(ep, history), after)
+        if r.kind == "care_plan_review"
+    }
+    assert told == {"m1"}

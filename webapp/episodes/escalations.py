@@ -44,7 +44,7 @@ def owner_of(episode: Episode, code: str) -> Owner:
     who = deadlines.WHO[code].split(":")[0]
     if code == "lac_visit" and child.social_worker is not None:
         return Owner(who, child.social_worker.name)
-    if code == "lac_second_stage_intervention" and child.iro is not None:
+    if code in ("lac_second_stage_intervention", "care_plan_review") and child.iro is not None:
         return Owner(who, child.iro.name)
     return Owner(who)
 

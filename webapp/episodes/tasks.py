@@ -27,7 +27,13 @@ CLOSE_ON_RETURN = deadlines.MISSING_TIME_CODES
 # About the child's pattern of going missing, not one episode: when the child's later episode
 # raises the same one, the task is carried to it (one task per child, not one per episode).
 PATTERN_CODES = frozenset(
-    {"intervention_meeting", "repeat_episodes", "lac_second_stage_intervention", "nrm_referral"}
+    {
+        "intervention_meeting",
+        "repeat_episodes",
+        "lac_second_stage_intervention",
+        "nrm_referral",
+        "care_plan_review",
+    }
 )
 
 
@@ -105,6 +111,16 @@ FORMS: dict[str, ActionForm] = {
         who_label="Made by (the first responder)",
         who_hint="The person or organisation that referred the child",
         note_label="Reference and outcome so far",
+    ),
+    "care_plan_review": ActionForm(
+        kinds=(
+            ActionKind("reviewed", "Care plan reviewed"),
+            ActionKind("not_changed", "Considered: the plan stands", reason_needed=True),
+        ),
+        when_label="When?",
+        who_label="Reviewed by, and who took part",
+        who_hint="The IRO, and the social worker, carer or child where they took part",
+        note_label="What changed in the plan, or why it stands",
     ),
     "lac_visit": ActionForm(
         kinds=(

@@ -140,6 +140,13 @@ SCHEDULE: tuple[KindSpec, ...] = (
     KindSpec("lac_missing_meeting", EPISODE, "managers", "high", "Missing-from-care meeting due"),
     KindSpec("lac_ad_told", EPISODE, "managers", "high", "Tell the Assistant Director"),
     KindSpec("lac_lead_member_told", EPISODE, "managers", "normal", "Tell the Lead Member"),
+    KindSpec(
+        "care_plan_review",
+        EPISODE,
+        "the child's IRO (looked after only)",
+        "normal",
+        "Care plan review due",
+    ),
 )
 # The missing-time chain whose reminders each go stale when the next falls due: Need to Know,
 # then the urgent strategy meeting, then the strategy meeting. (Kent's looked-after steps fall
@@ -632,6 +639,11 @@ def _episode_body(e: Escalation, episode: EpisodeFacts, t: Thresholds) -> str:
             f"{_count(t.lac_repeat_window_days, 'day')}: "
             "a second-stage intervention meeting is due."
         )
+    if code == "care_plan_review":
+        return (
+            f"A child in care has gone missing {t.care_plan_review_episodes} or more times in "
+            f"{_count(t.lac_repeat_window_days, 'day')}: a care plan review is due."
+        )
     if code == "lac_missing_meeting":
         return (
             f"A child in care has been missing for {_count(t.lac_meeting_days, 'day')}: "
@@ -680,6 +692,9 @@ def episode_reminders(
     out: list[DueReminder] = []
     for e in escalations:
         recipients = f.manager_ids
+        if e.code == "care_plan_review":
+            # The IRO reviews the care plan; with none allocated, the managers are told.
+            recipients = (f.iro_id,) if f.iro_id else f.manager_ids
         if e.code == "need_to_know":
             recipients = _ids((*f.manager_ids, *f.senior_manager_ids), "manager id")
         body = _episode_body(e, f.episode, t)
