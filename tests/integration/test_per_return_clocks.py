@@ -72,3 +72,19 @@ def test_an_interview_sent_back_keeps_its_deadline_and_is_not_joined(setting):
     assert fresh.id != held.id
     db.session.refresh(held)
     assert held.due_at == due and held.status == InterviewStatus.SENT_BACK
+
+
+def test_the_childs_page_lists_open_interviews_first_most_urgent_on_top(as_user, setting):
+    manager, child = setting
+    done = factories.interview(
+        child_=child, returned_hours_ago=5, manager_=manager, status=InterviewStatus.AUTHORISED
+    )
+    later = factories.interview(child_=child, returned_hours_ago=10, manager_=manager)
+    overdue = factories.interview(child_=child, returned_hours_ago=90, manager_=manager)
+    db.session.commit()
+    page = as_user(manager).get(f"/children/{child.id}").get_data(as_text=True)
+    order = sorted(
+        (page.index(f"/interviews/{i.id}"), name)
+        for name, i in (("done", done), ("later", later), ("overdue", overdue))
+    )
+    assert [name for _, name in order] == ["overdue", "later", "done"]

@@ -12,6 +12,7 @@ from webapp.episodes import service as episodes
 from webapp.errors import RuleError
 from webapp.formfields import seen_at
 from webapp.interviews import service as interviews
+from webapp.interviews import workflow
 from webapp.security import login_required, roles_required
 from webapp.templating import iso
 
@@ -115,7 +116,17 @@ def show(child_id: str):
         "children/show.html",
         child=child,
         episode_rows=episode_rows,
-        interviews=[(i, interviews.clock(i, now)) for i in interview_rows],
+        # Open first, the most urgent at the top (overdue, then due soon); finished work last.
+        interviews=[
+            (i, interviews.clock(i, now))
+            for i in sorted(
+                interview_rows,
+                key=lambda i: (
+                    i.status not in workflow.OPEN_STATUSES,
+                    i.due_at if i.status in workflow.OPEN_STATUSES else -i.due_at.timestamp(),
+                ),
+            )
+        ],
         appointments=interviews.appointments(current_user, child),
         # The plan's next step for a child not back (carers and those who keep the plan).
         step=_open_step(child, now),
