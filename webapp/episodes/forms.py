@@ -232,6 +232,17 @@ class NotesForm(FlaskForm):
 
 
 class PoliceForm(FlaskForm, PoliceFields):
+    safe_and_well_at = LocalDateTimeField(
+        "When did the police do the safe-and-well check?",
+        description="After the return. UK time. Leave blank if not done yet.",
+        validators=[Optional()],
+    )
+    safe_and_well_by = StringField(
+        "Who did it",
+        description="The officer and force, for example: PC 1234, Northshire Police",
+        widget=GovTextInput(),
+        validators=[Optional(), Length(max=100)],
+    )
     submit = SubmitField("Save police details", widget=GovSubmitInput())
 
 

@@ -115,6 +115,9 @@ class Episode(db.Model):
     return_enc: Mapped[str | None] = mapped_column(Text)
     # Sealed: what the carer noticed, for the return interview (the worker reads it).
     carer_notes_enc: Mapped[str | None] = mapped_column(Text)
+    # The police's safe-and-well check after the return: when, and by whom (sealed: a name).
+    safe_and_well_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    safe_and_well_by_enc: Mapped[str | None] = mapped_column(Text)
     reported_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -126,6 +129,7 @@ class Episode(db.Model):
     report = SealedAttribute("report_enc", "episode", "report", default={})
     return_details = SealedAttribute("return_enc", "episode", "return", default={})
     carer_notes = SealedAttribute("carer_notes_enc", "episode", "carer_notes")
+    safe_and_well_by = SealedAttribute("safe_and_well_by_enc", "episode", "safe_and_well_by")
 
     __mapper_args__ = {"version_id_col": version}
 

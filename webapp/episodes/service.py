@@ -214,9 +214,19 @@ def update_police(user: User, episode: Episode, data: dict) -> Episode:
         raise RuleError(
             "reported_to_police_at", "The time reported to police must be after the time last seen"
         )
+    checked = data.get("safe_and_well_at")
+    if checked is not None:
+        if episode.returned_at is None:
+            raise RuleError("safe_and_well_at", "A safe-and-well check follows the return")
+        _not_future("safe_and_well_at", checked, "The safe-and-well check")
+        if checked < episode.returned_at:
+            raise RuleError("safe_and_well_at", "The safe-and-well check must be after the return")
+    by = _text("safe_and_well_by", data.get("safe_and_well_by"), 100)
     episode.police_category = category
     episode.police_log_number = (data.get("police_log_number") or "").strip() or None
     episode.reported_to_police_at = reported
+    episode.safe_and_well_at = checked
+    episode.safe_and_well_by = by
     audit.record("update", "episode", episode.id, child_id=episode.child_id, detail="police")
     uow.commit()
     return episode
