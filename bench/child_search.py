@@ -24,9 +24,16 @@ import statistics
 import time
 from datetime import date, timedelta
 
-from harness import app_env, cli, fresh_database, instance_folder, load_average, remove_tree
-from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
+from harness import (
+    app_env,
+    cli,
+    drop_database,
+    fresh_database,
+    instance_folder,
+    load_average,
+    remove_tree,
+)
+from sqlalchemy import insert, text
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/homeward_bench_search"
 SURNAMES = [
@@ -164,14 +171,6 @@ def measure(env: dict, size: int) -> list[str]:
             uses = [line.strip() for line in plan if "Index" in line or "Scan" in line]
             out.append(f"  plan of the name search: {'; '.join(uses[:3])}")
     return out
-
-
-def drop_database(url: str) -> None:
-    parsed = make_url(url)
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def main() -> None:

@@ -76,6 +76,15 @@ def fresh_database(url: str | None, instance: Path) -> str:
     return url
 
 
+def drop_database(url: str) -> None:
+    """Drop a PostgreSQL scratch database made by fresh_database (which refused unsafe names)."""
+    parsed = make_url(url)
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def app_env(instance: Path, database_url: str) -> dict[str, str]:
     """The environment for the CLI and server: only our instance folder and database."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOMEWARD_")}

@@ -30,9 +30,16 @@ import subprocess
 import sys
 import time
 
-from harness import ROOT, app_env, cli, fresh_database, instance_folder, load_average, remove_tree
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from harness import (
+    ROOT,
+    app_env,
+    cli,
+    drop_database,
+    fresh_database,
+    instance_folder,
+    load_average,
+    remove_tree,
+)
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/homeward_bench_pupils"
 HEADER = "UPN,Legal Surname,Legal Forename,DOB,Gender,Year\r\n"
@@ -140,15 +147,6 @@ def command_line(env: dict[str, str], size: int, instance) -> str:
     return (
         f"  {'':<16} {size:>6} pupils   `homeward import pupils` {wall:6.2f} s (start-up included)"
     )
-
-
-def drop_database(url: str) -> None:
-    parsed = make_url(url)
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        # fresh_database() has already refused unsafe or protected names.
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def main() -> None:

@@ -42,6 +42,7 @@ from harness import (
     ROOT,
     app_env,
     cli,
+    drop_database,
     fresh_database,
     instance_folder,
     load_average,
@@ -307,16 +308,6 @@ def table(results: list[Result], reminders: int) -> str:
         verdict = "; ".join(problems) if problems else "every reminder delivered once, all sent"
         lines.append(f"  {r.processes} dispatcher(s): {verdict}; reminders per process {shares}")
     return "\n".join(lines)
-
-
-def drop_database(url: str) -> None:
-    parsed = make_url(url)
-    name = parsed.database
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        # fresh_database() has already refused unsafe or protected names.
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def main() -> None:

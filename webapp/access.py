@@ -136,6 +136,18 @@ def get_interview_or_404(user: User, interview_id: str) -> Interview:
     return interview
 
 
+# The roles with a children's list (each sees the children child_clause gives it).
+CHILDREN_READERS = (
+    Role.MANAGER,
+    Role.SENIOR_MANAGER,
+    Role.WORKER,
+    Role.SOCIAL_WORKER,
+    Role.DSL,
+    Role.CARER,
+    Role.IRO,
+)
+
+
 # What each role may do, beyond seeing. Checked in services; views hide what a role cannot do.
 def can_manage(user: User) -> bool:
     """Record episodes and returns, allocate, authorise, forward to police."""

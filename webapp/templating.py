@@ -7,7 +7,7 @@ from datetime import date, datetime
 from flask import Flask, request, url_for
 from flask_login import current_user
 
-from webapp import deadlines
+from webapp import access, deadlines
 from webapp.accounts.models import Role
 
 
@@ -41,15 +41,7 @@ def _nav_items() -> list[dict]:
         items.append(("interviews.my_returns", "My returns"))
     if role == Role.MANAGER:
         items.append(("oversight.dashboard", "Returns and escalations"))
-    if role in (
-        Role.MANAGER,
-        Role.SENIOR_MANAGER,
-        Role.WORKER,
-        Role.SOCIAL_WORKER,
-        Role.DSL,
-        Role.CARER,
-        Role.IRO,
-    ):
+    if role in access.CHILDREN_READERS:
         items.append(("children.index", "Children"))
     if role == Role.CME:
         items.append(("cme.worklist", "Children missing education"))

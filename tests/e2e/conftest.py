@@ -151,6 +151,34 @@ def phone(chromium, server):
     context.close()
 
 
+DESKTOP = {
+    "viewport": {"width": 1280, "height": 900},
+    "locale": "en-GB",
+    "timezone_id": "Europe/London",
+}
+
+
+def open_page(chromium, base_url: str, options: dict):
+    """A page in a new browser context, with the page's script errors kept in `page.errors`."""
+    context = chromium.new_context(base_url=base_url, **options)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.errors = errors
+    return page
+
+
+def clean(page) -> None:
+    """axe finds nothing, and nothing is wider than the screen."""
+    assert axe_violations(page) == [], page.url
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), page.url
+
+
+def success_banner(page) -> str:
+    return page.locator(".govuk-notification-banner--success").first.inner_text()
+
+
 def local_input(dt) -> str:
     """An instant as a datetime-local input takes it: UK time, to the minute."""
     from webapp.deadlines import to_local

@@ -24,20 +24,18 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import (
+    DESKTOP,
     PHONE,
-    axe_violations,
+    clean,
     demo_instance,
     local_input,
+    open_page,
     sign_in,
     start_server,
     stop_server,
+    success_banner,
 )
 
-DESKTOP = {
-    "viewport": {"width": 1280, "height": 900},
-    "locale": "en-GB",
-    "timezone_id": "Europe/London",
-}
 MANAGER = "Morgan Reed"  # manager@demo.test
 # Demo data (webapp/demo.py): Mia Cole came back 60 hours ago, her return interview allocated to
 # the demo worker and due soon; Tyler Grant came back 10 hours ago, his interview awaiting
@@ -98,37 +96,18 @@ def corr_server(tmp_path_factory):
     stop_server(proc)
 
 
-def _page(chromium, server, options):
-    context = chromium.new_context(base_url=server["url"], **options)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.errors = errors
-    return page
-
-
 @pytest.fixture
 def desktop(chromium, corr_server):
-    page = _page(chromium, corr_server, DESKTOP)
+    page = open_page(chromium, corr_server["url"], DESKTOP)
     yield page
     page.context.close()
 
 
 @pytest.fixture
 def phone(chromium, corr_server):
-    page = _page(chromium, corr_server, PHONE)
+    page = open_page(chromium, corr_server["url"], PHONE)
     yield page
     page.context.close()
-
-
-def clean(page):
-    assert axe_violations(page) == [], page.url
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), page.url
-
-
-def banner(page) -> str:
-    return page.locator(".govuk-notification-banner--success").first.inner_text()
 
 
 def _shown(dt: datetime) -> str:
@@ -210,7 +189,7 @@ def test_a_correction_of_the_return_time_moves_the_interview_deadline(desktop, c
     page.get_by_label("Why is it corrected?").fill(reason)
     page.get_by_role("button", name="Save the correction").click()
     page.wait_for_url(re.compile(rf"/episodes/{ids['mia_episode']}$"))
-    assert "Correction saved." in banner(page)
+    assert "Correction saved." in success_banner(page)
 
     # The episode page: the new time, and the correction with its reason and author.
     expect(summary_value(page, "Returned or found")).to_have_text(_shown(new_return))
@@ -320,7 +299,7 @@ def test_withdrawing_a_duplicate_episode(desktop, corr_server):
     page.get_by_label("When was the child last seen?").fill(local_input(last_seen))
     page.get_by_role("button", name="Record episode").click()
     page.wait_for_url(re.compile(r"/episodes/[^/]+$"))
-    assert "Report saved." in banner(page)
+    assert "Report saved." in success_banner(page)
     episode_id = page.url.rstrip("/").rsplit("/", 1)[1]
     assert episode_id != "new"
 
@@ -351,7 +330,7 @@ def test_withdrawing_a_duplicate_episode(desktop, corr_server):
     page.get_by_label("Why is it withdrawn?").fill(reason)
     page.get_by_role("button", name="Withdraw the episode").click()
     page.wait_for_url(re.compile(rf"/episodes/{episode_id}$"))
-    assert "Episode withdrawn." in banner(page)
+    assert "Episode withdrawn." in success_banner(page)
     expect(summary_value(page, "Status")).to_have_text("Withdrawn: recorded by mistake")
     corrections = page.locator("h2#corrections + ul > li")
     expect(corrections).to_have_count(1)
@@ -378,7 +357,7 @@ def test_withdrawing_a_duplicate_episode(desktop, corr_server):
 
 
 def test_correcting_a_childs_record_and_a_stale_window_refused(desktop, chromium, corr_server):
-    first, second = desktop, _page(chromium, corr_server, DESKTOP)
+    first, second = desktop, open_page(chromium, corr_server["url"], DESKTOP)
     ella = corr_server["ids"]["ella"]
     try:
         for page in (first, second):
@@ -399,7 +378,7 @@ def test_correcting_a_childs_record_and_a_stale_window_refused(desktop, chromium
         first.get_by_label("Child in need", exact=True).check()
         first.get_by_role("button", name="Save changes").click()
         first.wait_for_url(re.compile(rf"/children/{ella}$"))
-        assert "Changes saved." in banner(first)
+        assert "Changes saved." in success_banner(first)
         expect(summary_value(first, "Authority's child identifier")).to_have_text("NB-C-004512")
         expect(summary_value(first, "Legal status")).to_have_text("Child in need")
         changes = first.locator("h2#changes + ul > li")

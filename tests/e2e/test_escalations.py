@@ -23,20 +23,18 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import (
+    DESKTOP,
     PHONE,
-    axe_violations,
+    clean,
     demo_instance,
     local_input,
+    open_page,
     sign_in,
     start_server,
     stop_server,
+    success_banner,
 )
 
-DESKTOP = {
-    "viewport": {"width": 1280, "height": 900},
-    "locale": "en-GB",
-    "timezone_id": "Europe/London",
-}
 # Demo data (webapp/demo.py): Leah Marsh has been missing for 30 hours (an intervention meeting
 # overdue: missing for more than 24 hours); Mia Cole, looked after with the demo social worker,
 # came back 60 hours ago (the visit was due within 24 hours of the return).
@@ -118,37 +116,18 @@ def esc_server(tmp_path_factory):
     stop_server(proc)
 
 
-def _page(chromium, server, options):
-    context = chromium.new_context(base_url=server["url"], **options)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.errors = errors
-    return page
-
-
 @pytest.fixture
 def desktop(chromium, esc_server):
-    page = _page(chromium, esc_server, DESKTOP)
+    page = open_page(chromium, esc_server["url"], DESKTOP)
     yield page
     page.context.close()
 
 
 @pytest.fixture
 def phone(chromium, esc_server):
-    page = _page(chromium, esc_server, PHONE)
+    page = open_page(chromium, esc_server["url"], PHONE)
     yield page
     page.context.close()
-
-
-def clean(page):
-    assert axe_violations(page) == [], page.url
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), page.url
-
-
-def banner(page) -> str:
-    return page.locator(".govuk-notification-banner--success").first.inner_text()
 
 
 def escalations_count(page) -> int:
@@ -238,7 +217,7 @@ def test_the_manager_records_an_overdue_meeting_from_the_managers_page(desktop, 
     page.get_by_label("Outcome and actions agreed").fill("Safety plan agreed; daily check-ins.")
     page.get_by_role("button", name="Record action").click()
     page.wait_for_url(re.compile(r"/manage/$"))
-    assert "Intervention meeting: recorded. The task is closed." in banner(page)
+    assert "Intervention meeting: recorded. The task is closed." in success_banner(page)
     expect(card(page, LEAH, "Intervention meeting")).to_have_count(0)
     assert escalations_count(page) == before - 1
     # Leah's other open task is still listed: only the one recorded went.
@@ -343,7 +322,7 @@ def test_the_social_worker_records_the_visit_on_a_phone(phone, desktop, esc_serv
     )
     page.get_by_role("button", name="Record action").click()
     page.wait_for_url(re.compile(rf"/episodes/{ids['mia_latest']}$"))
-    assert "Social worker visit: recorded. The task is closed." in banner(page)
+    assert "Social worker visit: recorded. The task is closed." in success_banner(page)
     visit = task_row(page, "Social worker visit")
     expect(visit.locator(".govuk-tag")).to_have_text("Done")
     expect(visit).to_contain_text(f"Seen alone by the social worker, {_shown(seen)}")
@@ -385,7 +364,7 @@ def test_a_need_to_know_closes_itself_when_the_child_comes_back(desktop, esc_ser
     page.get_by_label("When did the child return or was found?").fill(local_input(returned))
     page.get_by_label("Returned of their own accord").check()
     page.get_by_role("button", name="Record return").click()
-    assert "The 72-hour return interview clock has started" in banner(page)
+    assert "The 72-hour return interview clock has started" in success_banner(page)
 
     page.goto("/manage/")
     expect(card(page, NEW_CHILD, "Need to Know notification")).to_have_count(0)
@@ -409,7 +388,7 @@ def test_a_second_record_from_a_page_opened_earlier_says_it_was_already_recorded
 ):
     # Two managers (here one manager in two windows) open Noah's overdue intervention meeting
     # (demo: missing for 30 hours last week); the first records it, then the second sends theirs.
-    first, second = desktop, _page(chromium, esc_server, DESKTOP)
+    first, second = desktop, open_page(chromium, esc_server["url"], DESKTOP)
     try:
         for page in (first, second):
             sign_in(page, "manager@demo.test")
@@ -427,7 +406,7 @@ def test_a_second_record_from_a_page_opened_earlier_says_it_was_already_recorded
             page.get_by_label("Outcome and actions agreed").fill(f"Outcome from the {who}")
         first.get_by_role("button", name="Record action").click()
         first.wait_for_url(re.compile(r"/manage/$"))
-        assert "Intervention meeting: recorded" in banner(first)
+        assert "Intervention meeting: recorded" in success_banner(first)
 
         with second.expect_response(lambda r: r.request.method == "POST") as sent:
             second.get_by_role("button", name="Record action").click()

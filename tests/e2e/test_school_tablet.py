@@ -12,7 +12,13 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import axe_violations, demo_instance, sign_in, start_server, stop_server
+from tests.e2e.conftest import (
+    clean,
+    demo_instance,
+    sign_in,
+    start_server,
+    stop_server,
+)
 
 TABLET = {
     "viewport": {"width": 820, "height": 1180},
@@ -51,11 +57,6 @@ def local_now() -> str:
     from webapp.deadlines import to_local
 
     return to_local(datetime.now(UTC) - timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M")
-
-
-def clean(page):
-    assert axe_violations(page) == []
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), page.url
 
 
 def test_a_dsl_follows_up_the_morning_register_on_a_tablet(tablet, school_server):

@@ -21,7 +21,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import (
-    axe_violations,
+    clean,
     demo_instance,
     local_input,
     sign_in,
@@ -74,11 +74,6 @@ def net(school_server):
     relay = NetCut(int(school_server["url"].rsplit(":", 1)[1]))
     yield relay
     relay.close()
-
-
-def clean(page):
-    assert axe_violations(page) == []
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), page.url
 
 
 def test_a_dsl_follows_up_absences_with_no_signal(chromium, school_server, net):

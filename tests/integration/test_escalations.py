@@ -382,7 +382,8 @@ def test_only_the_owner_reaches_the_record_action_page(as_user):
         assert as_user(person).get(f"/episodes/{episode.id}").status_code == 200, person.role
 
     refused = [(p, code) for p in (worker, carer, dsl, stranger) for code in codes]
-    refused += [(world.iro, c) for c in codes if c != "lac_second_stage_intervention"]
+    iro_tasks = ("lac_second_stage_intervention", "care_plan_review")
+    refused += [(world.iro, c) for c in codes if c not in iro_tasks]
     refused += [(world.sw, c) for c in codes if c != "lac_visit"]
     refused += [(world.sw, "lac_visit", other)]
     browsers = {}

@@ -23,7 +23,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm.exc import StaleDataError
 
 from sync.store import PayloadError, RecordState, StaleWrite
 from webapp import access
@@ -40,7 +39,6 @@ from webapp.episodes.models import (
     Episode,
     EpisodeStatus,
 )
-from webapp.errors import NotAllowed, NotFound, RuleError
 from webapp.extensions import db
 from webapp.fieldsync import shapes, store
 from webapp.fieldsync.registry import RecordType
@@ -72,16 +70,7 @@ def _texts(payload: Any, names: tuple[str, ...], field: str) -> dict[str, str]:
 
 def _errors_as_payload(fn, *args, **kwargs):
     """A service's refusal, in the terms the sync engine answers a phone with (422, the field)."""
-    try:
-        return fn(*args, **kwargs)
-    except StaleDataError as err:
-        raise StaleWrite("the record changed while it was being written") from err
-    except RuleError as err:
-        raise PayloadError(err.field, err.message) from err
-    except photos.PhotoError as err:
-        raise PayloadError("photo", err.message) from err
-    except (NotAllowed, NotFound) as err:
-        raise PayloadError(None, str(err) or "Not allowed") from err
+    return shapes.as_payload_errors(fn, *args, fields={photos.PhotoError: "photo"}, **kwargs)
 
 
 # ------------------------------------------------------------------ the child

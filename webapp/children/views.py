@@ -20,15 +20,7 @@ bp = Blueprint("children", __name__, url_prefix="/children")
 
 
 @bp.route("/", methods=["GET", "POST"])
-@roles_required(
-    Role.MANAGER,
-    Role.SENIOR_MANAGER,
-    Role.WORKER,
-    Role.SOCIAL_WORKER,
-    Role.DSL,
-    Role.CARER,
-    Role.IRO,
-)
+@roles_required(*access.CHILDREN_READERS)
 def index():
     # The search is posted, never put in the address: what is typed may be a child's name, and
     # addresses are kept in browser history and server logs.

@@ -4,9 +4,13 @@ it is needed) to the services, which answer the web form and the device in the s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
-from sync.store import PayloadError
+from sqlalchemy.orm.exc import StaleDataError
+
+from sync.store import PayloadError, StaleWrite
+from webapp.errors import NotAllowed, NotFound, RuleError
 
 
 def text(payload: dict, key: str, field: str | None = None) -> str | None:
@@ -32,3 +36,29 @@ def time(payload: dict, key: str) -> datetime | None:
     if parsed is None or parsed.tzinfo is None:
         raise PayloadError(key, "must be a date and time with its offset")
     return parsed
+
+
+def as_payload_errors(
+    fn,
+    *args,
+    not_allowed: str = "Not allowed",
+    fields: Mapping[type[Exception], str] | None = None,
+    **kwargs,
+):
+    """Call a service for a device's change; its refusals in the sync engine's terms: a rule
+    broken (RuleError) or an error `fields` names (PhotoError -> "photo") is a PayloadError
+    naming the field (422), a record moved meanwhile is a StaleWrite (a conflict), and a person
+    not allowed is refused with `not_allowed` (never saying whose record it is)."""
+    try:
+        return fn(*args, **kwargs)
+    except StaleDataError as err:
+        raise StaleWrite("the record changed while it was being written") from err
+    except RuleError as err:
+        raise PayloadError(err.field, err.message) from err
+    except (NotAllowed, NotFound) as err:
+        raise PayloadError(None, str(err) or not_allowed) from err
+    except Exception as err:
+        field = next((f for cls, f in (fields or {}).items() if isinstance(err, cls)), None)
+        if field is None:
+            raise
+        raise PayloadError(field, getattr(err, "message", str(err))) from err

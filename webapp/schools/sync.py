@@ -27,15 +27,13 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm.exc import StaleDataError
 
-from sync.store import PayloadError, RecordState, StaleWrite
+from sync.store import PayloadError, RecordState
 from webapp import access, deadlines
 from webapp.accounts.models import Organisation, OrgKind, Role, User
 from webapp.carers.models import ChildProfile
 from webapp.children.models import Child
 from webapp.episodes.models import REPORT_FIELDS, Episode, EpisodeStatus
-from webapp.errors import NotAllowed, NotFound, RuleError
 from webapp.extensions import db
 from webapp.fieldsync import shapes
 from webapp.fieldsync.registry import RecordType
@@ -68,14 +66,9 @@ def _iso(value: datetime | date | None) -> str | None:
 
 def _refusal(fn, *args, **kwargs):
     """A service's refusal, in the sync engine's terms (422 naming the field)."""
-    try:
-        return fn(*args, **kwargs)
-    except StaleDataError as err:
-        raise StaleWrite("the follow-up changed while it was being written") from err
-    except RuleError as err:
-        raise PayloadError(err.field, err.message) from err
-    except (NotAllowed, NotFound) as err:
-        raise PayloadError(None, str(err) or "This pupil is not on your school's roll") from err
+    return shapes.as_payload_errors(
+        fn, *args, not_allowed="This pupil is not on your school's roll", **kwargs
+    )
 
 
 # ------------------------------------------------------------------ the school
