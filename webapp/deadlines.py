@@ -97,6 +97,8 @@ class Thresholds:
     # A looked-after child missing this many times within lac_repeat_window_days: the IRO
     # reviews the care plan (DOMAIN.md: prompted after repeated episodes).
     care_plan_review_episodes: int = 3
+    # Kent: while a looked-after child stays missing, a meeting each month (30 days).
+    lac_monthly_days: int = 30
     due_soon_hours: int = 24
 
     @classmethod
@@ -257,7 +259,18 @@ CODES = (
     "lac_lead_member_told",
     "nrm_referral",
     "care_plan_review",
+    "lac_monthly_meeting",
 )
+# A task that comes back: its codes carry the occurrence ("lac_monthly_meeting:2", the second
+# month), so each is a task of its own with its own action; base_code gives its kind.
+REPEATING_CODES = frozenset({"lac_monthly_meeting"})
+
+
+def base_code(code: str) -> str:
+    """The kind of an escalation's code: "lac_monthly_meeting:2" -> "lac_monthly_meeting"."""
+    return code.split(":", 1)[0]
+
+
 # Raised by time missing, only if the child is still missing when they fall due.
 MISSING_TIME_CODES = frozenset(
     {
@@ -267,6 +280,7 @@ MISSING_TIME_CODES = frozenset(
         "lac_missing_meeting",
         "lac_ad_told",
         "lac_lead_member_told",
+        "lac_monthly_meeting",
     }
 )
 
@@ -283,6 +297,7 @@ TITLES = {
     "lac_lead_member_told": "Lead Member told",
     "nrm_referral": "National Referral Mechanism referral",
     "care_plan_review": "Care plan review",
+    "lac_monthly_meeting": "Monthly missing-from-care meeting",
 }
 
 WHO = {
@@ -312,6 +327,9 @@ WHO = {
     ),
     "care_plan_review": (
         "Independent reviewing officer: review the care plan in the light of the episodes"
+    ),
+    "lac_monthly_meeting": (
+        "Social worker and manager: meet again while the child stays missing, each month"
     ),
 }
 
@@ -343,8 +361,8 @@ def _count_between(episodes: Iterable[EpisodeFacts], start: datetime, end: datet
 def _escalation(code: str, due_at: datetime, now: datetime, reason: str) -> Escalation:
     return Escalation(
         code=code,
-        title=TITLES[code],
-        who=WHO[code],
+        title=TITLES[base_code(code)],
+        who=WHO[base_code(code)],
         due_at=due_at,
         state=DUE if now >= due_at else UPCOMING,
         reason=reason,
@@ -402,6 +420,18 @@ def episode_escalations(
             if _missing_at(episode, trigger):
                 reason = f"Looked after and missing for {_days(days)} or more"
                 out.append(_escalation(code, trigger, now, reason))
+        # Then a meeting each month while the child stays missing: those fallen due, and the
+        # next one (so it can be planned).
+        month = 1
+        while True:
+            trigger = seen + timedelta(days=t.lac_monthly_days * month)
+            if not _missing_at(episode, trigger):
+                break
+            reason = f"Looked after and still missing after {_days(t.lac_monthly_days * month)}"
+            out.append(_escalation(f"lac_monthly_meeting:{month}", trigger, now, reason))
+            if trigger > now:
+                break
+            month += 1
 
     if episode.trafficking:
         out.append(
@@ -466,7 +496,7 @@ def episode_escalations(
                 )
             )
 
-    out.sort(key=lambda e: (e.due_at, CODES.index(e.code)))
+    out.sort(key=lambda e: (e.due_at, CODES.index(base_code(e.code))))
     return out
 
 

@@ -134,3 +134,32 @@ def test_a_pattern_task_carried_to_a_later_episode_is_closed_saying_so_and_other
     ]
     assert found[0].closed_because.startswith("Carried to the child's latest episode")
     assert tasks.PATTERN_CODES <= set(deadlines.CODES)
+
+
+def test_each_months_meeting_is_a_task_of_its_own_and_closes_itself_on_return():
+    months = [
+        esc_any("lac_monthly_meeting:1", NOW - 40 * 24 * H),
+        esc_any("lac_monthly_meeting:2", NOW - 10 * 24 * H),
+    ]
+    done = {"lac_monthly_meeting:1": tasks.Action(kind="held", done_at=NOW - 39 * 24 * H)}
+    found = tasks.tasks(months, done, None, NOW, SOON)
+    assert [(t.code, t.state) for t in found] == [
+        ("lac_monthly_meeting:1", "done"),
+        ("lac_monthly_meeting:2", "open"),
+    ]
+    assert tasks.kind_label("lac_monthly_meeting:2", "held") == "Meeting held"
+    back = tasks.tasks(months, {}, NOW - H, NOW, SOON, "on Mon")
+    assert {t.state for t in back} == {"closed"}
+    assert sorted(found, key=tasks.worklist_order)[0].code == "lac_monthly_meeting:2"
+
+
+def esc_any(code: str, due_at: datetime) -> deadlines.Escalation:
+    base = deadlines.base_code(code)
+    return deadlines.Escalation(
+        code=code,
+        title=deadlines.TITLES[base],
+        who=deadlines.WHO[base],
+        due_at=due_at,
+        state=deadlines.DUE if NOW >= due_at else deadlines.UPCOMING,
+        reason="because",
+    )

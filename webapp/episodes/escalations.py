@@ -41,6 +41,7 @@ class Owner:
 
 def owner_of(episode: Episode, code: str) -> Owner:
     child = episode.child
+    code = deadlines.base_code(code)
     who = deadlines.WHO[code].split(":")[0]
     if code == "lac_visit" and child.social_worker is not None:
         return Owner(who, child.social_worker.name)
@@ -109,9 +110,10 @@ def _carried(episode: Episode, history, now: datetime, t) -> dict[str, str]:
 
 
 def _form_or_404(episode: Episode, code: str, now: datetime) -> tasks.ActionForm:
-    if code not in tasks.FORMS or code not in {t.code for t in episode_tasks(episode, now)}:
+    kind = deadlines.base_code(code)
+    if kind not in tasks.FORMS or code not in {t.code for t in episode_tasks(episode, now)}:
         raise NotFound
-    return tasks.FORMS[code]
+    return tasks.FORMS[kind]
 
 
 def action_form(user: User, episode_id: str, code: str) -> tuple[Episode, tasks.Task]:

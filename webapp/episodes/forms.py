@@ -16,6 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, Optional
 
+from webapp import deadlines
 from webapp.episodes import tasks
 from webapp.episodes.models import (
     CARER_REPORTED_TYPES,
@@ -288,7 +289,7 @@ class EscalationActionForm(FlaskForm):
 
 
 def escalation_form(code: str, **kwargs) -> EscalationActionForm:
-    words = tasks.FORMS[code]
+    words = tasks.FORMS[deadlines.base_code(code)]
     form = EscalationActionForm(**kwargs)
     form.kind.choices = [(k.value, k.label) for k in words.kinds]
     if len(words.kinds) == 1 and not form.is_submitted():

@@ -112,6 +112,7 @@ FORMS: dict[str, ActionForm] = {
         who_hint="The person or organisation that referred the child",
         note_label="Reference and outcome so far",
     ),
+    "lac_monthly_meeting": _MEETING,
     "care_plan_review": ActionForm(
         kinds=(
             ActionKind("reviewed", "Care plan reviewed"),
@@ -138,7 +139,7 @@ WHO_MAX = 300
 
 
 def kind_label(code: str, kind: str) -> str:
-    form = FORMS.get(code)
+    form = FORMS.get(deadlines.base_code(code))
     found = next((k for k in form.kinds if k.value == kind), None) if form else None
     return found.label if found else kind
 
@@ -202,7 +203,7 @@ def tasks(
             out.append(Task(esc, DONE, None, action=action))
         elif esc.code in carried:
             out.append(Task(esc, CLOSED, None, closed_because=carried[esc.code]))
-        elif esc.code in CLOSE_ON_RETURN and returned_at is not None:
+        elif deadlines.base_code(esc.code) in CLOSE_ON_RETURN and returned_at is not None:
             back = returned_label or ensure_utc(returned_at).isoformat()
             out.append(
                 Task(
@@ -225,5 +226,5 @@ def worklist_order(task: Task) -> tuple:
     return (
         _URGENCY_ORDER.get(task.urgency or "", 3),
         task.due_at,
-        deadlines.CODES.index(task.code),
+        deadlines.CODES.index(deadlines.base_code(task.code)),
     )
