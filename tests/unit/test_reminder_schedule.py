@@ -86,6 +86,7 @@ def test_the_table_names_every_kind_once():
         "lac_ad_told",
         "lac_lead_member_told",
         "care_plan_review",
+        "nrm_referral",
     ]
     assert {k.subject_type for k in SCHEDULE} == {"interview", "episode"}
     assert KINDS["rhi_overdue"].urgency == "high"
@@ -471,7 +472,7 @@ def test_titles_and_bodies_carry_no_personal_data():
         )
         for i in range(9)
     ]
-    open_ep = episode(id=f"{iv_id}-open", looked_after=True)
+    open_ep = episode(id=f"{iv_id}-open", looked_after=True, trafficking=True)
     reminders = interview_reminders(iv) + episode_reminders(
         ep_facts(open_ep, history=lac_history, managers=(worker,), seniors=(iv_id + "-s",)),
         now=S,
@@ -602,3 +603,12 @@ def test_the_care_plan_review_reminds_the_iro_or_else_the_managers():
         if r.kind == "care_plan_review"
     }
     assert told == {"m1"}
+
+
+def test_a_trafficked_childs_episode_reminds_the_managers_of_the_nrm_referral_at_once():
+    ep = episode(trafficking=True)
+    got = [r for r in episode_reminders(ep_facts(ep), S + H) if r.kind == "nrm_referral"]
+    assert [(r.recipient_id, r.due_at) for r in got] == [("m1", S)]
+    assert "National Referral Mechanism" in got[0].body
+    acted = replace(ep_facts(ep), actioned=frozenset({"nrm_referral"}))
+    assert not [r for r in episode_reminders(acted, S + H) if r.kind == "nrm_referral"]

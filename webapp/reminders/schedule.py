@@ -147,6 +147,7 @@ SCHEDULE: tuple[KindSpec, ...] = (
         "normal",
         "Care plan review due",
     ),
+    KindSpec("nrm_referral", EPISODE, "managers", "high", "NRM referral to make"),
 )
 # The missing-time chain whose reminders each go stale when the next falls due: Need to Know,
 # then the urgent strategy meeting, then the strategy meeting. (Kent's looked-after steps fall
@@ -638,6 +639,11 @@ def _episode_body(e: Escalation, episode: EpisodeFacts, t: Thresholds) -> str:
             f"A child has gone missing more than {t.lac_repeat_episodes} times in "
             f"{_count(t.lac_repeat_window_days, 'day')}: "
             "a second-stage intervention meeting is due."
+        )
+    if code == "nrm_referral":
+        return (
+            "A child at risk of trafficking has been reported missing: make or record the "
+            "National Referral Mechanism referral."
         )
     if code == "care_plan_review":
         return (
