@@ -151,6 +151,13 @@ def phone(chromium, server):
     context.close()
 
 
+def instance_app(env: dict):
+    """The app of a test server's instance, for reading or adding facts in an app context."""
+    from webapp import create_app
+
+    return create_app(environ=env)
+
+
 DESKTOP = {
     "viewport": {"width": 1280, "height": 900},
     "locale": "en-GB",

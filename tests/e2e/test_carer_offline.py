@@ -23,6 +23,7 @@ from tests.e2e.conftest import (
     PHONE,
     axe_violations,
     demo_instance,
+    instance_app,
     local_input,
     sign_in,
     start_server,
@@ -35,12 +36,6 @@ PASSPHRASE = "green gate by the river"
 CHILD = "Mia Cole"  # demo data: looked after, placed with carer@demo.test, 16
 CANARY = "Canary-Heron-3307"
 PHOTO_CANARY = "Canary-Photo-9902"
-
-
-def _app(env):
-    from webapp import create_app
-
-    return create_app(environ=env)
 
 
 def _mia(db):
@@ -58,7 +53,7 @@ def carer_server(tmp_path_factory):
     from webapp.carers.models import RiskPlan
     from webapp.extensions import db
 
-    with _app(env).app_context():
+    with instance_app(env).app_context():
         mia = _mia(db)
         plan = RiskPlan(
             id=mia.id,
@@ -216,7 +211,7 @@ def test_a_carer_reports_missing_and_back_with_no_signal(chromium, carer_server,
     from webapp.interviews.models import Interview
     from webapp.reminders.models import Reminder
 
-    with _app(carer_server["env"]).app_context():
+    with instance_app(carer_server["env"]).app_context():
         mia = _mia(db)
         reported = db.session.scalars(
             select(Episode).where(Episode.child_id == mia.id, Episode.reported_type == "not_back")

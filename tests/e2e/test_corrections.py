@@ -28,6 +28,7 @@ from tests.e2e.conftest import (
     PHONE,
     clean,
     demo_instance,
+    instance_app,
     local_input,
     open_page,
     sign_in,
@@ -46,12 +47,6 @@ NOAH = "Noah Hughes"
 ELLA = "Ella Price"
 
 
-def _app(env):
-    from webapp import create_app
-
-    return create_app(environ=env)
-
-
 @pytest.fixture(scope="module")
 def corr_server(tmp_path_factory):
     instance, env = demo_instance(tmp_path_factory, "e2e-corrections")
@@ -63,7 +58,7 @@ def corr_server(tmp_path_factory):
     from webapp.interviews.models import Interview
 
     ids = {}
-    with _app(env).app_context():
+    with instance_app(env).app_context():
 
         def child(first):
             return db.session.scalars(select(Child).where(Child.first_name == first)).one()

@@ -27,6 +27,7 @@ from tests.e2e.conftest import (
     PHONE,
     clean,
     demo_instance,
+    instance_app,
     local_input,
     open_page,
     sign_in,
@@ -46,12 +47,6 @@ NEW_FIRST, NEW_LAST = "Orla", "Fenwick"
 NEW_CHILD = f"{NEW_FIRST} {NEW_LAST}"
 
 
-def _app(env):
-    from webapp import create_app
-
-    return create_app(environ=env)
-
-
 @pytest.fixture(scope="module")
 def esc_server(tmp_path_factory):
     instance, env = demo_instance(tmp_path_factory, "e2e-escalations")
@@ -64,7 +59,7 @@ def esc_server(tmp_path_factory):
     from webapp.extensions import db
 
     ids = {}
-    with _app(env).app_context():
+    with instance_app(env).app_context():
         manager = db.session.scalars(select(User).where(User.email == "manager@demo.test")).one()
         sw = db.session.scalars(select(User).where(User.email == "sw@demo.test")).one()
         la = db.session.scalars(

@@ -23,6 +23,7 @@ from playwright.sync_api import expect
 from tests.e2e.conftest import (
     clean,
     demo_instance,
+    instance_app,
     local_input,
     sign_in,
     start_server,
@@ -34,12 +35,6 @@ from tests.e2e.test_school_tablet import TABLET
 
 PASSPHRASE = "blue door by the hall"
 CANARY = "Canary-Wren-4471"
-
-
-def _app(env):
-    from webapp import create_app
-
-    return create_app(environ=env)
 
 
 def _end_followup_of(first_name):
@@ -204,7 +199,7 @@ def test_a_dsl_follows_up_absences_with_no_signal(chromium, school_server, net):
     # Meanwhile on the web Mia's follow-up is ended; the tablet, with no signal, does not know
     # and records her facts. The server refuses it in words, and the DSL lets it go.
     offline(context, net)
-    with _app(school_server["env"]).app_context():
+    with instance_app(school_server["env"]).app_context():
         _end_followup_of("Mia")
     page.get_by_role("link", name="Back").click()
     followed.get_by_role("link", name="Mia Cole").click()
@@ -237,7 +232,7 @@ def test_a_dsl_follows_up_absences_with_no_signal(chromium, school_server, net):
         SchoolNotification,
     )
 
-    with _app(school_server["env"]).app_context():
+    with instance_app(school_server["env"]).app_context():
         mia = db.session.scalars(select(Child).where(Child.first_name == "Mia")).one()
         ruby = db.session.scalars(select(Child).where(Child.first_name == "Ruby")).one()
         assert db.session.scalar(select(func.count()).select_from(SchoolEntry)) == 9
