@@ -60,10 +60,14 @@ def history(child: Child) -> list[deadlines.EpisodeFacts]:
         .where(Episode.child_id == child.id, Episode.status != EpisodeStatus.WITHDRAWN)
         .order_by(Episode.last_seen_at)
     ).all()
-    return [facts(e, child) for e in episodes]
+    # The flags are sealed: decrypted once for the child, not once per episode.
+    trafficking = child.flag_trafficking
+    return [facts(e, child, trafficking=trafficking) for e in episodes]
 
 
-def facts(episode: Episode, child: Child | None = None) -> deadlines.EpisodeFacts:
+def facts(
+    episode: Episode, child: Child | None = None, *, trafficking: bool | None = None
+) -> deadlines.EpisodeFacts:
     child = child or episode.child
     return deadlines.EpisodeFacts(
         id=episode.id,
@@ -73,7 +77,7 @@ def facts(episode: Episode, child: Child | None = None) -> deadlines.EpisodeFact
         legal_status=child.legal_status,
         # "away" (whereabouts known) raises no missing-time escalation.
         reported_type=episode.reported_type,
-        trafficking=child.flag_trafficking,
+        trafficking=child.flag_trafficking if trafficking is None else trafficking,
     )
 
 
