@@ -109,21 +109,20 @@ def _carried(episode: Episode, history, now: datetime, t) -> dict[str, str]:
     return {code: why for code in tasks.PATTERN_CODES & again}
 
 
-def _form_or_404(episode: Episode, code: str, now: datetime) -> tasks.ActionForm:
-    kind = deadlines.base_code(code)
-    if kind not in tasks.FORMS or code not in {t.code for t in episode_tasks(episode, now)}:
+def _task_or_404(episode: Episode, code: str, now: datetime) -> tasks.Task:
+    """The episode's task `code` (one its facts raise and with a form), or NotFound."""
+    task = next((t for t in episode_tasks(episode, now) if t.code == code), None)
+    if task is None or deadlines.base_code(code) not in tasks.FORMS:
         raise NotFound
-    return tasks.FORMS[kind]
+    return task
 
 
 def action_form(user: User, episode_id: str, code: str) -> tuple[Episode, tasks.Task]:
     """The episode and its task `code`, for the Record action page (the person may act on it)."""
     episode = access.get_episode_or_404(user, episode_id)
-    now = utcnow()
-    _form_or_404(episode, code, now)
+    task = _task_or_404(episode, code, utcnow())
     if not access.can_act_on_escalation(user, episode.child, code):
         raise NotAllowed("Only the task's owner records what was done")
-    task = next(t for t in episode_tasks(episode, now) if t.code == code)
     return episode, task
 
 
@@ -143,7 +142,8 @@ def record_action(user: User, episode: Episode, code: str, data: Mapping) -> Esc
     agreed by) and the outcome or reason. Closes the task and cancels its reminders (the
     reminder schedule leaves actioned escalations out). One per escalation."""
     now = utcnow()
-    form = _form_or_404(episode, code, now)
+    _task_or_404(episode, code, now)
+    form = tasks.FORMS[deadlines.base_code(code)]
     if not access.can_act_on_escalation(user, episode.child, code):
         raise NotAllowed("Only the task's owner records what was done")
     kind = next((k for k in form.kinds if k.value == data.get("kind")), None)
