@@ -337,15 +337,16 @@ async function showList() {
   const [{ map, attention }, conflicts] = await Promise.all([pendingByRecord(), app.store.listConflicts()]);
   const all = await allRecords(map);
   const groups = [];
+  const lookup = lookupIn(all);
   for (const type of app.types) {
     if (type.listed === false) continue; // shown on another record's screen
-    const lookup = lookupIn(all);
     const records = (type.records ? type.records(all) : all[type.name]).filter((r) => !type.shown || type.shown(r, { records: all, lookup }));
     if (type.sort) records.sort(type.sort);
     groups.push({
       title: type.title, label: type.listLabel, empty: type.empty,
       items: records.map((record) => type.listItem(record, {
         records: all,
+        lookup,
         thresholds: app.thresholds,
         pending: map.get(`${type.name}:${record.id}`),
         problem: attention.find((m) => m.recordType === type.name && m.recordId === record.id),

@@ -300,8 +300,7 @@ export const pupil = {
     return fullName(a.value.child).localeCompare(fullName(b.value.child));
   },
 
-  listItem(record, { records, onOpen }) {
-    const lookup = (/** @type {string} */ type, /** @type {string} */ id) => ((records[type] || []).find((/** @type {any} */ r) => r.id === id) || {}).value;
+  listItem(record, { records, lookup, onOpen }) {
     const view = pupilView(lookup, records, record.id) || record.value;
     const school = schoolOf(records);
     const f = view.followup;
