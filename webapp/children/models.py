@@ -81,6 +81,9 @@ class Child(db.Model):
     sex: Mapped[str] = mapped_column(String(10))
     legal_status: Mapped[str] = mapped_column(String(20), default=LegalStatus.NONE)
     looked_after: Mapped[bool] = mapped_column(default=False)
+    # When the current period of care began (None: not looked after, or not yet recorded). A
+    # missing episode the SSDA903 return counts must start inside it (DfE rule 581).
+    looked_after_since: Mapped[date | None] = mapped_column()
     responsible_authority_id: Mapped[str] = mapped_column(
         ForeignKey("organisations.id"), index=True
     )
