@@ -199,6 +199,8 @@ PURE_MODULES = [
     "webapp.carers.plan_rules",
     "webapp.carers.photos",
     "webapp.schools.days",
+    "webapp.oversight.ssda903",
+    "webapp.oversight.csvsafe",
 ]
 
 
