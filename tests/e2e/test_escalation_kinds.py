@@ -38,6 +38,7 @@ from tests.e2e.conftest import (
     success_banner,
 )
 from webapp import deadlines
+from webapp.episodes.tasks import FORMS
 
 MANAGER, IRO, AD = "manager@demo.test", "iro@demo.test", "ad@demo.test"
 
@@ -264,7 +265,7 @@ def shown(dt: datetime) -> str:
     return local_time(dt.replace(second=0, microsecond=0))
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{c.code}-{c.kind}" for c in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.code}-{c.child}" for c in CASES])
 def test_each_kind_is_closed_by_its_owner_where_it_is_listed(chromium, kinds_server, case):
     ids = kinds_server["ids"]
     episode_id = ids[f"{case.child}_episode"]
@@ -277,7 +278,7 @@ def test_each_kind_is_closed_by_its_owner_where_it_is_listed(chromium, kinds_ser
 
 def _record(page, ids, episode_id, case: Case):
     sign_in(page, case.owner)
-    form = tasks_form(case.code)
+    form = FORMS[deadlines.base_code(case.code)]
     if case.owner == MANAGER:
         # Listed on the manager's page, where the manager acts on it.
         page.goto("/manage/")
@@ -341,12 +342,6 @@ def _record(page, ids, episode_id, case: Case):
     expect(row).to_contain_text(f"{case.kind}, {shown(done)}.")
     expect(record_link(row, episode_id, case.code)).to_have_count(0)
     assert page.errors == []
-
-
-def tasks_form(code: str):
-    from webapp.episodes.tasks import FORMS
-
-    return FORMS[deadlines.base_code(code)]
 
 
 def test_the_assistant_director_is_told_but_records_nothing(chromium, kinds_server):
