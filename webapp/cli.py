@@ -8,6 +8,8 @@ import sys
 import click
 from sqlalchemy import func, or_, select
 
+from webapp.oversight import commands as oversight_commands
+
 
 def _app():
     from webapp import create_app
@@ -441,6 +443,9 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
 
     click.echo(f"Homeward is serving on http://{host}:{port}")
     Server().run()
+
+
+main.add_command(oversight_commands.oversight)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,6 +7,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     # Views are imported when the app is built, not with the package (see webapp.main).
-    from webapp.oversight import views
+    from webapp.oversight import dashboard_views, views
 
     app.register_blueprint(views.bp)
+    dashboard_views.init_app(app)  # the figures: their blueprint and the factors' listener
