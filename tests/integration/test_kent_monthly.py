@@ -41,3 +41,46 @@ def test_each_months_meeting_is_recorded_on_its_own(as_user, app):
     assert (
         browser.get(f"/episodes/{episode.id}/escalations/lac_monthly_meeting:9").status_code == 404
     )
+
+
+def test_each_months_meeting_reminds_the_managers_until_recorded(as_user, app):
+    """The month's reminder is made by the real hooks when the episode is recorded, named by its
+    month, and recording that month's meeting cancels it (the next month's stays pending)."""
+    from sqlalchemy import select
+
+    from webapp.reminders.models import Reminder, ReminderStatus
+
+    authority = factories.local_authority()
+    manager = factories.manager(authority)
+    child = factories.child(authority, legal_status=LegalStatus.LOOKED_AFTER)
+    # Missing 30 days and 2 hours: the first month's meeting fell due two hours ago.
+    episode = factories.episode(child, last_seen_hours_ago=30 * 24 + 2, missing_hours=None)
+    db.session.commit()
+
+    def monthly():
+        db.session.expire_all()
+        return {
+            r.key: r.status
+            for r in db.session.scalars(
+                select(Reminder).where(
+                    Reminder.kind == "lac_monthly_meeting", Reminder.recipient_id == manager.id
+                )
+            )
+        }
+
+    first = f"lac_monthly_meeting:{episode.id}.1:{manager.id}"
+    second = f"lac_monthly_meeting:{episode.id}.2:{manager.id}"
+    assert monthly() == {first: ReminderStatus.PENDING, second: ReminderStatus.PENDING}
+    r = as_user(manager).post(
+        f"/episodes/{episode.id}/escalations/lac_monthly_meeting:1",
+        {
+            "kind": "held",
+            "done_at": deadlines.to_local(utcnow()).strftime("%Y-%m-%dT%H:%M"),
+            "who": "Social worker, team manager",
+            "note": "Search continues",
+        },
+    )
+    assert r.status_code == 302, r.get_data(as_text=True)[-1500:]
+    after = monthly()
+    assert after.get(first, ReminderStatus.CANCELLED) == ReminderStatus.CANCELLED
+    assert after[second] == ReminderStatus.PENDING

@@ -85,6 +85,7 @@ def test_the_table_names_every_kind_once():
         "lac_missing_meeting",
         "lac_ad_told",
         "lac_lead_member_told",
+        "lac_monthly_meeting",
         "care_plan_review",
         "nrm_referral",
     ]
@@ -578,6 +579,41 @@ def test_kents_looked_after_steps_remind_managers_beside_the_missing_chain():
     acted = replace(ep_facts(ep), actioned=frozenset({"lac_ad_told"}))
     kinds = {r.kind for r in episode_reminders(acted, at_3_days)}
     assert "lac_ad_told" not in kinds and "lac_missing_meeting" in kinds
+
+
+def test_each_months_meeting_is_a_reminder_of_its_own():
+    """A looked-after child still missing: a monthly meeting falls due at 30, 60, 90 days. Each
+    month's reminder has its own key (so recording the first month's meeting cancels only it),
+    goes to the managers in generic words, and the next month's stays pending."""
+    ep = episode(looked_after=True)
+    at_60_days = S + 60 * DAY + H
+    monthly = [
+        r
+        for r in episode_reminders(ep_facts(ep, managers=("m1", "m2")), at_60_days)
+        if r.kind == "lac_monthly_meeting"
+    ]
+    # Month 1 (day 30) is stale by day 65 (due + the stale window); months 2 and 3 remain.
+    due = sorted({(r.due_at - S) / DAY for r in monthly})
+    assert due == [60, 90]
+    assert {r.recipient_id for r in monthly} == {"m1", "m2"}
+    keys = {r.key for r in monthly}
+    assert keys == {f"lac_monthly_meeting:ep1.{n}:{m}" for n in (2, 3) for m in ("m1", "m2")}
+    for r in monthly:
+        assert "another month" in r.body and r.topic == topic_for("lac_monthly_meeting", "ep1")
+    acted = replace(ep_facts(ep), actioned=frozenset({"lac_monthly_meeting:2"}))
+    left = [r.key for r in episode_reminders(acted, at_60_days) if r.kind == "lac_monthly_meeting"]
+    assert left == ["lac_monthly_meeting:ep1.3:m1"]
+    # Back home: no more monthly meetings are reminded.
+    back = episode(looked_after=True, returned_at=S + 59 * DAY)
+    assert not [
+        r for r in episode_reminders(ep_facts(back), at_60_days) if r.kind == "lac_monthly_meeting"
+    ]
+    # Not looked after: none at all.
+    assert not [
+        r
+        for r in episode_reminders(ep_facts(episode()), at_60_days)
+        if r.kind == "lac_monthly_meeting"
+    ]
 
 
 def test_the_care_plan_review_reminds_the_iro_or_else_the_managers():

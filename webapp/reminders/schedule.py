@@ -24,6 +24,13 @@ intervention_meeting                  3 in 30     managers                      
                                       +24 h
 lac_second_stage_intervention         >9 in 90    managers                              normal
                                       days (LAC)
+lac_missing_meeting, lac_ad_told      +3 days     managers (LAC still missing)          high
+lac_lead_member_told                  +7 days     managers (LAC still missing)          normal
+lac_monthly_meeting                   each +30    managers, one a month while missing   normal
+                                      days
+nrm_referral                          reported    managers (trafficked or UASC)         high
+care_plan_review                      3rd in 90   the child's IRO (managers if none)    normal
+                                      days (LAC)
 police_report_due                     the plan's  the child's carer, while not back     high
                                       threshold   and police not yet told
 sw_missing                            reported    the child's social worker             high
@@ -140,6 +147,16 @@ SCHEDULE: tuple[KindSpec, ...] = (
     KindSpec("lac_missing_meeting", EPISODE, "managers", "high", "Missing-from-care meeting due"),
     KindSpec("lac_ad_told", EPISODE, "managers", "high", "Tell the Assistant Director"),
     KindSpec("lac_lead_member_told", EPISODE, "managers", "normal", "Tell the Lead Member"),
+    # Then a meeting each month while the child stays missing: one reminder per month, keyed by
+    # the month ("lac_monthly_meeting:<episode>.<n>:<recipient>"), so recording one month's
+    # meeting cancels that month's reminder only.
+    KindSpec(
+        "lac_monthly_meeting",
+        EPISODE,
+        "managers",
+        "normal",
+        "Monthly missing-from-care meeting due",
+    ),
     KindSpec(
         "care_plan_review",
         EPISODE,
@@ -660,6 +677,11 @@ def _episode_body(e: Escalation, episode: EpisodeFacts, t: Thresholds) -> str:
             f"A child in care has been missing for {_count(t.lac_ad_days, 'day')}: "
             "tell the Assistant Director."
         )
+    if deadlines.base_code(code) == "lac_monthly_meeting":
+        return (
+            "A child in care is still missing after another month: "
+            "a monthly missing-from-care meeting is due."
+        )
     if code == "lac_lead_member_told":
         return (
             f"A child in care has been missing for {_count(t.lac_lead_member_days, 'day')}: "
@@ -686,7 +708,7 @@ def episode_reminders(
     escalations = [
         e
         for e in deadlines.episode_escalations(f.episode, f.history, now, t)
-        if e.code in EPISODE_KINDS and e.code not in f.actioned
+        if deadlines.base_code(e.code) in EPISODE_KINDS and e.code not in f.actioned
     ]
     missing_chain = sorted(
         (e for e in escalations if e.code in MISSING_CHAIN), key=lambda e: e.due_at
@@ -705,8 +727,14 @@ def episode_reminders(
             recipients = _ids((*f.manager_ids, *f.senior_manager_ids), "manager id")
         body = _episode_body(e, f.episode, t)
         stale = stale_at.get(e.code, e.due_at + stale_after)
+        kind = deadlines.base_code(e.code)
         for recipient in recipients:
-            out.append(_reminder(e.code, f.episode.id, recipient, e.due_at, stale, body, settings))
+            r = _reminder(kind, f.episode.id, recipient, e.due_at, stale, body, settings)
+            if kind != e.code:
+                # A repeating task: each occurrence is a reminder of its own.
+                occurrence = e.code.split(":", 1)[1]
+                r = replace(r, key=f"{kind}:{f.episode.id}.{occurrence}:{recipient}")
+            out.append(r)
     out.extend(_carer_reminders(f, settings))
     return _finish(out, now)
 
