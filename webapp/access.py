@@ -213,20 +213,38 @@ def is_assignee(user: User, interview: Interview) -> bool:
     )
 
 
+def may_hold_interview(user: User, child: Child) -> bool:
+    """The Hertfordshire model: a looked-after child's own social worker may hold the child's
+    return interview (allocated by a manager, or taken while it awaits allocation)."""
+    return (
+        user.role == Role.SOCIAL_WORKER
+        and child.looked_after
+        and child.social_worker_id == user.id
+        and user.active
+    )
+
+
 def interview_actions(user: User, interview: Interview) -> list[workflow.Action]:
     """What `user` may do to the interview now (the workflow's rules, with this user's facts)."""
-    return workflow.allowed_actions(
+    actions = workflow.allowed_actions(
         interview.status,
         user.role,
         is_assignee=is_assignee(user, interview),
         forwarded=interview.forwarded_to_police_at is not None,
     )
+    return [a for a in actions if _fits_child(user, interview, a)]
+
+
+def _fits_child(user: User, interview: Interview, action: workflow.Action) -> bool:
+    if action == workflow.Action.TAKE:
+        return may_hold_interview(user, interview.child)
+    return True
 
 
 def can_take(user: User, interview: Interview, action: workflow.Action) -> bool:
     return workflow.can(
         action, interview.status, user.role, is_assignee=is_assignee(user, interview)
-    )
+    ) and _fits_child(user, interview, action)
 
 
 def can_edit_interview(user: User, interview: Interview) -> bool:
@@ -234,6 +252,8 @@ def can_edit_interview(user: User, interview: Interview) -> bool:
 
 
 def can_read_interview_content(user: User, interview: Interview) -> bool:
-    """Social workers read an interview once a manager has authorised it; the others as allowed
-    by interview_clause."""
-    return workflow.can_read_content(user.role, interview.status)
+    """Social workers read an interview once a manager has authorised it, or while they hold it
+    themself (it is allocated to them); the others as allowed by interview_clause."""
+    return workflow.can_read_content(
+        user.role, interview.status, is_assignee=interview.allocated_to_id == user.id
+    )

@@ -37,7 +37,8 @@ def _nav_items() -> list[dict]:
         return []
     role = current_user.role
     items: list[tuple[str, str]] = []
-    if role == Role.WORKER:
+    if role in (Role.WORKER, Role.SOCIAL_WORKER):
+        # A social worker may hold a looked-after child's interview (the Hertfordshire model).
         items.append(("interviews.my_returns", "My returns"))
     if role == Role.MANAGER:
         items.append(("oversight.dashboard", "Returns and escalations"))

@@ -83,8 +83,25 @@ def test_interview_content_only_for_worker_manager(as_user, ids):
         "manager@southvale.test",
     ):
         assert as_user(email).get(url).status_code == 404, email
-    # The social worker may read it only once a manager has authorised it.
-    assert as_user("sw@demo.test").get(url).status_code == 404
+    # The social worker sees where it stands, but reads it only once a manager has authorised
+    # it (or while they hold it themself: tests/integration/test_sw_holds_interview.py).
+    page = as_user("sw@demo.test").get(url)
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "You can read the interview once a manager has authorised it" in html
+    # The manager's page shows the answers (the worker's shows the sections to fill in).
+    worker_html = as_user("manager@demo.test").get(url).get_data(as_text=True)
+    from markupsafe import escape
+
+    from webapp.interviews import service as interviews
+
+    written = [
+        str(escape(v)) for v in interviews.answers(mia_interview).values() if isinstance(v, str)
+    ]
+    written = [v for v in written if len(v) > 12 and v in worker_html]
+    assert written, "the demo interview has answers the manager reads"
+    for text in written:
+        assert text not in html
 
 
 @pytest.mark.both_databases

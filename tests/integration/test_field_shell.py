@@ -82,6 +82,7 @@ def test_the_schema_carries_the_configured_threshold_and_record_types(app):
     assert schema["thresholds"]["due_soon_hours"] == 6
     assert schema["record_types"] == {
         "worker": ["interview"],
+        "social_worker": ["interview"],
         "carer": ["child", "episode"],
         "dsl": ["school", "pupil", "school_entry"],
     }

@@ -168,19 +168,20 @@ def test_an_example_record_type_round_trips_through_push_and_pull(notes_app, as_
 
 
 def test_the_roles_a_type_names_are_invited_to_field_mode(notes_app):
-    assert records.field_record_types("social_worker") == ["note"]
+    assert records.field_record_types("social_worker") == ["interview", "note"]
     assert records.field_record_types("worker") == ["interview"]
     schema = notes_app.test_client().get("/api/v1/schema/interview").json
     assert schema["record_types"] == {
         "worker": ["interview"],
         "carer": ["child", "episode"],
         "dsl": ["school", "pupil", "school_entry"],
-        "social_worker": ["note"],
+        "social_worker": ["interview", "note"],
     }
 
 
-def test_without_it_a_social_worker_has_nothing_for_field_mode(app):
-    assert records.field_record_types("social_worker") == []
+def test_without_it_a_social_worker_keeps_only_the_interviews_they_hold(app):
+    # A looked-after child's interview the social worker holds themself (the Hertfordshire model).
+    assert records.field_record_types("social_worker") == ["interview"]
 
 
 def test_a_social_worker_is_offered_field_mode_once_a_type_of_theirs_exists(notes_app, as_user):

@@ -19,15 +19,22 @@ MOVES = [
     (Action.AUTHORISE, Status.SUBMITTED, Status.AUTHORISED),
     (Action.SEND_BACK, Status.SUBMITTED, Status.SENT_BACK),
     (Action.FORWARD_TO_POLICE, Status.AUTHORISED, Status.AUTHORISED),
+    (Action.TAKE, Status.AWAITING_ALLOCATION, Status.ALLOCATED),
+    (Action.PASS_ON, Status.ALLOCATED, Status.ALLOCATED),
 ]
-ACTOR = {
-    Action.ALLOCATE: "manager",
-    Action.EDIT: "worker",
-    Action.SUBMIT: "worker",
-    Action.AUTHORISE: "manager",
-    Action.SEND_BACK: "manager",
-    Action.FORWARD_TO_POLICE: "manager",
+# Who takes each action (a looked-after child's social worker may also hold the interview: the
+# Hertfordshire model).
+ACTORS = {
+    Action.ALLOCATE: {"manager"},
+    Action.EDIT: {"worker", "social_worker"},
+    Action.SUBMIT: {"worker", "social_worker"},
+    Action.AUTHORISE: {"manager"},
+    Action.SEND_BACK: {"manager"},
+    Action.FORWARD_TO_POLICE: {"manager"},
+    Action.TAKE: {"social_worker"},
+    Action.PASS_ON: {"social_worker"},
 }
+ACTOR = {action: sorted(roles)[-1] for action, roles in ACTORS.items()}
 
 
 @pytest.mark.parametrize(("action", "source", "target"), MOVES)
@@ -72,14 +79,31 @@ def test_refusals_keep_the_messages_people_see():
 def test_only_the_actions_role_may_take_it(action, source, _target):
     for role in ALL_ROLES:
         allowed = workflow.can(action, source, role, is_assignee=True)
-        assert allowed == (role == ACTOR[action]), (action, role)
-        assert workflow.role_may(action, role) == (role == ACTOR[action])
+        assert allowed == (role in ACTORS[action]), (action, role)
+        assert workflow.role_may(action, role) == (role in ACTORS[action])
 
 
+@pytest.mark.parametrize("role", ["worker", "social_worker"])
 @pytest.mark.parametrize("action", [Action.EDIT, Action.SUBMIT])
-def test_a_worker_edits_and_submits_only_what_is_allocated_to_them(action):
-    assert workflow.can(action, Status.ALLOCATED, "worker", is_assignee=True)
-    assert not workflow.can(action, Status.ALLOCATED, "worker", is_assignee=False)
+def test_a_worker_edits_and_submits_only_what_is_allocated_to_them(action, role):
+    assert workflow.can(action, Status.ALLOCATED, role, is_assignee=True)
+    assert not workflow.can(action, Status.ALLOCATED, role, is_assignee=False)
+
+
+def test_the_social_worker_passes_on_only_what_they_hold():
+    assert workflow.can(Action.PASS_ON, Status.ALLOCATED, "social_worker", is_assignee=True)
+    assert not workflow.can(Action.PASS_ON, Status.ALLOCATED, "social_worker")
+    # Once sent for authorisation or sent back, it is the social worker's to finish.
+    for status in (Status.SUBMITTED, Status.SENT_BACK, Status.AUTHORISED):
+        assert not workflow.can(Action.PASS_ON, status, "social_worker", is_assignee=True)
+    assert workflow.pass_on_status(to_worker=True) == Status.ALLOCATED
+    assert workflow.pass_on_status(to_worker=False) == Status.AWAITING_ALLOCATION
+
+
+def test_the_social_worker_takes_only_an_unallocated_interview():
+    assert workflow.allowed_actions(Status.AWAITING_ALLOCATION, "social_worker") == [Action.TAKE]
+    for status in set(Status) - {Status.AWAITING_ALLOCATION}:
+        assert Action.TAKE not in workflow.allowed_actions(status, "social_worker")
 
 
 def test_manager_actions_do_not_need_the_allocation():
@@ -100,9 +124,15 @@ def test_allowed_actions_per_role_and_state():
     assert workflow.allowed_actions(Status.AUTHORISED, "manager") == [Action.FORWARD_TO_POLICE]
     assert workflow.allowed_actions(Status.AUTHORISED, "manager", forwarded=True) == []
     assert workflow.allowed_actions(Status.AWAITING_ALLOCATION, "manager") == [Action.ALLOCATE]
-    for role in ("social_worker", "dsl", "carer", "admin"):
+    for role in ("dsl", "carer", "admin"):
         for status in Status:
             assert workflow.allowed_actions(status, role, is_assignee=True) == []
+    assert workflow.allowed_actions(Status.ALLOCATED, "social_worker", is_assignee=True) == [
+        Action.EDIT,
+        Action.SUBMIT,
+        Action.PASS_ON,
+    ]
+    assert workflow.allowed_actions(Status.ALLOCATED, "social_worker") == []
 
 
 def test_actions_travel_with_their_labels():
@@ -125,5 +155,7 @@ def test_who_reads_the_answers():
     assert workflow.can_read_content("manager", Status.SUBMITTED)
     assert not workflow.can_read_content("social_worker", Status.SUBMITTED)
     assert workflow.can_read_content("social_worker", Status.AUTHORISED)
+    # The Hertfordshire model: the social worker holding it reads what they wrote.
+    assert workflow.can_read_content("social_worker", Status.SUBMITTED, is_assignee=True)
     for role in ("dsl", "carer", "admin"):
         assert not workflow.can_read_content(role, Status.AUTHORISED)

@@ -111,6 +111,11 @@ class AllocateForm(FlaskForm):
     worker_id = SelectField("Allocate to", widget=GovSelect(), choices=[])
 
 
+class PassOnForm(FlaskForm):
+    # "" is the team: the interview then awaits a manager's allocation.
+    worker_id = SelectField("Pass it to", widget=GovSelect(), choices=[])
+
+
 class ReviewForm(FlaskForm):
     note = TextAreaField(
         "What needs to change?",

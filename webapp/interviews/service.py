@@ -45,9 +45,10 @@ def _from_bool(value: bool | None) -> str | None:
 
 
 def list_for_worker(user: User) -> list[Interview]:
-    """The worker's returns still to do, soonest deadline first (overdue at the top)."""
+    """The returns allocated to this person still to do, soonest deadline first (overdue at the
+    top): a worker's, or a social worker's who holds a looked-after child's interview."""
     rows = db.session.scalars(
-        access.interviews_query(user)
+        access.field_interviews_query(user)
         .where(Interview.status.in_(workflow.statuses_allowing(workflow.Action.EDIT)))
         .order_by(Interview.due_at)
     ).all()
@@ -111,22 +112,76 @@ def _check(user: User, interview: Interview, action: workflow.Action, not_role: 
         raise RuleError(*refused)
 
 
+def _may_be_allocated(person: User | None, manager: User, interview: Interview) -> bool:
+    """A return interview worker of the manager's authority, or the looked-after child's own
+    social worker (the Hertfordshire model)."""
+    if person is None or not person.active or person.authority_id != manager.authority_id:
+        return False
+    return person.role == Role.WORKER or access.may_hold_interview(person, interview.child)
+
+
+def _allocate_to(interview: Interview, person: User, by: User, status: workflow.Status) -> None:
+    interview.allocated_to_id = person.id
+    interview.team_id = person.team_id
+    interview.allocated_by_id = by.id
+    interview.allocated_at = utcnow()
+    interview.status = status
+
+
 def allocate(manager: User, interview: Interview, worker_id: str) -> Interview:
     _check(manager, interview, workflow.Action.ALLOCATE, "Only managers allocate")
     worker = db.session.get(User, worker_id) if worker_id else None
-    if (
-        worker is None
-        or worker.role != Role.WORKER
-        or not worker.active
-        or worker.authority_id != manager.authority_id
-    ):
+    if not _may_be_allocated(worker, manager, interview):
         raise RuleError("worker_id", "Choose a return interview worker from the list")
-    interview.allocated_to_id = worker.id
-    interview.team_id = worker.team_id
-    interview.allocated_by_id = manager.id
-    interview.allocated_at = utcnow()
-    interview.status = workflow.next_status(workflow.Action.ALLOCATE, interview.status)
+    _allocate_to(
+        interview, worker, manager, workflow.next_status(workflow.Action.ALLOCATE, interview.status)
+    )
     audit.record("allocate", "interview", interview.id, child_id=interview.child_id)
+    uow.commit()
+    return interview
+
+
+def take(social_worker: User, interview: Interview) -> Interview:
+    """The child's social worker holds the interview themself (Hertfordshire model)."""
+    if not access.may_hold_interview(social_worker, interview.child):
+        raise NotAllowed("Only a looked-after child's own social worker takes the interview")
+    _check(social_worker, interview, workflow.Action.TAKE, "Only social workers take interviews")
+    _allocate_to(
+        interview,
+        social_worker,
+        social_worker,
+        workflow.next_status(workflow.Action.TAKE, interview.status),
+    )
+    audit.record("take", "interview", interview.id, child_id=interview.child_id)
+    uow.commit()
+    return interview
+
+
+def pass_on(social_worker: User, interview: Interview, worker_id: str | None) -> Interview:
+    """The social worker holding the interview passes it to a return interview worker, or (no
+    worker chosen) back to the team, where it awaits a manager's allocation (the managers are
+    reminded, as for any return awaiting allocation)."""
+    if not access.can_take(social_worker, interview, workflow.Action.PASS_ON):
+        refused = workflow.refusal(workflow.Action.PASS_ON, interview.status)
+        if refused and access.is_assignee(social_worker, interview):
+            raise RuleError(*refused)
+        raise NotAllowed("Only the social worker holding the interview passes it on")
+    if worker_id:
+        worker = db.session.get(User, worker_id)
+        if (
+            worker is None
+            or worker.role != Role.WORKER
+            or not _may_be_allocated(worker, social_worker, interview)
+        ):
+            raise RuleError("worker_id", "Choose a return interview worker from the list")
+        _allocate_to(interview, worker, social_worker, workflow.pass_on_status(to_worker=True))
+    else:
+        interview.allocated_to_id = None
+        interview.team_id = None
+        interview.allocated_by_id = None
+        interview.allocated_at = None
+        interview.status = workflow.pass_on_status(to_worker=False)
+    audit.record("pass_on", "interview", interview.id, child_id=interview.child_id)
     uow.commit()
     return interview
 
@@ -136,6 +191,16 @@ def workers_for(manager: User) -> list[User]:
         select(User).where(User.role == Role.WORKER, User.active.is_(True)).order_by(User.name)
     ).all()
     return [w for w in workers if w.authority_id == manager.authority_id]
+
+
+def allocation_choices(manager: User, interview: Interview) -> list[tuple[str, str]]:
+    """Who the interview may be allocated to: the authority's workers and, for a looked-after
+    child, the child's own social worker (named as such)."""
+    choices = [(w.id, w.name) for w in workers_for(manager)]
+    sw = interview.child.social_worker
+    if sw is not None and _may_be_allocated(sw, manager, interview) and sw.role != Role.WORKER:
+        choices.append((sw.id, f"{sw.name} (the child's social worker)"))
+    return choices
 
 
 def save_section(
@@ -279,7 +344,7 @@ APPOINTMENT_SHOWN_FOR = timedelta(hours=2)
 
 
 def _may_arrange(user: User, interview: Interview) -> bool:
-    if access.is_assignee(user, interview) and user.role == Role.WORKER:
+    if access.is_assignee(user, interview) and user.role in (Role.WORKER, Role.SOCIAL_WORKER):
         return True
     # A manager of the child: the interview is one access lets them see.
     return access.can_manage(user) and (

@@ -175,5 +175,6 @@ RECORD_TYPE = RecordType(
     model=Interview,
     # The payload shows the child and the episodes: a change to them is a change to it.
     shows={Child: _interview_ids_of_children, Episode: _interview_ids_of_episodes},
-    roles=frozenset({Role.WORKER}),
+    # A social worker's phone holds the looked-after children's interviews they hold themself.
+    roles=frozenset({Role.WORKER, Role.SOCIAL_WORKER}),
 )

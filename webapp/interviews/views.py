@@ -21,6 +21,7 @@ from webapp.interviews.forms import (
     AllocateForm,
     ArrangeForm,
     ForwardForm,
+    PassOnForm,
     ReviewForm,
     form_data_from_answers,
     section_form_class,
@@ -32,24 +33,28 @@ from webapp.security import login_required, roles_required
 bp = Blueprint("interviews", __name__)
 
 
+# Who fills interviews in: return interview workers, and a looked-after child's social worker
+# holding the child's interview (the Hertfordshire model).
+HOLDERS = (Role.WORKER, Role.SOCIAL_WORKER)
+
+
 @bp.route("/returns")
-@roles_required(Role.WORKER)
+@roles_required(*HOLDERS)
 def my_returns():
     now = utcnow()
     rows = [(i, service.clock(i, now)) for i in service.list_for_worker(current_user)]
     return render_template("interviews/my_returns.html", rows=rows)
 
 
-def _allowed_content(interview):
-    if not access.can_read_interview_content(current_user, interview):
-        raise NotFound
-
-
 @bp.route("/interviews/<interview_id>")
 @login_required
 def show(interview_id: str):
     interview = service.read_interview(current_user, interview_id)
-    _allowed_content(interview)
+    if not access.can_read_interview_content(current_user, interview):
+        # The child's social worker sees where the interview stands (to hold it themself, or to
+        # know who does), never its answers before a manager has authorised it.
+        if current_user.role != Role.SOCIAL_WORKER:
+            raise NotFound
     return _render_show(interview)
 
 
@@ -61,9 +66,11 @@ def _render_show(
     review_form=None,
     forward_form=None,
     arrange_form=None,
+    pass_on_form=None,
     status=200,
 ):
     actions = access.interview_actions(current_user, interview)
+    content_visible = access.can_read_interview_content(current_user, interview)
     if arrange_form is None and service.may_arrange(current_user, interview):
         arrange_form = ArrangeForm(
             appointment_at=interview.appointment_at, place=interview.appointment_place
@@ -71,10 +78,14 @@ def _render_show(
     if allocate_form is None and workflow.Action.ALLOCATE in actions:
         allocate_form = AllocateForm(worker_id=interview.allocated_to_id)
     if allocate_form is not None:
-        allocate_form.worker_id.choices = [("", "Choose a worker")] + [
-            (w.id, w.name) for w in service.workers_for(current_user)
-        ]
-    data = service.answers(interview)
+        allocate_form.worker_id.choices = [("", "Choose a worker")] + service.allocation_choices(
+            current_user, interview
+        )
+    if pass_on_form is None and workflow.Action.PASS_ON in actions:
+        pass_on_form = PassOnForm()
+    if pass_on_form is not None:
+        pass_on_form.worker_id.choices = _pass_on_choices()
+    data = service.answers(interview) if content_visible else {}
     return (
         render_template(
             "interviews/show.html",
@@ -90,6 +101,8 @@ def _render_show(
             review_form=review_form or ReviewForm(),
             forward_form=forward_form or ForwardForm(),
             arrange_form=arrange_form,
+            pass_on_form=pass_on_form,
+            content_visible=content_visible,
             SECTIONS=SECTIONS,
         ),
         status,
@@ -97,7 +110,7 @@ def _render_show(
 
 
 @bp.route("/interviews/<interview_id>/sections/<slug>", methods=["GET", "POST"])
-@roles_required(Role.WORKER)
+@roles_required(*HOLDERS)
 def section(interview_id: str, slug: str):
     section = SECTIONS_BY_SLUG.get(slug) or abort(404)
     interview = service.read_interview(current_user, interview_id)
@@ -211,7 +224,7 @@ def _render_section(interview, section, form, saved_at=None, status=200, conflic
 
 
 @bp.route("/interviews/<interview_id>/submit", methods=["POST"])
-@roles_required(Role.WORKER)
+@roles_required(*HOLDERS)
 def submit(interview_id: str):
     interview = service.read_interview(current_user, interview_id)
     try:
@@ -233,7 +246,7 @@ def submit(interview_id: str):
 def allocate(interview_id: str):
     interview = service.read_interview(current_user, interview_id)
     form = AllocateForm()
-    form.worker_id.choices = [(w.id, w.name) for w in service.workers_for(current_user)]
+    form.worker_id.choices = service.allocation_choices(current_user, interview)
     if form.validate_on_submit():
         try:
             service.allocate(current_user, interview, form.worker_id.data)
@@ -247,6 +260,47 @@ def allocate(interview_id: str):
     elif form.worker_id.errors:
         form.worker_id.errors = ["Choose a return interview worker from the list"]
     return _render_show(interview, allocate_form=form, status=422)
+
+
+def _pass_on_choices() -> list[tuple[str, str]]:
+    return [("", "The return interview team (a manager allocates it)")] + [
+        (w.id, w.name) for w in service.workers_for(current_user)
+    ]
+
+
+@bp.route("/interviews/<interview_id>/take", methods=["POST"])
+@roles_required(Role.SOCIAL_WORKER)
+def take(interview_id: str):
+    """The looked-after child's social worker holds the interview themself."""
+    interview = service.read_interview(current_user, interview_id)
+    try:
+        service.take(current_user, interview)
+    except RuleError:
+        # Taken by someone else (a manager allocated it) since the page was drawn: say so.
+        flash("This interview has already been allocated.", "info")
+        return redirect(url_for("interviews.show", interview_id=interview.id))
+    flash("The interview is yours to hold. It is in My returns.", "success")
+    return redirect(url_for("interviews.show", interview_id=interview.id))
+
+
+@bp.route("/interviews/<interview_id>/pass-on", methods=["POST"])
+@roles_required(Role.SOCIAL_WORKER)
+def pass_on(interview_id: str):
+    interview = service.read_interview(current_user, interview_id)
+    form = PassOnForm()
+    form.worker_id.choices = _pass_on_choices()
+    if form.validate_on_submit():
+        try:
+            service.pass_on(current_user, interview, form.worker_id.data or None)
+        except RuleError as err:
+            form.worker_id.errors = [err.message]
+        else:
+            to = interview.allocated_to.name if interview.allocated_to else "the team"
+            flash(f"Passed to {to}.", "success")
+            return redirect(url_for("children.show", child_id=interview.child_id))
+    elif form.worker_id.errors:
+        form.worker_id.errors = ["Choose a return interview worker from the list"]
+    return _render_show(interview, pass_on_form=form, status=422)
 
 
 @bp.route("/interviews/<interview_id>/review", methods=["POST"])

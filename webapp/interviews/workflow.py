@@ -8,6 +8,12 @@ A manager records the return (awaiting allocation) and allocates a worker (alloc
 worker saves answers and sends the interview for authorisation (submitted); the manager
 authorises it or sends it back for changes (sent back, the worker's again); once authorised, the
 manager records when it was forwarded to the police.
+
+A looked-after child's social worker may hold the interview themself (the Hertfordshire model):
+a manager allocates it to them, or they take it while it awaits allocation; once it is theirs
+they fill it in and send it like a worker, or pass it on to a return interview worker (or back
+to the team for a manager to allocate). Whether the child is looked after and theirs is a fact
+of the child, checked by webapp.access, not a status.
 """
 
 from __future__ import annotations
@@ -54,6 +60,9 @@ class Action(StrEnum):
     AUTHORISE = "authorise"
     SEND_BACK = "send_back"
     FORWARD_TO_POLICE = "forward_to_police"
+    TAKE = "take"  # the child's social worker holds it themself
+    # The social worker holding it passes it to a worker (or the team). noqa: a name, no secret.
+    PASS_ON = "pass_on"  # noqa: S105
 
 
 @dataclass(frozen=True)
@@ -96,7 +105,7 @@ TRANSITIONS: dict[Action, Transition] = {
         Transition(
             Action.EDIT,
             "Save answers",
-            frozenset({WORKER}),
+            frozenset({WORKER, SOCIAL_WORKER}),
             _stay(Status.ALLOCATED, Status.SENT_BACK),
             None,
             "This interview cannot be changed now",
@@ -105,7 +114,7 @@ TRANSITIONS: dict[Action, Transition] = {
         Transition(
             Action.SUBMIT,
             "Send for authorisation",
-            frozenset({WORKER}),
+            frozenset({WORKER, SOCIAL_WORKER}),
             {Status.ALLOCATED: Status.SUBMITTED, Status.SENT_BACK: Status.SUBMITTED},
             None,
             "This interview cannot be submitted now",
@@ -135,8 +144,33 @@ TRANSITIONS: dict[Action, Transition] = {
             "forwarded_at",
             "Authorise the interview before forwarding it",
         ),
+        Transition(
+            Action.TAKE,
+            "Hold it myself",
+            frozenset({SOCIAL_WORKER}),
+            {Status.AWAITING_ALLOCATION: Status.ALLOCATED},
+            None,
+            "This interview has already been allocated",
+        ),
+        Transition(
+            Action.PASS_ON,
+            "Pass it on",
+            frozenset({SOCIAL_WORKER}),
+            # To a named worker it stays allocated; to the team it awaits allocation again
+            # (pass_on_status).
+            {Status.ALLOCATED: Status.ALLOCATED},
+            "worker_id",
+            "Only an interview not yet sent for authorisation can be passed on",
+            assignee_only=True,
+        ),
     )
 }
+
+
+def pass_on_status(to_worker: bool) -> Status:
+    """Where passing the interview on leads: allocated to the worker chosen, or awaiting a
+    manager's allocation when passed to the team."""
+    return Status.ALLOCATED if to_worker else Status.AWAITING_ALLOCATION
 
 
 def status_label(status: str) -> str:
@@ -191,9 +225,9 @@ def statuses_allowing(action: Action | str) -> tuple[Status, ...]:
     return tuple(s for s in Status if s in sources)
 
 
-def can_read_content(role: str, status: str) -> bool:
+def can_read_content(role: str, status: str, *, is_assignee: bool = False) -> bool:
     """Whether the role reads an interview's answers (given it may see the interview at all):
-    a child's social worker once a manager has authorised it."""
+    a child's social worker once a manager has authorised it, or while it is theirs to hold."""
     if role == SOCIAL_WORKER:
-        return status == Status.AUTHORISED
+        return status == Status.AUTHORISED or is_assignee
     return role in (WORKER, MANAGER)
