@@ -333,6 +333,33 @@ def record_forwarded(manager: User, interview: Interview, when: datetime) -> Int
     return interview
 
 
+# ---------------------------------------------------------------- the police copy
+
+# What the police receive of an authorised interview: the intelligence section only (names,
+# places, vehicles, numbers), with whether the child agreed to it being shared, never the child's
+# account of why they went or what happened to them (DOMAIN.md: shared with the police only).
+POLICE_COPY_FIELDS = ("intelligence", "consent_to_share", "share_with")
+
+
+def police_copy(manager: User, interview: Interview) -> dict:
+    """The printable police copy of an authorised interview (a manager of the child). Audited
+    as a view of the police copy; the sending is recorded with record_forwarded."""
+    if not access.can_manage(manager):
+        raise NotAllowed("Only managers forward interviews to the police")
+    if interview.status != workflow.Status.AUTHORISED:
+        raise RuleError("forwarded_at", "Authorise the interview before forwarding it")
+    data = answers(interview)
+    audit.record("view", "police_copy", interview.id, child_id=interview.child_id)
+    uow.commit()
+    return {
+        "interview": interview,
+        "child": interview.child,
+        "episodes": sorted(interview.episodes, key=lambda e: e.last_seen_at),
+        "answers": {name: data.get(name) for name in POLICE_COPY_FIELDS},
+        "generated_at": utcnow(),
+    }
+
+
 # ---------------------------------------------------------------- the appointment
 
 PLACE_MAX = 200

@@ -27,7 +27,7 @@ from webapp.interviews.forms import (
     section_form_class,
     values_from,
 )
-from webapp.interviews.questions import SECTIONS, SECTIONS_BY_SLUG
+from webapp.interviews.questions import QUESTIONS, SECTIONS, SECTIONS_BY_SLUG
 from webapp.security import login_required, roles_required
 
 bp = Blueprint("interviews", __name__)
@@ -337,6 +337,25 @@ def forwarded(interview_id: str):
             flash("Recorded as forwarded to the police.", "success")
             return redirect(url_for("interviews.show", interview_id=interview.id))
     return _render_show(interview, forward_form=form, status=422)
+
+
+@bp.route("/interviews/<interview_id>/police-copy")
+@roles_required(Role.MANAGER)
+def police_copy(interview_id: str):
+    """The intelligence section only, to print (or save as PDF) and send to the police; the
+    sending is then recorded on the same page."""
+    interview = service.read_interview(current_user, interview_id)
+    try:
+        copy = service.police_copy(current_user, interview)
+    except RuleError as err:
+        flash(err.message, "info")
+        return redirect(url_for("interviews.show", interview_id=interview.id))
+    return render_template(
+        "interviews/police_copy.html",
+        forward_form=ForwardForm(),
+        QUESTIONS=QUESTIONS,
+        **copy,
+    )
 
 
 @bp.route("/interviews/<interview_id>/appointment", methods=["POST"])
