@@ -171,7 +171,9 @@ def withdraw(browser, episode, reason=WITHDRAW):
 @pytest.mark.both_databases
 def test_a_duplicate_report_is_withdrawn_and_counts_for_nothing(as_user, world):
     child = world["child"]
-    duplicate = factories.episode(child, last_seen_hours_ago=30, missing_hours=None)
+    # After the world's episode came back (10 hours ago): an open episode before it would
+    # overlap it (SSDA903 rule 574, refused at entry).
+    duplicate = factories.episode(child, last_seen_hours_ago=8, missing_hours=None)
     db.session.commit()
     pending = select(Reminder).where(
         Reminder.subject_id == duplicate.id, Reminder.status == "pending"
@@ -193,7 +195,7 @@ def test_a_duplicate_report_is_withdrawn_and_counts_for_nothing(as_user, world):
     from webapp.episodes import service
 
     again = service.report_missing(
-        world["manager"], child, {"reported_type": "missing", "last_seen_at": utcnow() - 29 * H}
+        world["manager"], child, {"reported_type": "missing", "last_seen_at": utcnow() - 7 * H}
     )
     assert again.status == "missing"
 

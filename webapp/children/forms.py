@@ -48,6 +48,12 @@ class ChildForm(FlaskForm):
         widget=GovRadioInput(),
         validators=[InputRequired(message="Choose the legal status")],
     )
+    # Shown under "Looked after" (a conditional reveal in the templates); kept only for a
+    # looked-after child. The SSDA903 return checks each missing period starts inside it.
+    looked_after_since = DayMonthYearField(
+        "Looked after since",
+        description="The date the current period of care began, for example 4 9 2024",
+    )
     school_id = SelectField("School", widget=GovSelect(), choices=[])
     social_worker_id = SelectField("Allocated social worker", widget=GovSelect(), choices=[])
     carer_id = SelectField("Carer", widget=GovSelect(), choices=[])

@@ -94,13 +94,16 @@ def create_child(user: User, data: dict) -> Child:
     if (utcnow().date() - dob).days > 25 * 366:
         raise RuleError("date_of_birth", "Homeward is for children and care leavers up to 25")
     legal = LegalStatus(data.get("legal_status") or LegalStatus.NONE)
+    looked_after = legal == LegalStatus.LOOKED_AFTER or bool(data.get("looked_after"))
+    since = _care_start(data.get("looked_after_since"), looked_after, dob)
     child = Child(
         first_name=data["first_name"].strip(),
         last_name=data["last_name"].strip(),
         date_of_birth=dob,
         sex=data["sex"],
         legal_status=legal,
-        looked_after=legal == LegalStatus.LOOKED_AFTER or bool(data.get("looked_after")),
+        looked_after=looked_after,
+        looked_after_since=since,
         responsible_authority_id=user.authority_id,
         school_id=data.get("school_id") or None,
         social_worker_id=data.get("social_worker_id") or None,
@@ -117,6 +120,21 @@ def create_child(user: User, data: dict) -> Child:
     audit.record("create", "child", child.id, child_id=child.id)
     uow.commit()
     return child
+
+
+def _care_start(value: date | None, looked_after: bool, dob: date) -> date | None:
+    """When the current period of care began: only for a looked-after child (it is cleared when
+    the child leaves care), never in the future, never before the child was born. The SSDA903
+    return checks each missing period starts inside it (DfE rule 581)."""
+    if not looked_after or value is None:
+        return None
+    if value > utcnow().date():
+        raise RuleError("looked_after_since", "The date care began must be today or in the past")
+    if value < dob:
+        raise RuleError(
+            "looked_after_since", "The date care began must be on or after the date of birth"
+        )
+    return value
 
 
 def _check_links(user: User, child: Child) -> None:
@@ -185,6 +203,7 @@ EDITABLE = (
     "date_of_birth",
     "sex",
     "legal_status",
+    "looked_after_since",
     "authority_child_id",
     "responsible_authority_id",
     "host_authority_id",
@@ -201,6 +220,7 @@ FIELD_LABELS = {
     "date_of_birth": "Date of birth",
     "sex": "Sex",
     "legal_status": "Legal status",
+    "looked_after_since": "Looked after since",
     "authority_child_id": "Authority's child identifier",
     "responsible_authority_id": "Responsible authority",
     "host_authority_id": "Host authority (placed out of area)",
@@ -227,6 +247,9 @@ def snapshot(child: Child) -> dict[str, str]:
         "date_of_birth": child.date_of_birth.strftime("%-d %B %Y"),
         "sex": SEX_LABELS.get(child.sex, child.sex),
         "legal_status": child.legal_status_label,
+        "looked_after_since": (
+            child.looked_after_since.strftime("%-d %B %Y") if child.looked_after_since else "None"
+        ),
         "authority_child_id": child.authority_child_id or "None",
         "responsible_authority_id": _name_of(Organisation, child.responsible_authority_id),
         "host_authority_id": _name_of(Organisation, child.host_authority_id),
@@ -268,6 +291,7 @@ def update_child(
         raise RuleError("date_of_birth", "Date of birth must be in the past")
     if (utcnow().date() - dob).days > 25 * 366:
         raise RuleError("date_of_birth", "Homeward is for children and care leavers up to 25")
+    _no_episode_before_birth(child, dob)
     ident = (data.get("authority_child_id") or "").strip() or None
     if ident and len(ident) > AUTHORITY_ID_MAX:
         raise RuleError("authority_child_id", f"Enter {AUTHORITY_ID_MAX} characters or fewer")
@@ -314,6 +338,23 @@ def update_child(
     return change
 
 
+def _no_episode_before_birth(child: Child, dob: date) -> None:
+    """A date of birth corrected to after the child's first episode began would put that
+    episode before the birth (SSDA903 rule 586): refused here as report_missing refuses it."""
+    first = db.session.scalar(
+        select(func.min(Episode.last_seen_at)).where(
+            Episode.child_id == child.id, Episode.status != EpisodeStatus.WITHDRAWN
+        )
+    )
+    if first is not None and dob > deadlines.to_local(first).date():
+        raise RuleError(
+            "date_of_birth",
+            "The child has an episode from "
+            f"{deadlines.to_local(first).strftime('%-d %B %Y')}: the date of birth cannot be "
+            "after it",
+        )
+
+
 def _apply_edit(user: User, child: Child, data: dict, dob, ident, responsible: str) -> None:
     legal = LegalStatus(data.get("legal_status") or LegalStatus.NONE)
     child.first_name = data["first_name"].strip()
@@ -322,6 +363,7 @@ def _apply_edit(user: User, child: Child, data: dict, dob, ident, responsible: s
     child.sex = data["sex"]
     child.legal_status = legal
     child.looked_after = legal == LegalStatus.LOOKED_AFTER
+    child.looked_after_since = _care_start(data.get("looked_after_since"), child.looked_after, dob)
     child.authority_child_id = ident
     child.responsible_authority_id = responsible
     child.host_authority_id = _org(

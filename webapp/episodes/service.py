@@ -154,7 +154,7 @@ def report_missing(user: User, child: Child, data: dict) -> Episode:
     circumstances_text = _text("circumstances", data.get("circumstances"), MAX_TEXT)
     report = _details(data.get("report"), REPORT_FIELDS)
     episode_id = _new_episode_id(data.get("episode_id"))
-    _no_overlap(child, last_seen)
+    check_period(child, last_seen, None)
     # The id first: sealed values are bound to it.
     episode = Episode(id=episode_id or new_id())
     episode.child_id = child.id
@@ -180,26 +180,72 @@ def report_missing(user: User, child: Child, data: dict) -> Episode:
     return episode
 
 
-def _no_overlap(child: Child, last_seen_at: datetime) -> None:
-    """A child cannot go missing again while still missing (SSDA903 rule 574)."""
-    open_episode = db.session.scalar(
-        select(Episode).where(Episode.child_id == child.id, Episode.status == EpisodeStatus.MISSING)
-    )
-    if open_episode is not None:
+def check_period(
+    child: Child,
+    last_seen_at: datetime,
+    returned_at: datetime | None,
+    *,
+    episode_id: str | None = None,
+    correcting: bool = False,
+) -> None:
+    """Refuse at entry what the SSDA903 Missing table would refuse (webapp/oversight/ssda903.py):
+    an episode starting before the child was born (rule 586), ending before it started (567), or
+    sharing a moment with another of the child's episodes (574). One place for every path that
+    records or corrects an episode's times: the web forms, the carers' and schools' pages and
+    their sync pushes all come through report_missing, record_return or correct_episode.
+
+    `returned_at` None is an open episode: it runs on, so it overlaps every later episode.
+    Episodes may touch (one ends at the instant the next begins); withdrawn ones count for
+    nothing. `episode_id`: the episode being changed, not compared with itself."""
+    if deadlines.to_local(last_seen_at).date() < child.date_of_birth:
         raise RuleError(
             "last_seen_at",
-            "This child already has an open episode: record their return on it first",
+            "The time last seen must be on or after the child's date of birth "
+            f"({child.date_of_birth.strftime('%-d %B %Y')})",
         )
-    overlapping = db.session.scalar(
-        select(Episode.id).where(
+    if returned_at is not None and returned_at < last_seen_at:
+        raise RuleError("returned_at", "The return must be after the time last seen")
+    others = db.session.scalars(
+        select(Episode)
+        .where(
             Episode.child_id == child.id,
-            Episode.status == EpisodeStatus.RETURNED,
-            Episode.last_seen_at <= last_seen_at,
-            Episode.returned_at > last_seen_at,
+            Episode.status != EpisodeStatus.WITHDRAWN,
+            Episode.id != (episode_id or ""),
         )
+        .order_by(Episode.last_seen_at)
     )
-    if overlapping:
-        raise RuleError("last_seen_at", "This time falls inside an earlier episode")
+    for other in others:
+        other_end = other.returned_at
+        starts_before_end = returned_at is None or other.last_seen_at < returned_at
+        ends_after_start = other_end is None or last_seen_at < other_end
+        if not (starts_before_end and ends_after_start):
+            continue
+        if correcting:
+            raise RuleError("last_seen_at", "These times overlap another episode of this child")
+        if returned_at is not None:
+            # A return recorded on an open episode that runs past the start of a later one.
+            raise RuleError(
+                "returned_at",
+                "The child's next episode began at "
+                f"{_shown_time(other.last_seen_at)}: the return must be no later than that",
+            )
+        if other_end is None:
+            raise RuleError(
+                "last_seen_at",
+                "This child already has an open episode: record their return on it first",
+            )
+        if other.last_seen_at <= last_seen_at:
+            raise RuleError("last_seen_at", "This time falls inside an earlier episode")
+        raise RuleError(
+            "last_seen_at",
+            "This child has a later episode (last seen "
+            f"{_shown_time(other.last_seen_at)}): an episode reported now stays open until the "
+            "return is recorded, so it would overlap that one. Check the time last seen",
+        )
+
+
+def _shown_time(instant: datetime) -> str:
+    return deadlines.to_local(instant).strftime("%-d %B %Y %H:%M")
 
 
 def update_police(user: User, episode: Episode, data: dict) -> Episode:
@@ -340,8 +386,7 @@ def record_return(
     if returned_at is None:
         raise RuleError("returned_at", "Enter when the child returned or was found")
     _not_future("returned_at", returned_at, "The return time")
-    if returned_at < episode.last_seen_at:
-        raise RuleError("returned_at", "The return must be after the time last seen")
+    check_period(episode.child, episode.last_seen_at, returned_at, episode_id=episode.id)
     return_details = _details(details, RETURN_FIELDS)
     episode.returned_at = returned_at
     episode.how_returned = how
