@@ -68,7 +68,14 @@ def load(password: str) -> dict:
     user("ad@demo.test", "Rhiannon Voss", Role.SENIOR_MANAGER, la)
     other_manager = user("manager@southvale.test", "Dana Frost", Role.MANAGER, other_la)
 
+    # Every child has the authority's identifier (the SSDA903 return's CHILD column), numbered
+    # per authority; every looked-after child the date their current period of care began.
+    serials: dict[str, int] = {}
+
     def child(first, last, dob, sex, legal, **kw):
+        authority = kw.pop("authority", la)
+        serials[authority.id] = serials.get(authority.id, 0) + 1
+        prefix = "".join(word[0] for word in authority.name.split()[:2]).upper()
         c = Child(
             first_name=first,
             last_name=last,
@@ -76,7 +83,8 @@ def load(password: str) -> dict:
             sex=sex,
             legal_status=legal,
             looked_after=legal == LegalStatus.LOOKED_AFTER,
-            responsible_authority_id=kw.pop("authority", la).id,
+            responsible_authority_id=authority.id,
+            authority_child_id=f"{prefix}-{100000 + serials[authority.id]}",
             **kw,
         )
         db.session.add(c)
@@ -141,6 +149,7 @@ def load(password: str) -> dict:
         date(2011, 5, 14),
         "female",
         LegalStatus.LOOKED_AFTER,
+        looked_after_since=date(2023, 6, 12),
         placement_provider_id=home.id,
         social_worker_id=sw.id,
         iro_id=iro.id,
@@ -162,6 +171,7 @@ def load(password: str) -> dict:
         date(2010, 1, 21),
         "female",
         LegalStatus.LOOKED_AFTER,
+        looked_after_since=date(2021, 3, 8),
         carer_id=carer.id,
         placement_provider_id=fostering.id,
         school_id=school.id,
