@@ -2,7 +2,7 @@
 
 Every function takes the person asking, a Period and Filters and returns plain dataclasses, so
 the dashboard page, its CSV downloads and the monthly missing meeting pack show the same numbers.
-Every count is one aggregate SQL query (COUNT, COUNT(DISTINCT ...), CASE, GROUP BY), the same on
+Every count is one aggregate SQL query (SUM(CASE ...), COUNT, GROUP BY), the same on
 SQLite and PostgreSQL; no Python loop walks the rows.
 
 What counts:
@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import (
+    Index,
     Integer,
     and_,
     case,
@@ -369,6 +370,21 @@ def _with_interviews(query):
     )
 
 
+# Every figure reads the period's episodes by last_seen_at and these columns: one index holds
+# them all, so PostgreSQL answers from the index alone (an index-only scan) instead of visiting
+# a heap page per episode of the year. Declared here, on the episodes table, with migration 0019.
+Index(
+    "ix_episodes_figures",
+    Episode.last_seen_at,
+    Episode.child_id,
+    Episode.status,
+    Episode.reported_type,
+    Episode.missing_from,
+    Episode.how_returned,
+    Episode.id,
+)
+
+
 # ---------------------------------------------------------------- what each figure counts
 
 EPISODE_TYPES = {
@@ -529,11 +545,34 @@ class Figures:
 # ---------------------------------------------------------------- the queries
 
 
-def _pair(condition):
-    return (
-        func.count(case((condition, Episode.id))),
-        func.count(distinct(case((condition, Episode.child_id)))),
+# Children are counted in two steps, never with COUNT(DISTINCT ...): the rows are first grouped
+# by child (one SUM(CASE ...) per number: that child's episodes or interviews behind it), then
+# the outer query adds those up and counts the children with any. PostgreSQL sorts its input once
+# for every COUNT(DISTINCT ...) of an aggregate; a year's figures had 40 of them (benchmarked in
+# docs/BENCHMARKS.md), where one hash aggregate by child does the same work once.
+
+
+def _flag(condition):
+    return case((condition, 1), else_=0)
+
+
+def _counts_by_child(child_column, conditions: list, source) -> list:
+    """(count, children) for each condition, from `source` (a Select over the counted rows
+    with `child_column` among its FROMs): one GROUP BY child, then one aggregate."""
+    per_child = (
+        source.with_only_columns(
+            child_column.label("child_id"),
+            *(func.sum(_flag(c)).label(f"k{n}") for n, c in enumerate(conditions)),
+        )
+        .group_by(child_column)
+        .subquery()
     )
+    columns = []
+    for n in range(len(conditions)):
+        k = per_child.c[f"k{n}"]
+        columns += [func.coalesce(func.sum(k), 0), func.count(case((k > 0, 1)))]
+    values = db.session.execute(select(*columns).select_from(per_child)).one()
+    return [(int(values[2 * n]), int(values[2 * n + 1])) for n in range(len(conditions))]
 
 
 def episode_tables(user: User, period: Period, filters: Filters) -> dict[str, Table | Row]:
@@ -552,19 +591,16 @@ def episode_tables(user: User, period: Period, filters: Filters) -> dict[str, Ta
             {"all": "Notified by a school as missing from education in the period"},
         ),
     }
-    columns = [*_pair(true())]
-    keys = []
+    conditions, keys = [true()], [("episodes", "all")]
     for figure, (_title, labels) in specs.items():
         for key in labels:
-            columns += _pair(_episode_condition(user, figure, key, period))
+            conditions.append(_episode_condition(user, figure, key, period))
             keys.append((figure, key))
-    values = db.session.execute(
-        _episodes_from(*columns).where(*_episodes_where(user, filters, period))
-    ).one()
+    source = _episodes_from(Episode.id).where(*_episodes_where(user, filters, period))
+    counted = dict(zip(keys, _counts_by_child(Episode.child_id, conditions, source), strict=True))
     out: dict[str, Table | Row] = {
-        "episodes": Row("all", "Episodes in the period", values[0], values[1])
+        "episodes": Row("all", "Episodes in the period", *counted[("episodes", "all")])
     }
-    counted = dict(zip(keys, zip(values[2::2], values[3::2], strict=True), strict=True))
     for figure, (title, labels) in specs.items():
         rows = tuple(Row(k, label, *counted[(figure, k)]) for k, label in labels.items())
         out[figure] = Table(figure, title, "Episodes", rows)
@@ -574,37 +610,44 @@ def episode_tables(user: User, period: Period, filters: Filters) -> dict[str, Ta
 def open_episodes(user: User, filters: Filters, now: datetime) -> Table:
     """Episodes still open now, by how long the child has been missing (each row includes the
     longer ones: over 72 hours is also over 24). Not bound to the period: it is the present."""
-    columns = []
-    for _label, after in OPEN_FOR.values():
-        columns += _pair(Episode.last_seen_at < now - after)
-    values = db.session.execute(
-        _episodes_from(*columns).where(
-            *_episodes_where(user, filters, None), Episode.status == EpisodeStatus.MISSING
-        )
-    ).one()
+    source = _episodes_from(Episode.id).where(
+        *_episodes_where(user, filters, None), Episode.status == EpisodeStatus.MISSING
+    )
+    conditions = [Episode.last_seen_at < now - after for _label, after in OPEN_FOR.values()]
+    values = _counts_by_child(Episode.child_id, conditions, source)
     rows = tuple(
-        Row(key, label, values[2 * n], values[2 * n + 1])
-        for n, (key, (label, _)) in enumerate(OPEN_FOR.items())
+        Row(key, label, *values[n]) for n, (key, (label, _)) in enumerate(OPEN_FOR.items())
     )
     return Table(
         "open", "Open episodes by how long the child has been missing (now)", "Episodes", rows
     )
 
 
+def _interview_ids(user: User, filters: Filters, period: Period):
+    """The ids of the interviews covering the period's counted episodes (an interview covering
+    several of them is listed more than once: callers ask `Interview.id IN` it)."""
+    return (
+        _episodes_from(interview_episodes.c.interview_id)
+        .join(interview_episodes, interview_episodes.c.episode_id == Episode.id)
+        .where(*_episodes_where(user, filters, period))
+    )
+
+
+def _period_interviews(user: User, filters: Filters, period: Period):
+    """The period's interviews, each once (not the one only a withdrawn episode needed)."""
+    return select(Interview.id).where(
+        Interview.id.in_(_interview_ids(user, filters, period)),
+        Interview.status != InterviewStatus.NOT_NEEDED,
+    )
+
+
 def interview_table(user: User, period: Period, filters: Filters, now: datetime) -> Table:
-    columns = []
-    for key in INTERVIEW_KEYS:
-        condition = _interview_condition(key, now)
-        columns += [
-            func.count(distinct(case((condition, Interview.id)))),
-            func.count(distinct(case((condition, Interview.child_id)))),
-        ]
-    values = db.session.execute(
-        _with_interviews(_episodes_from(*columns)).where(*_episodes_where(user, filters, period))
-    ).one()
+    conditions = [_interview_condition(key, now) for key in INTERVIEW_KEYS]
+    values = _counts_by_child(
+        Interview.child_id, conditions, _period_interviews(user, filters, period)
+    )
     rows = tuple(
-        Row(key, label, values[2 * n], values[2 * n + 1])
-        for n, (key, label) in enumerate(INTERVIEW_KEYS.items())
+        Row(key, label, *values[n]) for n, (key, label) in enumerate(INTERVIEW_KEYS.items())
     )
     return Table("interviews", "Return interviews", "Interviews", rows)
 
@@ -631,18 +674,14 @@ class TeamRow:
 def team_table(user: User, period: Period, filters: Filters) -> tuple[TeamRow, ...]:
     """Return interviews by the team they are allocated to: how many, held, held within 72
     hours. One GROUP BY."""
-    held = Interview.held_at.is_not(None)
-    within = Interview.held_at <= Interview.due_at
     result = db.session.execute(
-        _with_interviews(
-            _episodes_from(
-                Interview.team_id,
-                func.count(distinct(Interview.id)),
-                func.count(distinct(case((held, Interview.id)))),
-                func.count(distinct(case((within, Interview.id)))),
-            )
+        _period_interviews(user, filters, period)
+        .with_only_columns(
+            Interview.team_id,
+            func.count(Interview.id),
+            func.sum(_flag(Interview.held_at.is_not(None))),
+            func.sum(_flag(Interview.held_at <= Interview.due_at)),
         )
-        .where(*_episodes_where(user, filters, period))
         .group_by(Interview.team_id)
     ).all()
     names = {t.id: t.name for t in teams_of(user)}
@@ -650,9 +689,9 @@ def team_table(user: User, period: Period, filters: Filters) -> tuple[TeamRow, .
         TeamRow(
             team_id or "none",
             (names.get(team_id, "Another authority's team") if team_id else "Not allocated"),
-            interviews,
-            held_n,
-            within_n,
+            int(interviews),
+            int(held_n),
+            int(within_n),
         )
         for team_id, interviews, held_n, within_n in result
     ]
@@ -662,19 +701,22 @@ def team_table(user: User, period: Period, filters: Filters) -> tuple[TeamRow, .
 def factor_table(user: User, period: Period, filters: Filters) -> Table:
     """The reasons children gave in the period's interviews, most given first: interviews and
     children per reason, each reason marked push, pull or neither."""
-    result = db.session.execute(
-        _with_interviews(
-            _episodes_from(
-                InterviewFactor.code,
-                func.count(distinct(Interview.id)),
-                func.count(distinct(Interview.child_id)),
-            )
+    per_child = (
+        _period_interviews(user, filters, period)
+        .with_only_columns(
+            InterviewFactor.code.label("code"),
+            func.count(Interview.id).label("n"),  # one row per interview and code
         )
         .join(InterviewFactor, InterviewFactor.interview_id == Interview.id)
-        .where(*_episodes_where(user, filters, period))
-        .group_by(InterviewFactor.code)
+        .group_by(InterviewFactor.code, Interview.child_id)
+        .subquery()
+    )
+    result = db.session.execute(
+        select(per_child.c.code, func.sum(per_child.c.n), func.count())
+        .select_from(per_child)
+        .group_by(per_child.c.code)
     ).all()
-    counted = {code: (n, c) for code, n, c in result}
+    counted = {code: (int(n), c) for code, n, c in result}
     rows = [
         Row(code, label, *counted.get(code, (0, 0)), kind=FACTOR_KIND[code])
         for code, label in REASON_LABELS.items()
@@ -719,36 +761,49 @@ def trend_months(period: Period) -> list[Period]:
 
 
 def trend(user: User, period: Period, filters: Filters) -> tuple[Month, ...]:
-    """Episodes, children and interviews held (within 72 hours) per month over 12 months: two
-    GROUP BYs over a CASE that puts each episode in its month by the months' UTC bounds."""
+    """Episodes, children and interviews held (within 72 hours) per month over 12 months: a
+    CASE puts each episode in its month by the months' UTC bounds; each month's children are
+    counted from a GROUP BY (month, child), each month's interviews from the distinct (month,
+    interview) pairs (an interview covering episodes of two months counts in both)."""
     months = trend_months(period)
     bucket = case(
         *((Episode.last_seen_at < m.end, n) for n, m in enumerate(months)), else_=None
     ).label("bucket")
     span = Period("trend", "", months[0].first_day, months[-1].last_day)
     where = _episodes_where(user, filters, span)
+    per_child = (
+        _episodes_from(bucket, Episode.child_id, func.count(Episode.id).label("n"))
+        .where(*where)
+        .group_by(bucket, Episode.child_id)
+        .subquery()
+    )
     episodes = {
-        b: (e, c)
+        b: (int(e), c)
         for b, e, c in db.session.execute(
-            _episodes_from(bucket, func.count(Episode.id), func.count(distinct(Episode.child_id)))
-            .where(*where)
-            .group_by(bucket)
+            select(per_child.c.bucket, func.sum(per_child.c.n), func.count())
+            .select_from(per_child)
+            .group_by(per_child.c.bucket)
         )
     }
+    pairs = (
+        _episodes_from(bucket, interview_episodes.c.interview_id.label("interview_id"))
+        .join(interview_episodes, interview_episodes.c.episode_id == Episode.id)
+        .where(*where)
+        .distinct()
+        .subquery()
+    )
     held = {
-        b: (h, w)
+        b: (int(h), int(w))
         for b, h, w in db.session.execute(
-            _with_interviews(
-                _episodes_from(
-                    bucket,
-                    func.count(distinct(case((Interview.held_at.is_not(None), Interview.id)))),
-                    func.count(
-                        distinct(case((Interview.held_at <= Interview.due_at, Interview.id)))
-                    ),
-                )
+            select(
+                pairs.c.bucket,
+                func.sum(_flag(Interview.held_at.is_not(None))),
+                func.sum(_flag(Interview.held_at <= Interview.due_at)),
             )
-            .where(*where)
-            .group_by(bucket)
+            .select_from(pairs)
+            .join(Interview, Interview.id == pairs.c.interview_id)
+            .where(Interview.status != InterviewStatus.NOT_NEEDED)
+            .group_by(pairs.c.bucket)
         )
     }
     return tuple(
