@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import click
 from sqlalchemy import func, or_, select
@@ -378,6 +379,86 @@ def import_pupils(school_ref: str, csv_file) -> None:
             f"Imported: {result.created} added, {result.updated} updated, "
             f"{result.unchanged} unchanged."
         )
+
+
+@main.group("export", help="Statutory returns: the SSDA903 Missing table, the SSD missing extract.")
+def export_group() -> None:
+    pass
+
+
+_year_option = click.option(
+    "--year",
+    type=click.IntRange(2000, 2100),
+    required=True,
+    help="The collection year by its first April: 2025 is 1 April 2025 to 31 March 2026.",
+)
+_out_option = click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The folder the file is written to (made if missing).",
+)
+_authority_option = click.option(
+    "--authority",
+    default=None,
+    help="The authority's id, name or ONS code (needed when there is more than one).",
+)
+
+
+def _export(kind: str, year: int, out_dir: Path, authority: str | None) -> None:
+    # The problems are counted by rule, never listed: a terminal's scrollback is no place for a
+    # child's record. The managers' screen (/manage/exports) lists them with links to fix them.
+    from webapp.errors import NotFound
+    from webapp.oversight import exports, ssda903
+
+    app = _app()
+    with app.app_context():
+        try:
+            org = exports.find_authority(authority)
+        except NotFound as exc:
+            raise click.ClickException(str(exc)) from exc
+        collection = ssda903.CollectionYear(year)
+        make = exports.ssda903_file if kind == "ssda903" else exports.ssd_file
+        export = make(org.id, collection)
+        path = exports.write(out_dir, export)
+        click.echo(f"Wrote {path}: {export.rows} rows for {org.name}, {collection.label}.")
+        if export.checked is not None:
+            failures = export.checked.failures
+            by_rule: dict[str, int] = {}
+            for problem in failures:
+                by_rule[problem.rule] = by_rule.get(problem.rule, 0) + 1
+            for rule, count in sorted(by_rule.items()):
+                click.echo(f"  rule {rule}: {count} row(s) would fail", err=True)
+            if failures:
+                click.echo(
+                    f"{len(failures)} failure(s): DfE's tool would reject this file. Managers "
+                    "see each record to correct on the statutory returns screen (/manage/exports).",
+                    err=True,
+                )
+            unchecked = len({p.child_id for p in export.checked.warnings})
+            if unchecked:
+                click.echo(
+                    f"  rule 581 not checked for {unchecked} child(ren): the date their period "
+                    "of care began is not recorded",
+                    err=True,
+                )
+
+
+@export_group.command("ssda903", help="Write DIR/ssda903_missing.csv for a collection year.")
+@_year_option
+@_out_option
+@_authority_option
+def export_ssda903(year: int, out_dir: Path, authority: str | None) -> None:
+    _export("ssda903", year, out_dir, authority)
+
+
+@export_group.command("ssd-missing", help="Write DIR/ssd_missing.csv for a collection year.")
+@_year_option
+@_out_option
+@_authority_option
+def export_ssd_missing(year: int, out_dir: Path, authority: str | None) -> None:
+    _export("ssd-missing", year, out_dir, authority)
 
 
 @main.command(help="Serve the app with a production WSGI server (gunicorn).")
