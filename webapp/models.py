@@ -10,6 +10,7 @@ from webapp.devices.models import Device  # noqa: F401
 from webapp.episodes.models import Episode  # noqa: F401
 from webapp.fieldsync.models import ChangeLog, SyncConflict, SyncDelivery, SyncMutation  # noqa: F401
 from webapp.interviews.models import Interview, interview_episodes  # noqa: F401
+from webapp.oversight.meeting_models import MeetingAction  # noqa: F401
 from webapp.push.models import PushSubscription  # noqa: F401
 from webapp.reminders.models import Reminder, ReminderAttempt  # noqa: F401
 from webapp.schools.absence_models import (  # noqa: F401

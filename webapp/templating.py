@@ -42,6 +42,11 @@ def _nav_items() -> list[dict]:
         items.append(("interviews.my_returns", "My returns"))
     if role == Role.MANAGER:
         items.append(("oversight.dashboard", "Returns and escalations"))
+    if role == Role.SENIOR_MANAGER:
+        # The Assistant Director oversees: the figures and the monthly meeting pack, read only
+        # (a manager reaches both from the manager's page).
+        items.append(("figures.page", "Figures"))
+        items.append(("meeting.page", "Missing meeting pack"))
     if role in access.CHILDREN_READERS:
         items.append(("children.index", "Children"))
     if role == Role.CME:

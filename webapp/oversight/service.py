@@ -37,6 +37,27 @@ class Dashboard:
     overdue_plan_reviews: list[RiskPlan] = field(default_factory=list)
 
 
+def open_tasks(
+    manager: User, now: datetime
+) -> tuple[list[escalations_service.WorkItem], list[Episode]]:
+    """The open escalation tasks of the manager's episodes (overdue first), and the children
+    missing now: the manager's page and the monthly meeting pack lead with them."""
+    recent = db.session.scalars(
+        access.episodes_query(manager)
+        .options(selectinload(Episode.child))
+        .where(
+            or_(
+                Episode.status == EpisodeStatus.MISSING,
+                (Episode.status == EpisodeStatus.RETURNED)
+                & (Episode.returned_at >= now - ESCALATION_LOOKBACK),
+            )
+        )
+        .order_by(Episode.last_seen_at)
+    ).all()
+    missing_now = [e for e in recent if e.status == EpisodeStatus.MISSING]
+    return escalations_service.worklist(recent, now), missing_now
+
+
 def dashboard(manager: User, now: datetime) -> Dashboard:
     t = children.thresholds()
     q = access.interviews_query(manager).options(selectinload(Interview.child))
@@ -60,19 +81,7 @@ def dashboard(manager: User, now: datetime) -> Dashboard:
         ).order_by(Interview.authorised_at)
     ).all()
 
-    recent = db.session.scalars(
-        access.episodes_query(manager)
-        .options(selectinload(Episode.child))
-        .where(
-            or_(
-                Episode.status == EpisodeStatus.MISSING,
-                (Episode.status == EpisodeStatus.RETURNED)
-                & (Episode.returned_at >= now - ESCALATION_LOOKBACK),
-            )
-        )
-        .order_by(Episode.last_seen_at)
-    ).all()
-    tasks = escalations_service.worklist(recent, now)
+    tasks, missing_now = open_tasks(manager, now)
     overdue_reviews = plans.overdue_reviews(manager, now)
     audit.record("view", "dashboard", None, detail="manager dashboard")
     uow.commit()
@@ -81,10 +90,10 @@ def dashboard(manager: User, now: datetime) -> Dashboard:
         at_risk=at_risk,
         awaiting_authorisation=list(submitted),
         authorised_not_forwarded=list(not_forwarded),
-        missing_now=[e for e in recent if e.status == EpisodeStatus.MISSING],
+        missing_now=missing_now,
         escalations=tasks,
         overdue_plan_reviews=overdue_reviews,
     )
 
 
-__all__ = ["Dashboard", "dashboard"]
+__all__ = ["Dashboard", "dashboard", "open_tasks"]
