@@ -48,11 +48,14 @@ class ChildForm(FlaskForm):
         widget=GovRadioInput(),
         validators=[InputRequired(message="Choose the legal status")],
     )
-    # Shown under "Looked after" (a conditional reveal in the templates); kept only for a
-    # looked-after child. The SSDA903 return checks each missing period starts inside it.
+    # Kept only for a looked-after child: the SSDA903 return checks each missing period starts
+    # inside it. Asked beside the legal status rather than revealed under "Looked after": GOV.UK
+    # Frontend's conditional reveal puts aria-expanded on a radio, which axe refuses
+    # (alphagov/govuk-frontend#979) and every page here is checked with axe.
     looked_after_since = DayMonthYearField(
         "Looked after since",
-        description="The date the current period of care began, for example 4 9 2024",
+        description="For a looked-after child only: the date the current period of care began, "
+        "for example 4 9 2024",
     )
     school_id = SelectField("School", widget=GovSelect(), choices=[])
     social_worker_id = SelectField("Allocated social worker", widget=GovSelect(), choices=[])

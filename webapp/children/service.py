@@ -122,11 +122,23 @@ def create_child(user: User, data: dict) -> Child:
     return child
 
 
-def _care_start(value: date | None, looked_after: bool, dob: date) -> date | None:
-    """When the current period of care began: only for a looked-after child (it is cleared when
-    the child leaves care), never in the future, never before the child was born. The SSDA903
-    return checks each missing period starts inside it (DfE rule 581)."""
-    if not looked_after or value is None:
+def _care_start(
+    value: date | None, looked_after: bool, dob: date, current: date | None = None
+) -> date | None:
+    """When the current period of care began: only for a looked-after child, never in the
+    future, never before the child was born. The SSDA903 return checks each missing period
+    starts inside it (DfE rule 581). A child leaving care loses it (the form still holds the old
+    date then: cleared, not refused); a new date typed for a child who is not looked after is
+    refused, so nothing typed is silently dropped."""
+    if not looked_after:
+        if value is not None and value != current:
+            raise RuleError(
+                "looked_after_since",
+                "The date care began is only for a looked-after child: choose Looked after, or "
+                "leave the date empty",
+            )
+        return None
+    if value is None:
         return None
     if value > utcnow().date():
         raise RuleError("looked_after_since", "The date care began must be today or in the past")
@@ -363,7 +375,9 @@ def _apply_edit(user: User, child: Child, data: dict, dob, ident, responsible: s
     child.sex = data["sex"]
     child.legal_status = legal
     child.looked_after = legal == LegalStatus.LOOKED_AFTER
-    child.looked_after_since = _care_start(data.get("looked_after_since"), child.looked_after, dob)
+    child.looked_after_since = _care_start(
+        data.get("looked_after_since"), child.looked_after, dob, child.looked_after_since
+    )
     child.authority_child_id = ident
     child.responsible_authority_id = responsible
     child.host_authority_id = _org(
