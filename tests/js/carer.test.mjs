@@ -86,15 +86,26 @@ test("photos are judged by their first bytes, not their names", () => {
 });
 
 test("a push stops at 50 changes or about 3 MB, and always holds at least one", () => {
-  const small = Array.from({ length: 120 }, (_, i) => ({ mutationId: String(i), payload: { answers: { a: "x" } } }));
+  const small = Array.from({ length: 120 }, (_, i) => ({ mutationId: String(i), recordType: "interview", recordId: `r${i}`, payload: { answers: { a: "x" } } }));
   assert.deepEqual(batchesOf(small).map((b) => b.length), [50, 50, 20]);
-  const photo = (i) => ({ mutationId: `p${i}`, payload: { photo: { jpeg: "x".repeat(1_200_000) } } });
+  const photo = (i) => ({ mutationId: `p${i}`, recordType: "child", recordId: `c${i}`, payload: { photo: { jpeg: "x".repeat(1_200_000) } } });
   assert.deepEqual(batchesOf([photo(1), photo(2), photo(3), photo(4)]).map((b) => b.length), [2, 2]);
-  const huge = { mutationId: "h", payload: { photo: { jpeg: "x".repeat(5_000_000) } } };
+  const huge = { mutationId: "h", recordType: "child", recordId: "ch", payload: { photo: { jpeg: "x".repeat(5_000_000) } } };
   assert.deepEqual(batchesOf([huge, photo(5)]).map((b) => b.length), [1, 1]);
   // In order: nothing overtakes an earlier change to the same record.
   assert.deepEqual(batchesOf([photo(1), ...small.slice(0, 3), photo(2)]).flat().map((m) => m.mutationId),
     ["p1", "0", "1", "2", "p2"]);
+});
+
+test("two changes to one record never share a batch: the second waits for the first's version", () => {
+  // A draft tried once with no signal is frozen; "Send for authorisation" then queues behind it on
+  // the same version. Sent together, the server would keep the send as a clash with the draft.
+  const change = (id, record, base) => ({ mutationId: id, recordType: "interview", recordId: record, baseVersion: base, payload: {} });
+  const due = [change("draft", "a", 3), change("other", "b", 1), change("send", "a", 3), change("later", "c", 1)];
+  assert.deepEqual(batchesOf(due).map((b) => b.map((m) => m.mutationId)), [["draft", "other"], ["send", "later"]]);
+  // The same id in another record type is another record.
+  const twoTypes = [change("i", "x", 1), { ...change("c", "x", 1), recordType: "child" }];
+  assert.deepEqual(batchesOf(twoTypes).map((b) => b.length), [2]);
 });
 
 test("two copies of a record are compared field by field, a photo summed up", () => {

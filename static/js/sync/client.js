@@ -75,7 +75,11 @@ const PUSH_BATCH = 50;
 const PUSH_BATCH_BYTES = 3 * 1024 * 1024;
 
 /**
- * Batches of at most PUSH_BATCH changes and about PUSH_BATCH_BYTES of payload, in order.
+ * Batches of at most PUSH_BATCH changes and about PUSH_BATCH_BYTES of payload, in order, and
+ * never two changes to one record in a batch: the second was made on the same version as the
+ * first (a change already tried once is frozen, so a later edit queues behind it), and only the
+ * first's answer can move it onto the version the server gives the first. Sent together, the
+ * server would find the second a version behind and keep it as a clash with itself.
  *
  * @param {Mutation[]} due
  * @returns {Mutation[][]}
@@ -85,15 +89,22 @@ export function batchesOf(due) {
   const out = [];
   let batch = [];
   let bytes = 0;
+  const records = new Set();
   for (const m of due) {
     const size = JSON.stringify(m.payload ?? null).length;
-    if (batch.length && (batch.length >= PUSH_BATCH || bytes + size > PUSH_BATCH_BYTES)) {
+    const record = `${m.recordType}\u0000${m.recordId}`;
+    if (
+      batch.length &&
+      (batch.length >= PUSH_BATCH || bytes + size > PUSH_BATCH_BYTES || records.has(record))
+    ) {
       out.push(batch);
       batch = [];
       bytes = 0;
+      records.clear();
     }
     batch.push(m);
     bytes += size;
+    records.add(record);
   }
   if (batch.length) out.push(batch);
   return out;
@@ -275,10 +286,22 @@ export class SyncClient {
     if (!due.length) return "done";
     this._status({ phase: "sending", sent: 0, total: due.length });
     let sent = 0;
-    const batches = [];
-    batches.push(...batchesOf(due));
-    while (batches.length) {
-      const batch = batches.shift();
+    // One batch at a time, each read afresh from the outbox: the answers to one batch rebase the
+    // changes queued behind it (same record, next version), so a batch built up front would send
+    // them on the version they were made on. Each change is sent at most once per run.
+    const attempted = new Set();
+    /** @type {Mutation[][]} */
+    const singles = [];
+    for (;;) {
+      let batch = singles.shift();
+      if (!batch) {
+        const left = dueNow(await this.store.pendingMutations(), Date.now()).filter(
+          (m) => !attempted.has(m.mutationId),
+        );
+        if (!left.length) break;
+        batch = batchesOf(left)[0];
+      }
+      for (const m of batch) attempted.add(m.mutationId);
       await this.store.markSending(batch.map((m) => m.mutationId));
       const body = {
         protocol: PROTOCOL,
@@ -312,7 +335,7 @@ export class SyncClient {
         // rest still go, so one bad change never blocks the queue behind it.
         if (batch.length > 1) {
           await this._unsend(batch);
-          batches.unshift(...batch.map((m) => [m]));
+          singles.unshift(...batch.map((m) => [m]));
         } else {
           await this._apply(
             {
@@ -335,7 +358,7 @@ export class SyncClient {
         sent += 1;
         await this._apply(result, batch.find((m) => m.mutationId === result.mutation_id));
       }
-      this._status({ phase: "sending", sent, total: due.length });
+      this._status({ phase: "sending", sent, total: Math.max(due.length, sent) });
     }
     return "done";
   }
