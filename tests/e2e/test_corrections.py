@@ -85,7 +85,9 @@ def corr_server(tmp_path_factory):
             noah=noah.id,
             ella=ella.id,
         )
-        assert ella.authority_child_id is None and ella.legal_status == "none"
+        # The demo gives every child the authority's identifier (for the SSDA903 return).
+        assert ella.authority_child_id and ella.legal_status == "none"
+        ids.update(ella_ident=ella.authority_child_id)
     proc, base = start_server(instance, env)
     yield {"url": base, "env": env, "ids": ids}
     stop_server(proc)
@@ -354,6 +356,7 @@ def test_withdrawing_a_duplicate_episode(desktop, corr_server):
 def test_correcting_a_childs_record_and_a_stale_window_refused(desktop, chromium, corr_server):
     first, second = desktop, open_page(chromium, corr_server["url"], DESKTOP)
     ella = corr_server["ids"]["ella"]
+    before = corr_server["ids"]["ella_ident"]
     try:
         for page in (first, second):
             sign_in(page, "manager@demo.test")
@@ -382,7 +385,7 @@ def test_correcting_a_childs_record_and_a_stale_window_refused(desktop, chromium
         expect(changes.first.locator("ul > li")).to_have_text(
             [
                 "Legal status: None \u2192 Child in need",
-                "Authority's child identifier: None \u2192 NB-C-004512",
+                f"Authority's child identifier: {before} \u2192 NB-C-004512",
             ]
         )
         clean(first)
