@@ -71,7 +71,7 @@ REPORT_LABELS = {
     "checks_made": "Checks already made",
 }
 RETURN_LABELS = {
-    "where_found": "Where found",
+    "where_found": "More about where they were",
     "who_with": "Who they were with",
     "welfare": "First welfare observations",
 }
@@ -244,6 +244,7 @@ def _episode_part(episode: Episode) -> dict:
         ],
         "returned_at": episode.returned_at,
         "how_returned": HOW_RETURNED_LABELS.get(episode.how_returned or ""),
+        "found_place": episode.found_place_label,
         "return": [
             (label, returned.get(key)) for key, label in RETURN_LABELS.items() if returned.get(key)
         ],

@@ -33,6 +33,7 @@ from webapp.children.models import Child
 from webapp.db_types import utcnow
 from webapp.episodes import service as episodes
 from webapp.episodes.models import (
+    FOUND_PLACE_LABELS,
     HOW_RETURNED_LABELS,
     REPORT_FIELDS,
     RETURN_FIELDS,
@@ -272,6 +273,7 @@ def episode_payload(episode: Episode) -> dict[str, Any]:
         returned = {
             "returned_at": _iso(episode.returned_at),
             "how_returned": episode.how_returned,
+            "found_place": episode.found_place,
             **details["return"],
         }
     return {
@@ -348,19 +350,27 @@ class EpisodeHandler:
         if returned is not None:
             if not isinstance(returned, dict):
                 raise PayloadError("returned", "must be an object")
-            extra = set(returned) - {"returned_at", "how_returned", *RETURN_FIELDS}
+            extra = set(returned) - {"returned_at", "how_returned", "found_place", *RETURN_FIELDS}
             if extra:
                 raise PayloadError(f"returned.{sorted(extra)[0]}", "cannot be sent")
             at = shapes.time(returned, "returned_at")
             if at is None:
                 raise PayloadError("returned_at", "Enter when the child came back")
             how = returned.get("how_returned")
-            if how not in HOW_RETURNED_LABELS:
+            # A list or an object is not a code (and would not even hash for the lookup).
+            if not isinstance(how, str) or how not in HOW_RETURNED_LABELS:
                 raise PayloadError("how_returned", "Choose how the child came back or was found")
+            # Optional (a carer may not know), but only a code from the list.
+            place = returned.get("found_place") or None
+            if place is not None and (
+                not isinstance(place, str) or place not in FOUND_PLACE_LABELS
+            ):
+                raise PayloadError("found_place", "Choose where the child was found from the list")
             details = {k: v for k, v in returned.items() if k in RETURN_FIELDS}
             out["returned"] = {
                 "returned_at": at,
                 "how_returned": how,
+                "found_place": place,
                 "details": _texts(details, RETURN_FIELDS, "returned"),
             }
         return out
@@ -422,6 +432,7 @@ class EpisodeHandler:
                 returned["returned_at"],
                 returned["how_returned"],
                 returned["details"],
+                returned["found_place"],
             )
         if (payload["carer_notes"] or None) != (episode.carer_notes or None):
             _errors_as_payload(episodes.save_carer_notes, actor, episode, payload["carer_notes"])
@@ -438,6 +449,7 @@ class EpisodeHandler:
             mine["returned"] = {
                 "returned_at": returned["returned_at"],
                 "how_returned": returned["how_returned"],
+                "found_place": returned["found_place"],
                 **returned["details"],
             }
         store.save_conflict(

@@ -19,6 +19,7 @@ from webapp.children import service as children
 from webapp.db_types import new_id
 from webapp.episodes import service
 from webapp.episodes.models import (
+    FOUND_PLACE_LABELS,
     REPORTED_TYPE_LABELS,
     Episode,
     EpisodeChange,
@@ -30,12 +31,13 @@ from webapp.extensions import db
 from webapp.interviews import workflow
 from webapp.interviews.models import Interview
 
-FIELDS = ("reported_type", "last_seen_at", "returned_at")
+FIELDS = ("reported_type", "last_seen_at", "returned_at", "found_place")
 FIELD_LABELS = {
     "status": "Status",
     "reported_type": "What was reported",
     "last_seen_at": "Last seen",
     "returned_at": "Came back or found",
+    "found_place": "Where they were found",
 }
 MAX_REASON = 2000
 
@@ -47,14 +49,16 @@ def _shown(episode: Episode) -> dict[str, str]:
         "reported_type": REPORTED_TYPE_LABELS[ReportedType(episode.reported_type)],
         "last_seen_at": local_time(episode.last_seen_at),
         "returned_at": local_time(episode.returned_at) or "Not back",
+        "found_place": FOUND_PLACE_LABELS.get(episode.found_place or "", "Not recorded"),
     }
 
 
 def correct_episode(
     user: User, episode: Episode, data: dict, *, seen: datetime | None
 ) -> EpisodeChange | None:
-    """A manager corrects the episode's type and times, giving the reason. `seen`: the
-    episode's updated_at when the form was drawn (another's change meanwhile is not lost)."""
+    """A manager corrects the episode's type and times, and where a returned child was found
+    (`found_place`, a code; left as it is when the key is absent), giving the reason. `seen`:
+    the episode's updated_at when the form was drawn (another's change meanwhile is not lost)."""
     if not access.can_manage(user):
         raise NotAllowed("Only managers correct an episode")
     if episode.status == EpisodeStatus.WITHDRAWN:
@@ -78,6 +82,9 @@ def correct_episode(
         if not isinstance(returned, datetime):
             raise RuleError("returned_at", "Enter when the child came back or was found")
         service._not_future("returned_at", returned, "The return time")
+    place = episode.found_place
+    if episode.status == EpisodeStatus.RETURNED and "found_place" in data:
+        place = service.found_place(data["found_place"])
     # Born before, ending after starting, overlapping nothing: what the SSDA903 table needs.
     service.check_period(episode.child, last_seen, returned, episode_id=episode.id, correcting=True)
     before = _shown(episode)
@@ -85,6 +92,7 @@ def correct_episode(
     episode.last_seen_at = last_seen
     if returned is not None:
         episode.returned_at = returned
+    episode.found_place = place
     after = _shown(episode)
     changed = [f for f in FIELDS if before[f] != after[f]]
     if not changed:

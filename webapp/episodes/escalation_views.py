@@ -77,7 +77,7 @@ def correct(episode_id: str):
         form = EpisodeCorrectionForm(data=_correction_data(episode))
     if form.validate_on_submit():
         seen = seen_at(form.seen.data)
-        names = ("reported_type", "last_seen_at", "returned_at", "reason")
+        names = ("reported_type", "last_seen_at", "returned_at", "found_place", "reason")
         data = {k: getattr(form, k).data for k in names}
         try:
             change = corrections.correct_episode(current_user, episode, data, seen=seen)
@@ -128,5 +128,6 @@ def _correction_data(episode) -> dict:
         "reported_type": episode.reported_type,
         "last_seen_at": episode.last_seen_at,
         "returned_at": episode.returned_at,
+        "found_place": episode.found_place,
         "seen": iso(episode.updated_at),
     }

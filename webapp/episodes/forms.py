@@ -20,6 +20,8 @@ from webapp import deadlines
 from webapp.episodes import tasks
 from webapp.episodes.models import (
     CARER_REPORTED_TYPES,
+    FOUND_PLACE_HINTS,
+    FOUND_PLACE_LABELS,
     HOW_RETURNED_LABELS,
     MISSING_FROM_LABELS,
     POLICE_CATEGORY_LABELS,
@@ -259,7 +261,18 @@ class ReturnForm(FlaskForm):
         widget=GovRadioInput(),
         validators=[InputRequired(message="Choose how the child returned or was found")],
     )
-    where_found = _detail("Where were they found, or where did they come back from?")
+    found_place = RadioField(
+        "Where were they found, or where did they come back from?",
+        choices=list(FOUND_PLACE_LABELS.items()),
+        widget=HintedRadioInput(FOUND_PLACE_HINTS),
+        description="Choose the closest. You can leave this out if you do not know yet.",
+        # Optional; a code not in the list is refused by the service, in its words.
+        validators=[Optional()],
+        validate_choice=False,
+    )
+    where_found = _detail(
+        "More about where they were", "For example, the address or the name of the place."
+    )
     who_with = _detail("Who were they with?")
     welfare = _detail(
         "First welfare observations",
@@ -319,6 +332,13 @@ class EpisodeCorrectionForm(FlaskForm):
         "When did they come back, or when were they found?",
         description="UK time. The return interview's 72-hour deadline moves with it.",
         validators=[Optional()],
+    )
+    found_place = RadioField(
+        "Where were they found, or where did they come back from?",
+        choices=list(FOUND_PLACE_LABELS.items()),
+        widget=HintedRadioInput(FOUND_PLACE_HINTS),
+        validators=[Optional()],
+        validate_choice=False,  # the service refuses a code not in the list, in its words
     )
     reason = TextAreaField(
         "Why is it corrected?",

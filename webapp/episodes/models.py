@@ -57,7 +57,7 @@ REPORT_FIELD_LABELS = {
     "checks_made": "Checks already made",
 }
 RETURN_FIELD_LABELS = {
-    "where_found": "Where found",
+    "where_found": "More about where they were",
     "who_with": "Who they were with",
     "welfare": "First welfare observations",
 }
@@ -78,6 +78,46 @@ HOW_RETURNED_LABELS = {
     "found_by_other": "Found by someone else",
     "other": "Other",
 }
+
+# Where the child was found, or came back from: a code from a fixed list, kept in clear beside
+# how_returned so the figures can count it (Kent's protocol asks for patterns of where children
+# are found). Like the police category it names a kind of place, never an address: the place
+# itself stays in the sealed return details (where_found). Optional: a carer may not know.
+FOUND_PLACE_LABELS = {
+    "home": "Their home or placement",
+    "relative": "A relative's or family friend's home",
+    "friend": "A friend's home",
+    "address_of_concern": "An address of concern",
+    "public_place": "A public place",
+    "transport": "A station, bus or train",
+    "hospital": "A hospital",
+    "police": "A police station or custody",
+    "other_area": "Another council's area",
+    "somewhere_else": "Somewhere else",
+    "not_known": "Not known",
+}
+# What a choice covers, where its label alone could be read two ways.
+FOUND_PLACE_HINTS = {
+    "home": "Including when they came back by themselves.",
+    "address_of_concern": "For example, the home of an adult known to police or children's "
+    "services, or a 'trap house'.",
+    "public_place": "For example, a street, park or shopping centre.",
+    "transport": "Including bus stations and travelling on public transport.",
+    "other_area": "Found outside this council's area, wherever they were.",
+}
+
+
+def found_place_choices() -> list[dict[str, str]]:
+    """The choices as field mode asks them (sent in the field schema, webapp/field/views.py), so
+    the phone's words are these and never a copy kept by hand."""
+    return [
+        {
+            "value": code,
+            "label": label,
+            **({"hint": FOUND_PLACE_HINTS[code]} if code in FOUND_PLACE_HINTS else {}),
+        }
+        for code, label in FOUND_PLACE_LABELS.items()
+    ]
 
 
 class EpisodeStatus(StrEnum):
@@ -102,6 +142,8 @@ class Episode(db.Model):
     reported_to_police_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     how_returned: Mapped[str | None] = mapped_column(String(20))
+    # A code of FOUND_PLACE_LABELS (the kind of place, never the address): counted by the figures.
+    found_place: Mapped[str | None] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(10), default=EpisodeStatus.MISSING, index=True)
     # Where last seen and the circumstances can name people and places: encrypted.
     circumstances_enc: Mapped[str | None] = mapped_column(Text)
@@ -136,6 +178,14 @@ class Episode(db.Model):
     @property
     def reported_type_label(self) -> str:
         return REPORTED_TYPE_LABELS[ReportedType(self.reported_type)]
+
+    @property
+    def how_returned_label(self) -> str | None:
+        return HOW_RETURNED_LABELS.get(self.how_returned or "")
+
+    @property
+    def found_place_label(self) -> str | None:
+        return FOUND_PLACE_LABELS.get(self.found_place or "")
 
     def __repr__(self) -> str:
         return f"<Episode {self.id}>"

@@ -16,6 +16,7 @@ from webapp.children.models import Child
 from webapp.db_types import new_id, utcnow
 from webapp.episodes.models import (
     CARER_REPORTED_TYPES,
+    FOUND_PLACE_LABELS,
     HOW_RETURNED_LABELS,
     MISSING_FROM_LABELS,
     POLICE_CATEGORY_LABELS,
@@ -95,6 +96,16 @@ def _police_category(user: User, value) -> str | None:
     if category not in POLICE_CATEGORY_LABELS:
         raise RuleError("police_category", "Choose the police category")
     return category
+
+
+def found_place(value) -> str | None:
+    """Where the child was found, as its code; None when not given (a carer may not know: "Not
+    known" is a code of its own, for when they were asked and nobody knows)."""
+    if value is None or value == "":
+        return None
+    if value not in FOUND_PLACE_LABELS:
+        raise RuleError("found_place", "Choose where the child was found from the list")
+    return value
 
 
 def _check_times(reported_type: str, last_seen: datetime, due_back, reported) -> None:
@@ -366,10 +377,12 @@ def record_return(
     returned_at: datetime,
     how: str,
     details: dict | None = None,
+    place: str | None = None,
 ) -> Interview:
     """Close the episode and start (or extend) the 72-hour return interview clock: by the
     child's carer or a manager. `details` holds RETURN_FIELDS (where found, who with, first
-    welfare observations), sealed.
+    welfare observations), sealed; `place` is where they were found as a FOUND_PLACE_LABELS
+    code (optional), in clear for the figures.
 
     Each return starts its own 72-hour clock. One interview may still cover several episodes:
     a return joins the child's interview not yet held (awaiting allocation or allocated) while
@@ -386,10 +399,12 @@ def record_return(
     if returned_at is None:
         raise RuleError("returned_at", "Enter when the child returned or was found")
     _not_future("returned_at", returned_at, "The return time")
+    place = found_place(place)
     check_period(episode.child, episode.last_seen_at, returned_at, episode_id=episode.id)
     return_details = _details(details, RETURN_FIELDS)
     episode.returned_at = returned_at
     episode.how_returned = how
+    episode.found_place = place
     episode.status = EpisodeStatus.RETURNED
     if return_details:
         episode.return_details = return_details

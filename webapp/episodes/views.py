@@ -222,6 +222,7 @@ def record_return(episode_id: str):
             form.returned_at.data,
             form.how_returned.data,
             return_details(form),
+            form.found_place.data,
         )
         if interview:
             flash("Return recorded. The 72-hour return interview clock has started.", "success")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, g, jsonify, render_template
 
+from webapp.episodes.models import found_place_choices
 from webapp.field import records
 from webapp.interviews.forms import section_form_class
 from webapp.interviews.questions import SECTIONS, required_rules, to_json_schema
@@ -98,7 +99,8 @@ def shell_version() -> str:
         current_app.static_folder,
         current_app.config["HOMEWARD_RELEASE"],
         tuple(shell_static()),
-        repr(_thresholds_json()),
+        # The choices the schema carries are the phone's words: a change to them is an update.
+        repr((_thresholds_json(), found_place_choices())),
     )
 
 
@@ -179,6 +181,8 @@ def interview_schema():
         required=required_rules(),
         thresholds=_thresholds_json(),
         record_types=roles,
+        # The words of the choices a carer's phone asks with the return (episode.js).
+        episode={"found_place": found_place_choices()},
     )
 
 

@@ -48,6 +48,7 @@ from webapp import access, audit, deadlines, uow
 from webapp.accounts.models import Organisation, OrgKind, User
 from webapp.children.models import Child, LegalStatus
 from webapp.episodes.models import (
+    FOUND_PLACE_LABELS,
     HOW_RETURNED_LABELS,
     Episode,
     EpisodeStatus,
@@ -372,7 +373,8 @@ def _with_interviews(query):
 
 # Every figure reads the period's episodes by last_seen_at and these columns: one index holds
 # them all, so PostgreSQL answers from the index alone (an index-only scan) instead of visiting
-# a heap page per episode of the year. Declared here, on the episodes table, with migration 0019.
+# a heap page per episode of the year. Declared here, on the episodes table, with migration 0019
+# (found_place added by 0021).
 Index(
     "ix_episodes_figures",
     Episode.last_seen_at,
@@ -381,6 +383,7 @@ Index(
     Episode.reported_type,
     Episode.missing_from,
     Episode.how_returned,
+    Episode.found_place,
     Episode.id,
 )
 
@@ -400,6 +403,14 @@ MISSING_FROM = {"home": "Home", "placement": "Care (a placement)", "school": "Sc
 HOW_FOUND = {
     **HOW_RETURNED_LABELS,
     "not_recorded": "Back, how not recorded",
+    "still_missing": "Still missing",
+}
+# Where children were found (episodes.found_place, a code kept in clear for this count): every
+# episode of the period in exactly one row, as in HOW_FOUND. "Not known" is an answer (asked,
+# nobody knew); "not recorded" is a return with no answer (a carer may leave it out).
+WHERE_FOUND = {
+    **FOUND_PLACE_LABELS,
+    "not_recorded": "Back, where not recorded",
     "still_missing": "Still missing",
 }
 OPEN_FOR = {
@@ -450,6 +461,13 @@ def _episode_condition(user: User, figure: str, key: str, period: Period | None)
         if key == "not_recorded":
             return and_(returned, Episode.how_returned.is_(None))
         return and_(returned, Episode.how_returned == key)
+    if figure == "place" and key in WHERE_FOUND:
+        if key == "still_missing":
+            return Episode.status == EpisodeStatus.MISSING
+        returned = Episode.status == EpisodeStatus.RETURNED
+        if key == "not_recorded":
+            return and_(returned, Episode.found_place.is_(None))
+        return and_(returned, Episode.found_place == key)
     if figure == "placed" and key == "all":
         return and_(
             Child.host_authority_id == user.authority_id,
@@ -531,6 +549,7 @@ class Figures:
     by_type: Table
     by_from: Table
     how_found: Table
+    where_found: Table
     placed: Table
     cme: Table
     open: Table
@@ -576,12 +595,13 @@ def _counts_by_child(child_column, conditions: list, source) -> list:
 
 
 def episode_tables(user: User, period: Period, filters: Filters) -> dict[str, Table | Row]:
-    """Episodes and children by type, by where from, by how found; placed here by other
-    authorities; missing from education too. One scan of the period's episodes."""
+    """Episodes and children by type, by where from, by how and where found; placed here by
+    other authorities; missing from education too. One scan of the period's episodes."""
     specs = {
         "type": ("Episodes by type", {k: v[0] for k, v in EPISODE_TYPES.items()}),
         "from": ("Episodes by where the child was missing from", MISSING_FROM),
         "found": ("How children were found or came back", HOW_FOUND),
+        "place": ("Where children were found", WHERE_FOUND),
         "placed": (
             "Children placed here by other authorities",
             {"all": "Placed here by another authority"},
@@ -823,6 +843,7 @@ def figures(user: User, period: Period, filters: Filters, now: datetime) -> Figu
         by_type=episodes["type"],
         by_from=episodes["from"],
         how_found=episodes["found"],
+        where_found=episodes["place"],
         placed=episodes["placed"],
         cme=episodes["cme"],
         open=open_episodes(user, filters, now),
@@ -874,6 +895,8 @@ def _label(figure: str, key: str, user: User) -> tuple[str, str] | None:
         return f"Episodes missing from: {MISSING_FROM[key]}", "Episodes"
     if figure == "found" and key in HOW_FOUND:
         return f"How found or back: {HOW_FOUND[key]}", "Episodes"
+    if figure == "place" and key in WHERE_FOUND:
+        return f"Where found: {WHERE_FOUND[key]}", "Episodes"
     if figure == "placed" and key == "all":
         return "Children placed here by other authorities", "Episodes"
     if figure == "cme" and key == "all":
@@ -970,6 +993,7 @@ def table_rows(f: Figures, table: str) -> tuple[list[str], list[tuple]]:
         "type": f.by_type,
         "from": f.by_from,
         "found": f.how_found,
+        "place": f.where_found,
         "placed": f.placed,
         "cme": f.cme,
         "open": f.open,

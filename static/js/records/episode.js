@@ -17,7 +17,7 @@ export const REPORT_FIELDS = /** @type {const} */ ([
   ["phone", "Their phone: number, credit, whether it is on", "input"],
 ]);
 export const RETURN_FIELDS = /** @type {const} */ ([
-  ["where_found", "Where they were found or came back to", "input"],
+  ["where_found", "More about where they were", "input"],
   ["who_with", "Who they were with", "input"],
   ["welfare", "First welfare observations (injuries, intoxication, how they seem)", "area"],
 ]);
@@ -29,6 +29,18 @@ export const HOW_RETURNED = [
   { value: "found_by_other", label: "Found by someone else" },
   { value: "other", label: "Other" },
 ];
+/**
+ * Where a child may be found, in the server's words: the field schema carries them
+ * (webapp/episodes/models.py FOUND_PLACE_LABELS), so the phone never keeps a copy by hand. An
+ * older schema without them: the question is not asked (it is optional).
+ *
+ * @param {any} schema
+ * @returns {Array<{value: string, label: string, hint?: string}>}
+ */
+export function foundPlaces(schema) {
+  const places = schema && schema.episode && schema.episode.found_place;
+  return Array.isArray(places) ? places : [];
+}
 export const TYPE_LABELS = {
   not_back: "Not back when expected",
   missing: "Missing",
@@ -78,7 +90,7 @@ export function reportFields(p, lookedAfter) {
 
 const REPORT_NAMES = ["reported_type", "last_seen_at", "due_back_at", "circumstances", "reported_to_police_at",
   "police_log_number", "report.checks_made", ...REPORT_FIELDS.map(([n]) => `report.${n}`)];
-const RETURN_NAMES = ["returned_at", "how_returned", ...RETURN_FIELDS.map(([n]) => n)];
+const RETURN_NAMES = ["returned_at", "how_returned", "found_place", ...RETURN_FIELDS.map(([n]) => n)];
 
 /**
  * The report's fields as the payload has them.
@@ -108,10 +120,11 @@ export function readReport(form) {
  * Problems the server would refuse the payload for (webapp/episodes/service.py), [] if none.
  *
  * @param {any} p
- * @param {{lookedAfter?: boolean, now?: number}} facts
+ * @param {{lookedAfter?: boolean, now?: number, places?: Array<{value: string}>}} facts
+ *   places: where a child may be found (foundPlaces(schema)); none known, none checked
  * @returns {Array<{name: string, message: string}>}
  */
-export function check(p, { lookedAfter = false, now = Date.now() } = {}) {
+export function check(p, { lookedAfter = false, now = Date.now(), places = [] } = {}) {
   const out = [];
   const future = (/** @type {string | null} */ iso) => Boolean(iso) && Date.parse(String(iso)) > now + SKEW_MS;
   if (!p.reported_type || !(p.reported_type in TYPE_LABELS)) out.push({ name: "reported_type", message: "Choose what has happened" });
@@ -131,6 +144,9 @@ export function check(p, { lookedAfter = false, now = Date.now() } = {}) {
     else if (future(r.returned_at)) out.push({ name: "returned_at", message: "The return time must be in the past" });
     else if (p.last_seen_at && Date.parse(r.returned_at) < Date.parse(p.last_seen_at)) out.push({ name: "returned_at", message: "The return must be after the time last seen" });
     if (!r.how_returned) out.push({ name: "how_returned", message: "Choose how the child came back or was found" });
+    if (r.found_place && places.length && !places.some((c) => c.value === r.found_place)) {
+      out.push({ name: "found_place", message: "Choose where the child was found from the list" });
+    }
   }
   /** @type {Array<[string, unknown, number]>} */
   const texts = [
@@ -180,7 +196,7 @@ export const episode = {
     return h("li", { class: "hw-card" }, stateLabel(record.value));
   },
 
-  form(record, { current, section, lookup, problem, savedAt, onChange, onSubmit, onBack, formatClock, go }) {
+  form(record, { current, section, lookup, schema, problem, savedAt, onChange, onSubmit, onBack, formatClock, go }) {
     const child = childOf(lookup, record.value);
     const open = isOpen(record.value);
     const back = section === "back";
@@ -192,6 +208,9 @@ export const episode = {
         h("h1", { class: "govuk-heading-l" }, "Report back"),
         dateTimeField({ name: "returned_at", label: "When did they come back, or when were they found?", value: returned.returned_at, hint: "UK time. This starts the 72-hour clock for the return interview." }),
         radios({ name: "how_returned", label: "How did they come back?", value: returned.how_returned, choices: HOW_RETURNED }),
+        foundPlaces(schema).length ? radios({ name: "found_place", label: "Where were they found, or where did they come back from?",
+          hint: "Choose the closest. You can leave this out if you do not know.", value: returned.found_place,
+          choices: foundPlaces(schema), small: true }) : null,
         RETURN_FIELDS.map(([n, label, kind]) => kind === "area"
           ? textArea({ name: n, label, value: returned[n], rows: 4 })
           : textField({ name: n, label, value: returned[n] })),
@@ -252,6 +271,7 @@ export const episode = {
       const v = values(form, RETURN_NAMES);
       /** @type {Record<string, any>} */
       const returned = { returned_at: fromLocalInput(v.returned_at), how_returned: v.how_returned };
+      if (v.found_place) returned.found_place = v.found_place;
       for (const [n] of RETURN_FIELDS) if (v[n]) returned[n] = v[n];
       payload.returned = returned;
     } else if (isOpen(current)) {
@@ -262,8 +282,8 @@ export const episode = {
     return payload;
   },
 
-  validate(payload, { lookup }) {
-    return check(payload, { lookedAfter: Boolean(childOf(lookup, payload).looked_after) });
+  validate(payload, { lookup, schema }) {
+    return check(payload, { lookedAfter: Boolean(childOf(lookup, payload).looked_after), places: foundPlaces(schema) });
   },
 
   /** A report made on this phone, shown as the server will show it until the server's copy arrives. */
