@@ -93,6 +93,13 @@ def apply_batch(store: Store, actor: Any, request: PushRequest | PushBatch) -> l
     client_action "retry" and not remembered, so the rest of the batch goes on. Anything else (a
     lost database connection) propagates so that the caller rolls the whole batch back and the
     device, which has deleted nothing, sends it again.
+
+    A batch at a time: the mutation ids already seen are read in one go, the records the batch
+    names are loaded in one go (a store's optional `prepare`), and the batch is first tried in
+    one savepoint with no savepoint per mutation. Only if a mutation then has to be undone (a
+    rule only checkable while writing, a write that lost a race, a fault of one payload) is that
+    attempt rolled back and the batch run again mutation by mutation, each in its own savepoint,
+    which answers exactly as the first attempt would have had nothing needed undoing.
     """
     if request.protocol != PROTOCOL_VERSION:
         raise UnsupportedProtocol(
@@ -100,12 +107,77 @@ def apply_batch(store: Store, actor: Any, request: PushRequest | PushBatch) -> l
             f"{PROTOCOL_VERSION}"
         )
     items = request.items if isinstance(request, PushBatch) else request.mutations
+    mutations = [item for item in items if not isinstance(item, Refused)]
+    seen = _seen(store, actor, mutations)
+    prepare = getattr(store, "prepare", None)
+    if prepare is not None:
+        prepare(
+            actor, [(m.record_type, m.record_id) for m in mutations if m.mutation_id not in seen]
+        )
+    if isinstance(store, SupportsSavepoint) and len(mutations) > 1:
+        batch_savepoint = getattr(store, "batch_savepoint", store.savepoint)
+        try:
+            with batch_savepoint():
+                return _run(store, actor, request.device_id, items, seen, isolated=False)
+        except _OneByOne:
+            pass
+        except Exception as exc:
+            if not (isinstance(exc, StaleWrite) or store.isolates(exc)):
+                raise
+    return _run(store, actor, request.device_id, items, seen, isolated=True)
+
+
+class _OneByOne(Exception):
+    """The batch, tried whole, needs a mutation undone: run it again one savepoint each."""
+
+
+def _seen(store: Store, actor: Any, mutations: list[Mutation]) -> dict[Any, StoredMutation]:
+    """The mutation ids this server already answered, in one lookup where the store can."""
+    get_many = getattr(store, "get_mutations", None)
+    if get_many is not None:
+        return get_many(actor, [m.mutation_id for m in mutations])
+    found = {}
+    for m in mutations:
+        stored = store.get_mutation(actor, m.mutation_id)
+        if stored is not None:
+            found[m.mutation_id] = stored
+    return found
+
+
+def _run(
+    store: Store,
+    actor: Any,
+    device_id: Any,
+    items: list,
+    seen: dict[Any, StoredMutation],
+    *,
+    isolated: bool,
+) -> list[MutationResult]:
     results: list[MutationResult] = []
+    answered: list[StoredMutation] = []
     for item in items:
         if isinstance(item, Refused):
             results.append(_refused(item))
+            continue
+        stored = seen.get(item.mutation_id)
+        if stored is not None:
+            results.append(_replay(item, stored, fingerprint(item)))
+            continue
+        result, remember = _apply_one(store, actor, item, isolated=isolated)
+        if remember is not None:
+            answered.append(remember)
+            if isolated:
+                # Saved at once: the next mutation's savepoint must not be able to undo it.
+                store.save_mutation(actor, device_id, remember)
+                answered.clear()
+        results.append(result)
+    if answered:
+        save_many = getattr(store, "save_mutations", None)
+        if save_many is not None:
+            save_many(actor, device_id, answered)
         else:
-            results.append(_apply_one(store, actor, request.device_id, item))
+            for stored in answered:
+                store.save_mutation(actor, device_id, stored)
     return results
 
 
@@ -117,11 +189,19 @@ class _Undo(Exception):
         self.result = result
 
 
-def _apply_one(store: Store, actor: Any, device_id: Any, m: Mutation) -> MutationResult:
+def _apply_one(
+    store: Store, actor: Any, m: Mutation, *, isolated: bool
+) -> tuple[MutationResult, StoredMutation | None]:
+    """The answer to one new mutation, and what to remember of it (None: not remembered)."""
     fp = fingerprint(m)
-    stored = store.get_mutation(actor, m.mutation_id)
-    if stored is not None:
-        return _replay(m, stored, fp)
+    if not isolated:
+        # Tried with the whole batch: anything that would need this mutation undone sends the
+        # batch back to be run one savepoint at a time.
+        try:
+            result = _apply(store, actor, m)
+        except (_Undo, StaleWrite):
+            raise _OneByOne from None
+        return result, StoredMutation(m.mutation_id, fp, result)
     try:
         with _savepoint(store):
             result = _apply(store, actor, m)
@@ -135,16 +215,18 @@ def _apply_one(store: Store, actor: Any, device_id: Any, m: Mutation) -> Mutatio
             raise
         # The type only: the exception text may quote the device's values.
         _log.error("sync: mutation failed, answered server_error: %s", type(exc).__name__)
-        return _rejected(
-            m,
-            ErrorCode.SERVER_ERROR,
-            "The server could not store this change; it will be sent again later",
-            field=None,
+        return (
+            _rejected(
+                m,
+                ErrorCode.SERVER_ERROR,
+                "The server could not store this change; it will be sent again later",
+                field=None,
+            ),
+            None,
         )
     # Conflicts and rejections are remembered too, so a replay answers exactly as before
     # instead of, say, creating a second conflict copy.
-    store.save_mutation(actor, device_id, StoredMutation(m.mutation_id, fp, result))
-    return result
+    return result, StoredMutation(m.mutation_id, fp, result)
 
 
 def _replay(m: Mutation, stored: StoredMutation, fp: str) -> MutationResult:
@@ -197,10 +279,18 @@ def _apply(store: Store, actor: Any, m: Mutation) -> MutationResult:
             field="payload",
         )
     payload = _validated(handler, m)
-    state = handler.load(actor, m.record_id)
+    state = _current(handler, actor, m.record_id)
     if m.op == "delete":
         return _delete(store, handler, actor, m, state)
     return _upsert(store, handler, actor, m, payload, state)
+
+
+def _current(handler: RecordHandler, actor: Any, record_id: Any) -> RecordState | None:
+    """The record's version and whether it is deleted; its payload (which may take decrypting
+    and reading the records it shows) only where the handler cannot say one without the other.
+    A push needs the payload only for a conflict, and reads it again then."""
+    peek = getattr(handler, "peek", None)
+    return peek(actor, record_id) if peek is not None else handler.load(actor, record_id)
 
 
 def _conflict_after_stale_write(store: Store, actor: Any, m: Mutation) -> MutationResult:
@@ -298,6 +388,9 @@ def _conflict(
     payload: dict[str, Any],
     server: RecordState,
 ) -> MutationResult:
+    if getattr(handler, "peek", None) is not None and not server.deleted:
+        # The server's copy travels with the answer: read it whole now.
+        server = handler.load(actor, m.record_id) or server
     conflict_id = uuid4()
     handler.save_conflict(actor, m.record_id, m.base_version, payload, server, conflict_id)
     if server.deleted:

@@ -2,7 +2,9 @@
 
 Services end their changes with `uow.commit()`. On its own that commits; inside `uow.batch()`
 (a sync push applies many mutations in one transaction) it only flushes, so the whole batch
-commits or rolls back together.
+commits or rolls back together; inside `uow.deferred()` as well (a sync batch tried whole) it
+does not even flush: the batch's writes go to the database together, in one flush at its end
+(queries still flush what they need first: autoflush is on).
 
 Features note what a transaction touched (`notes`) as it flushes, and act on it once, just before
 the real commit: each registers that work from its own `init_app` (`register_after_flush`,
@@ -33,6 +35,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from webapp.extensions import db
 
 _BATCH = "homeward_batch"
+_DEFER = "homeward_defer_flush"
 _NOTES = "homeward_notes"
 _SNAPSHOTS = "homeward_note_snapshots"
 
@@ -150,9 +153,29 @@ _LISTENERS = {
 
 def commit() -> None:
     if db.session.info.get(_BATCH):
-        db.session.flush()
+        if not db.session.info.get(_DEFER):
+            db.session.flush()
     else:
         db.session.commit()
+
+
+def deferring() -> bool:
+    """Whether writes are being held for one flush at the end of a batch (uow.deferred)."""
+    return bool(db.session.info.get(_DEFER))
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Inside a batch: services' commits neither commit nor flush until the block ends (the
+    caller flushes once, inside a savepoint that can undo the lot)."""
+    if not db.session.info.get(_BATCH):
+        raise RuntimeError("uow.deferred() is for work inside uow.batch()")
+    previous = db.session.info.get(_DEFER, False)
+    db.session.info[_DEFER] = True
+    try:
+        yield
+    finally:
+        db.session.info[_DEFER] = previous
 
 
 @contextmanager

@@ -6,12 +6,14 @@ in by each feature's init_app; the interview's is webapp/interviews/sync.py.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from sync.protocol import Change, MutationResult
 from sync.store import StoredMutation
-from webapp import sealed
+from webapp import sealed, uow
 from webapp.accounts.models import User
 from webapp.extensions import db
 from webapp.fieldsync import registry
@@ -64,6 +66,25 @@ class SqlStore:
         # audit rows included, while the rest of the batch goes on.
         return db.session.begin_nested()
 
+    @contextmanager
+    def batch_savepoint(self):
+        # The whole batch tried in one savepoint (sync.engine.apply_batch): services hold their
+        # writes (uow.deferred) and the savepoint's release flushes them in one go, where a lost
+        # race (StaleDataError) or a refused value still rolls back cleanly.
+        with db.session.begin_nested():
+            with uow.deferred():
+                yield
+
+    def prepare(self, actor: User, records) -> None:
+        """Load the batch's records in one query per type (handlers that can)."""
+        by_type: dict[str, list] = {}
+        for record_type, record_id in records:
+            by_type.setdefault(record_type, []).append(record_id)
+        for record_type, ids in by_type.items():
+            handler = self._handlers.get(record_type)
+            if handler is not None and hasattr(handler, "prepare"):
+                handler.prepare(actor, ids)
+
     def isolates(self, exc: Exception) -> bool:
         # A value the database refused (DataError, IntegrityError) or a bug hit by one payload
         # is undone by the savepoint. A lost or locked connection is not the mutation's fault:
@@ -73,31 +94,47 @@ class SqlStore:
         return not (isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
     def get_mutation(self, actor: User, mutation_id) -> StoredMutation | None:
-        row = db.session.get(SyncMutation, str(mutation_id))
-        if row is None:
-            return None
-        if row.user_id != actor.id:
-            # Another user's id: never show their result; the engine answers "reused".
-            return StoredMutation(mutation_id=mutation_id, fingerprint="", result=None)
-        return StoredMutation(
-            mutation_id=mutation_id,
-            fingerprint=row.fingerprint,
-            result=MutationResult.model_validate(row.result),
+        return self.get_mutations(actor, [mutation_id]).get(mutation_id)
+
+    def get_mutations(self, actor: User, mutation_ids) -> dict:
+        """The answered ones among `mutation_ids`, in one query."""
+        by_key = {str(mid): mid for mid in mutation_ids}
+        if not by_key:
+            return {}
+        found = {}
+        for row in db.session.scalars(
+            select(SyncMutation).where(SyncMutation.mutation_id.in_(list(by_key)))
+        ):
+            mid = by_key[row.mutation_id]
+            if row.user_id != actor.id:
+                # Another user's id: never show their result; the engine answers "reused".
+                found[mid] = StoredMutation(mutation_id=mid, fingerprint="", result=None)
+            else:
+                found[mid] = StoredMutation(
+                    mutation_id=mid,
+                    fingerprint=row.fingerprint,
+                    result=MutationResult.model_validate(row.result),
+                )
+        return found
+
+    def _row(self, actor: User, device_id, stored: StoredMutation) -> SyncMutation:
+        result = stored.result.model_dump(mode="json")
+        result["server_payload"] = None  # answers are not kept in clear in the mutation log
+        return SyncMutation(
+            mutation_id=str(stored.mutation_id),
+            user_id=actor.id,
+            device_id=str(device_id),
+            fingerprint=stored.fingerprint,
+            result=result,
         )
 
     def save_mutation(self, actor: User, device_id, stored: StoredMutation) -> None:
-        result = stored.result.model_dump(mode="json")
-        result["server_payload"] = None  # answers are not kept in clear in the mutation log
-        db.session.add(
-            SyncMutation(
-                mutation_id=str(stored.mutation_id),
-                user_id=actor.id,
-                device_id=str(device_id),
-                fingerprint=stored.fingerprint,
-                result=result,
-            )
-        )
+        db.session.add(self._row(actor, device_id, stored))
         db.session.flush()
+
+    def save_mutations(self, actor: User, device_id, stored: list[StoredMutation]) -> None:
+        # Inserted with the batch's one flush (a multi-row INSERT).
+        db.session.add_all([self._row(actor, device_id, s) for s in stored])
 
     def record_change(self, record_type, record_id, version, deleted) -> None:
         """Nothing to do: the session listener (changes.py) logs every change, however made."""

@@ -12,10 +12,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from sync.store import PayloadError, RecordState, StaleWrite
-from webapp import access
+from webapp import access, uow
 from webapp.accounts.models import Role, User
 from webapp.children.models import Child
 from webapp.episodes.models import Episode
@@ -76,11 +77,28 @@ class InterviewHandler:
 
     def __init__(self, device_id: str):
         self.device_id = device_id
+        # The rows a push's batch names, loaded once (prepare) with what their payload shows;
+        # None for an id this person may not see. One handler per request, so per transaction.
+        self._rows: dict[str, Interview | None] = {}
+
+    def prepare(self, actor: User, record_ids) -> None:
+        ids = [str(i) for i in record_ids if str(i) not in self._rows]
+        if not ids:
+            return
+        for rid in ids:
+            self._rows[rid] = None
+        for interview in db.session.scalars(
+            access.field_interviews_query(actor)
+            .where(Interview.id.in_(ids))
+            .options(selectinload(Interview.child), selectinload(Interview.episodes))
+        ):
+            self._rows[interview.id] = interview
 
     def _get(self, actor: User, record_id) -> Interview | None:
-        return db.session.scalar(
-            access.field_interviews_query(actor).where(Interview.id == str(record_id))
-        )
+        key = str(record_id)
+        if key in self._rows:
+            return self._rows[key]
+        return db.session.scalar(access.field_interviews_query(actor).where(Interview.id == key))
 
     def validate(self, payload: dict) -> dict:
         extra = set(payload) - {"answers", "submit"}
@@ -109,6 +127,17 @@ class InterviewHandler:
             payload=interview_payload(interview, actor),
         )
 
+    def peek(self, actor: User, record_id) -> RecordState | None:
+        """As load, without the payload (a push compares versions; the payload is decrypted
+        only for a conflict's answer)."""
+        interview = self._get(actor, record_id)
+        if interview is None or not access.can_read_interview_content(actor, interview):
+            return None
+        if interview in db.session.dirty and db.session.is_modified(interview):
+            # Written earlier in this batch and not yet flushed: its version moves at the flush.
+            db.session.flush()
+        return RecordState(record_id=uuid.UUID(interview.id), version=interview.version)
+
     def can_create(self, actor, record_id, payload) -> bool:
         return False  # interviews start when a manager records a return
 
@@ -117,14 +146,11 @@ class InterviewHandler:
         return interview is not None and access.can_edit_interview(actor, interview)
 
     def write(self, actor: User, record_id, payload, new_version: int, *, create: bool):
-        # The compare-and-set the engine relies on: read the row as it is now (not the copy
-        # load() left in the session), and let the version column's WHERE clause refuse the
-        # UPDATE if another transaction moved it since (SQLAlchemy raises StaleDataError).
-        interview = db.session.scalar(
-            access.field_interviews_query(actor)
-            .where(Interview.id == str(record_id))
-            .execution_options(populate_existing=True)
-        )
+        # The compare-and-set the engine relies on: the version column's WHERE clause refuses the
+        # UPDATE if another transaction moved the row since it was read (SQLAlchemy raises
+        # StaleDataError at the flush). Read in this transaction (prepare, or now), so a row
+        # another writer committed meanwhile is still caught there, never overwritten.
+        interview = self._get(actor, record_id)
         if interview is None or interview.version != new_version - 1:
             raise StaleWrite(f"interview is no longer at version {new_version - 1}")
         values = dict(payload["answers"])
@@ -136,6 +162,9 @@ class InterviewHandler:
                 problems = interviews.submit(actor, interview)
                 if problems:
                     raise PayloadError(problems[0].field, problems[0].message)
+            if uow.deferring():
+                # Tried with the whole batch: one flush at its end stores it as new_version.
+                return new_version
             db.session.flush()
         except StaleDataError as err:
             raise StaleWrite("interview changed while it was being written") from err

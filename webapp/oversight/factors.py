@@ -87,16 +87,42 @@ def _write(connection, interview_id: str, codes: Iterable[str]) -> None:
 
 
 def _follow_content(mapper, connection, interview: Interview) -> None:
-    if not inspect(interview).attrs.content_enc.history.has_changes():
+    history = inspect(interview).attrs.content_enc.history
+    if not history.has_changes():
         return
-    _write(connection, interview.id, codes_of(_content(interview.id, interview.content_enc)))
+    codes = codes_of(_content(interview.id, interview.content_enc))
+    if history.deleted:
+        # The content before this flush is known: compare the codes. Most saves (each autosave,
+        # each phone's push) leave the reasons as they were: the rows then stay, with no DELETE
+        # and INSERT for every save; and content that was empty had no rows to delete.
+        before = codes_of(_content(interview.id, history.deleted[0]))
+        if codes == before:
+            return
+        if not before:
+            _insert(connection, interview.id, codes)
+            return
+    _write(connection, interview.id, codes)
+
+
+def _insert(connection, interview_id: str, codes: list[str]) -> None:
+    if codes:
+        connection.execute(
+            insert(InterviewFactor.__table__),
+            [{"interview_id": interview_id, "code": code} for code in codes],
+        )
+
+
+def _follow_new(mapper, connection, interview: Interview) -> None:
+    # A new interview has no rows to replace.
+    if interview.content_enc is not None:
+        _insert(connection, interview.id, codes_of(_content(interview.id, interview.content_enc)))
 
 
 def init_app(app: Flask) -> None:
     # On the mapper, once per process (every app shares the models), like carers.hooks.
-    for name in ("after_insert", "after_update"):
-        if not event.contains(Interview, name, _follow_content):
-            event.listen(Interview, name, _follow_content)
+    for name, fn in (("after_insert", _follow_new), ("after_update", _follow_content)):
+        if not event.contains(Interview, name, fn):
+            event.listen(Interview, name, fn)
 
 
 def backfill(batch: int = 500) -> int:
