@@ -24,7 +24,6 @@ from webapp import uow
 from webapp.api.problems import failure_handler, problem
 from webapp.devices import revocation
 from webapp.devices import service as devices
-from webapp.extensions import db
 from webapp.fieldsync.store import SqlStore
 from webapp.security import login_required
 
@@ -37,13 +36,10 @@ bp = Blueprint("sync", __name__)
 
 
 def _note_sync(user) -> None:
-    """Record the device's last sync. The batch is already committed: if this bookkeeping fails,
-    the device must still hear that its work arrived, or it would keep resending it."""
-    try:
-        devices.touch(user, g.device_id, request.user_agent.string or "", synced=True)
-    except Exception:
-        db.session.rollback()
-        current_app.logger.warning("could not record the device's last sync", exc_info=True)
+    """Record the device's last sync in the request's own transaction (a second one cost a
+    commit per request): if it fails, the batch rolls back with it and the device sends it
+    again, which its mutation ids make safe."""
+    devices.touch(user, g.device_id, request.user_agent.string or "", synced=True)
 
 
 @bp.route("/sync/push", methods=["POST"])
@@ -82,7 +78,7 @@ def push():
     user = current_user._get_current_object()
     with uow.batch():
         results = engine.apply_batch(store, user, batch)
-    _note_sync(user)
+        _note_sync(user)
     response = PushResponse(
         protocol=PROTOCOL_VERSION,
         results=results,
@@ -105,6 +101,7 @@ def pull():
     try:
         with uow.batch():
             response = engine.pull(SqlStore(g.device_id), user, cursor, _cursor_secret(), limit)
+            _note_sync(user)
     except engine.BadCursor as exc:
         return problem(
             400,
@@ -112,7 +109,6 @@ def pull():
             f"{exc}. Pull again without a cursor for a full copy; unsent work on the device is "
             "not affected.",
         )
-    _note_sync(user)
     return jsonify(response.model_dump(mode="json"))
 
 
