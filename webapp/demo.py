@@ -103,7 +103,8 @@ def load(password: str) -> dict:
             police_category=kw.pop("police_category", "missing"),
             police_log_number=kw.pop("log", None),
             returned_at=returned,
-            how_returned="own_accord" if returned else None,
+            how_returned=kw.pop("how", "own_accord") if returned else None,
+            found_place=kw.pop("place", "home") if returned else None,
             status=EpisodeStatus.RETURNED if returned else EpisodeStatus.MISSING,
             reported_by_id=manager.id,
         )
@@ -161,7 +162,9 @@ def load(password: str) -> dict:
     tyler = child(
         "Tyler", "Grant", date(2009, 9, 2), "male", LegalStatus.CHILD_IN_NEED, school_id=school.id
     )
-    t_ep = episode(tyler, 28, 18, log="NB-2611-0398")
+    t_ep = episode(
+        tyler, 28, 18, log="NB-2611-0398", how="found_by_police", place="address_of_concern"
+    )
     interview(tyler, [t_ep], InterviewStatus.AWAITING_ALLOCATION)
 
     # Back 60 hours ago: due soon, allocated to the demo worker. Three episodes in 30 days.
@@ -179,18 +182,21 @@ def load(password: str) -> dict:
         iro_id=iro.id,
         flag_mental_health=True,
     )
-    first = episode(mia, 24 * 20, 10)
-    second = episode(mia, 24 * 9, 6)
+    first = episode(mia, 24 * 20, 10, how="found_by_police", place="transport")
+    second = episode(mia, 24 * 9, 6, place="friend")
     # Seen alone after each of the earlier returns (the latest one's visit is still to do).
     acted(first, "lac_visit", "visited", 20, "Alex Brennan", "Demo: seen alone at the placement.")
     acted(second, "lac_visit", "visited", 18, "Alex Brennan", "Demo: seen alone at school.")
-    m_ep = episode(mia, 70, 10, log="NB-2611-0355")
+    m_ep = episode(mia, 70, 10, log="NB-2611-0355", place="friend")
     interview(
         mia,
         [m_ep],
         InterviewStatus.ALLOCATED,
         worker,
-        answers={"overview": "Demo: went to a friend's flat in town."},
+        answers={
+            "overview": "Demo: went to a friend's flat in town.",
+            "reasons": ["friends", "family_contact"],
+        },
     )
     _mia_profile_and_plan(mia, carer, sw, now)
 
@@ -198,7 +204,7 @@ def load(password: str) -> dict:
     kai = child(
         "Kai", "Turner", date(2008, 11, 3), "male", LegalStatus.CP_PLAN, flag_trafficking=True
     )
-    k_ep = episode(kai, 100, 20, log="NB-2611-0301")
+    k_ep = episode(kai, 100, 20, log="NB-2611-0301", how="returned_by_police", place="other_area")
     interview(kai, [k_ep], InterviewStatus.ALLOCATED, worker)
 
     # Submitted, awaiting the manager.
@@ -214,6 +220,7 @@ def load(password: str) -> dict:
         answers={
             "location": "Riverside Academy",
             "present": "Ruby and the interviewer",
+            "reasons": ["home", "clear_head"],
             "why_details": "Demo: argued at home and went to clear her head.",
             "cp_referral": "no",
             "consent_to_share": "no",
@@ -228,7 +235,7 @@ def load(password: str) -> dict:
 
     # Authorised and forwarded to the police last week.
     noah = child("Noah", "Hughes", date(2009, 6, 30), "male", LegalStatus.NONE)
-    n_ep = episode(noah, 24 * 8, 30)
+    n_ep = episode(noah, 24 * 8, 30, how="found_by_other", place="public_place")
     interview(
         noah,
         [n_ep],
@@ -237,6 +244,7 @@ def load(password: str) -> dict:
         answers={
             "location": "Family home",
             "present": "Noah and his mother",
+            "reasons": ["peer_pressure", "drugs_alcohol"],
             "cp_referral": "no",
             "consent_to_share": "yes",
             "share_with": "Demo: his school's safeguarding lead",
@@ -254,7 +262,7 @@ def load(password: str) -> dict:
 
     # Allocated to the other worker: the demo worker must not see this child.
     ella = child("Ella", "Price", date(2010, 8, 8), "female", LegalStatus.NONE)
-    e_ep = episode(ella, 40, 12)
+    e_ep = episode(ella, 40, 12, how="collected_by_carer", place="relative")
     interview(ella, [e_ep], InterviewStatus.ALLOCATED, worker2)
 
     # Another authority's child: no Northbridge user may see it.
