@@ -4,8 +4,9 @@ The foster carer sets up field mode while online, then loses signal: the child i
 the carer reports it, sees the plan's next step with the time left counted on the phone, keeps
 the standing profile with a new photo (a refused file keeps what was typed), opens the police
 handover; signal returns and everything is sent once. Then the child comes back (again with no
-signal) and reporting back starts the 72-hour clock on the server. Every screen is axe-clean, and
-neither the canary typed nor the child's name is readable in anything the browser keeps.
+signal) and reporting back, with where they were found, starts the 72-hour clock on the server.
+Every screen is axe-clean, and neither the canary typed nor the child's name is readable in
+anything the browser keeps.
 
 Its own server (demo data plus a risk plan for the demo carer's child): what it reports must not
 change the children the other end-to-end tests follow.
@@ -189,6 +190,11 @@ def test_a_carer_reports_missing_and_back_with_no_signal(chromium, carer_server,
         local_input(datetime.now(UTC) - timedelta(minutes=5))
     )
     page.get_by_label("Came back of their own accord").check()
+    # Where, in the server's words (the field schema brings them): counted by the figures.
+    where = page.get_by_role(
+        "group", name="Where were they found, or where did they come back from?"
+    )
+    where.get_by_label("A friend's home").check()
     page.get_by_label("First welfare observations (injuries, intoxication, how they seem)").fill(
         f"Cold and tired {CANARY}"
     )
@@ -220,6 +226,7 @@ def test_a_carer_reports_missing_and_back_with_no_signal(chromium, carer_server,
         episode = reported[0]
         assert episode.report["clothing"] == f"Green parka {CANARY}"
         assert episode.status == "returned" and episode.how_returned == "own_accord"
+        assert episode.found_place == "friend"
         interview = db.session.scalars(
             select(Interview).where(
                 Interview.child_id == mia.id, Interview.status.in_(workflow.OPEN_STATUSES)
