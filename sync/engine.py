@@ -14,7 +14,7 @@ import re
 import struct
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from sync.protocol import (
     DEFAULT_PULL_LIMIT,
@@ -22,6 +22,7 @@ from sync.protocol import (
     MAX_PAYLOAD_BYTES,
     MAX_PULL_LIMIT,
     PROTOCOL_VERSION,
+    Change,
     ErrorCode,
     ErrorDetail,
     Mutation,
@@ -48,6 +49,7 @@ __all__ = [
     "UnsupportedProtocol",
     "apply_batch",
     "decode_cursor",
+    "decode_position",
     "encode_cursor",
     "fingerprint",
     "pull",
@@ -463,9 +465,14 @@ def _rejected(m: Mutation, code: ErrorCode, message: str, *, field: str | None) 
 # --- cursors ------------------------------------------------------------------------------------
 
 _CURSOR_VERSION = b"v1"
+# A full copy part-way: the log position it is a copy as of, and where in the copy the next
+# page starts (the record type's place in the store's order, and the last record id given).
+_SNAPSHOT_VERSION = b"v2"
 _SEQ = struct.Struct(">Q")
+_POSITION = struct.Struct(">B16s")
 _MAC_BYTES = 16
 _CURSOR_BYTES = len(_CURSOR_VERSION) + _SEQ.size + _MAC_BYTES
+_SNAPSHOT_BYTES = _CURSOR_BYTES + _POSITION.size
 _MAX_SEQ = 2**63 - 1  # the largest BIGINT, so every seq the database can hold round-trips
 _CURSOR_CHARS = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _OTHER_VERSION = re.compile(rb"v[0-9]")
@@ -481,11 +488,16 @@ def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
-def encode_cursor(seq: int, secret: bytes) -> str:
-    """An opaque, URL-safe token for "everything up to change log seq `seq` has been seen"."""
+def encode_cursor(seq: int, secret: bytes, position: tuple[int, UUID] | None = None) -> str:
+    """An opaque, URL-safe token for "everything up to change log seq `seq` has been seen", or,
+    with a position, for "a full copy as of `seq`, given up to this record"."""
     if not 0 <= seq <= _MAX_SEQ:
         raise ValueError(f"seq {seq} is outside 0..{_MAX_SEQ}")
-    body = _CURSOR_VERSION + _SEQ.pack(seq)
+    if position is None:
+        body = _CURSOR_VERSION + _SEQ.pack(seq)
+    else:
+        type_index, record_id = position
+        body = _SNAPSHOT_VERSION + _SEQ.pack(seq) + _POSITION.pack(type_index, record_id.bytes)
     return _b64(body + _mac(secret, body))
 
 
@@ -494,6 +506,12 @@ def decode_cursor(cursor: str, secret: bytes) -> int:
 
     Messages have no final full stop: the webapp appends what the device should do next.
     """
+    return decode_position(cursor, secret)[0]
+
+
+def decode_position(cursor: str, secret: bytes) -> tuple[int, tuple[int, UUID] | None]:
+    """(seq, None) for a log cursor; (seq, (type index, last record id)) part-way through a full
+    copy. BadCursor for anything this server did not issue."""
     if not isinstance(cursor, str) or not _CURSOR_CHARS.fullmatch(cursor):
         raise BadCursor("The cursor is not one this server issues (wrong characters or length)")
     try:
@@ -504,14 +522,15 @@ def decode_cursor(cursor: str, secret: bytes) -> int:
     if _b64(raw) != cursor:
         raise BadCursor("The cursor is not valid base64url")
     version = raw[: len(_CURSOR_VERSION)]
-    if version != _CURSOR_VERSION:
+    if version not in (_CURSOR_VERSION, _SNAPSHOT_VERSION):
         if _OTHER_VERSION.fullmatch(version):
             raise BadCursor(
                 f"The cursor is format {version.decode()}; this server only reads "
-                f"{_CURSOR_VERSION.decode()}"
+                f"{_CURSOR_VERSION.decode()} and {_SNAPSHOT_VERSION.decode()}"
             )
         raise BadCursor("The cursor is not one this server issues")
-    if len(raw) != _CURSOR_BYTES:
+    expected = _CURSOR_BYTES if version == _CURSOR_VERSION else _SNAPSHOT_BYTES
+    if len(raw) != expected:
         raise BadCursor("The cursor has the wrong length")
     body, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
     if not hmac.compare_digest(mac, _mac(secret, body)):
@@ -519,10 +538,14 @@ def decode_cursor(cursor: str, secret: bytes) -> int:
             "The cursor's signature does not match: it was altered, or issued by another "
             "server or before its key changed"
         )
-    (seq,) = _SEQ.unpack(body[len(_CURSOR_VERSION) :])
+    start = len(_CURSOR_VERSION)
+    (seq,) = _SEQ.unpack(body[start : start + _SEQ.size])
     if seq > _MAX_SEQ:
         raise BadCursor("The cursor is out of range")
-    return seq
+    if version == _CURSOR_VERSION:
+        return seq, None
+    type_index, raw_id = _POSITION.unpack(body[start + _SEQ.size :])
+    return seq, (type_index, UUID(bytes=raw_id))
 
 
 # --- pull ---------------------------------------------------------------------------------------
@@ -535,14 +558,27 @@ def pull(
     secret: bytes,
     limit: int = DEFAULT_PULL_LIMIT,
 ) -> PullResponse:
-    """One page of the changes `actor` may see after `cursor` (None: a full pull from scratch)."""
+    """One page of the changes `actor` may see after `cursor` (None: a full pull from scratch).
+
+    A full pull from a store that can list what an actor may see (its optional `snapshot`) is
+    served from that, each record once, in pages whose cursor holds the log position the copy is
+    as of; the device then follows the log from there. Without it, a full pull walks the log from
+    its start.
+    """
     if limit < 1:
         raise ValueError("limit must be at least 1")
     limit = min(limit, MAX_PULL_LIMIT)
+    snapshot = getattr(store, "snapshot", None)
     if cursor is None:
-        seq, reset = 0, True
+        seq, position, reset = 0, None, True
+        if snapshot is not None:
+            as_of = store.latest_seq()
+            page = snapshot(actor, None, limit)
+            if page is not None:
+                return _snapshot_page(as_of, page, secret, reset=True)
     else:
-        seq, reset = decode_cursor(cursor, secret), False
+        seq, position = decode_position(cursor, secret)
+        reset = False
         latest = store.latest_seq()
         if seq > latest:
             # Signed by us yet beyond our log: the database went back in time (a restore), so
@@ -551,6 +587,13 @@ def pull(
                 f"The cursor is ahead of this server's change log ({seq} > {latest}); the "
                 "server's data may have been restored from a backup"
             )
+        if position is not None:
+            page = snapshot(actor, position, limit) if snapshot is not None else None
+            if page is None:
+                raise BadCursor(
+                    "The cursor is part-way through a full copy this server cannot go on with"
+                )
+            return _snapshot_page(seq, page, secret, reset=False)
     changes, last_scanned, has_more = store.changes_since(actor, seq, limit)
     return PullResponse(
         protocol=PROTOCOL_VERSION,
@@ -558,5 +601,20 @@ def pull(
         # max(): a store that scanned nothing may report less than it was given.
         cursor=encode_cursor(max(seq, last_scanned), secret),
         has_more=has_more,
+        reset=reset,
+    )
+
+
+def _snapshot_page(
+    as_of: int, page: tuple[list[Change], tuple[int, UUID] | None], secret: bytes, *, reset: bool
+) -> PullResponse:
+    changes, position = page
+    return PullResponse(
+        protocol=PROTOCOL_VERSION,
+        changes=changes,
+        cursor=encode_cursor(as_of, secret, position),
+        # The copy's last page says "no more": what changed since it is in the log after as_of,
+        # which the device's next pull reads.
+        has_more=position is not None,
         reset=reset,
     )

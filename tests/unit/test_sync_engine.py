@@ -13,6 +13,7 @@ from sync.engine import (
     UnsupportedProtocol,
     apply_batch,
     decode_cursor,
+    decode_position,
     encode_cursor,
     fingerprint,
     pull,
@@ -477,6 +478,15 @@ def test_cursors_are_opaque_and_url_safe():
     assert decode_cursor(cursor, SECRET) == 123456
 
 
+def test_a_full_copys_cursor_round_trips_its_position():
+    rid = uuid.uuid4()
+    cursor = encode_cursor(77, SECRET, (3, rid))
+    assert len(cursor) <= 64
+    assert decode_position(cursor, SECRET) == (77, (3, rid))
+    assert decode_cursor(cursor, SECRET) == 77
+    assert decode_position(encode_cursor(77, SECRET), SECRET) == (77, None)
+
+
 @given(st.integers(min_value=0, max_value=2**63 - 1))
 def test_cursors_round_trip(seq):
     assert decode_cursor(encode_cursor(seq, SECRET), SECRET) == seq
@@ -503,7 +513,9 @@ def _raw_cursor(raw: bytes) -> str:
         ("a" * 65, "wrong characters"),
         ("abcde", "base64url"),
         (_raw_cursor(b"not-a-cursor"), "not one this server issues"),
-        (_raw_cursor(b"v2" + bytes(24)), "format v2"),
+        (_raw_cursor(b"v3" + bytes(24)), "format v3"),
+        (_raw_cursor(b"v2" + bytes(24)), "wrong length"),  # a full copy's cursor is longer
+        (_raw_cursor(b"v2" + bytes(41)), "signature"),
         (_raw_cursor(b"v1" + bytes(8)), "wrong length"),
         (_raw_cursor(b"v1" + bytes(24)), "signature"),
     ],

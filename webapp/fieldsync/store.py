@@ -7,14 +7,18 @@ in by each feature's init_app; the interview's is webapp/interviews/sync.py.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from uuid import UUID
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from sync.protocol import Change, MutationResult
-from sync.store import StoredMutation
+from sync.store import RecordState, StoredMutation
 from webapp import sealed, uow
 from webapp.accounts.models import User
+from webapp.db_types import utcnow
 from webapp.extensions import db
 from webapp.fieldsync import registry
 from webapp.fieldsync.models import ChangeLog, SyncConflict, SyncDelivery, SyncMutation
@@ -142,6 +146,83 @@ class SqlStore:
     def latest_seq(self) -> int:
         return db.session.scalar(select(func.max(ChangeLog.seq))) or 0
 
+    def _states(self, handler, actor: User, record_ids: list[str]) -> dict[str, RecordState]:
+        """The records as `actor` may see them, loaded together where the handler can."""
+        prepare = getattr(handler, "prepare", None)
+        if prepare is not None:
+            prepare(actor, record_ids)
+        states = {}
+        for rid in record_ids:
+            state = handler.load(actor, rid)
+            if state is not None:
+                states[rid] = state
+        return states
+
+    def _deliver(self, actor: User, keys: list[tuple[str, str]]) -> None:
+        """Note records given to this device (one multi-row INSERT; one it holds already is
+        left as it is)."""
+        if not keys:
+            return
+        rows = [
+            {
+                "user_id": actor.id,
+                "device_id": self.device_id,
+                "record_type": record_type,
+                "record_id": record_id,
+            }
+            for record_type, record_id in keys
+        ]
+        dialect = db.session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        db.session.execute(insert(SyncDelivery).values(rows).on_conflict_do_nothing())
+
+    def snapshot(self, actor: User, position, limit: int):
+        """A page of a full copy of what `actor` may see, from what they may see (not from the
+        change log): (changes, where the next page starts, or None after the last). None if a
+        type this role keeps cannot list what is visible (the engine then walks the log)."""
+        names = registry.for_role(actor.role)
+        handlers = [(name, self._handlers[name]) for name in names]
+        if not all(hasattr(h, "visible_ids") for _, h in handlers):
+            return None
+        if position is None:
+            # A new copy: the device drops what it held, and so does its list of deliveries.
+            db.session.execute(
+                delete(SyncDelivery).where(
+                    SyncDelivery.user_id == actor.id, SyncDelivery.device_id == self.device_id
+                )
+            )
+            index, after = 0, None
+        else:
+            index, last = position
+            after = None if last.int == 0 else str(last)
+        changes: list[Change] = []
+        now = utcnow()
+        while index < len(handlers) and len(changes) < limit:
+            name, handler = handlers[index]
+            want = limit - len(changes)
+            ids = handler.visible_ids(actor, after, want)
+            states = self._states(handler, actor, ids)
+            given = [rid for rid in ids if rid in states]
+            changes += [
+                Change(
+                    record_type=name,
+                    record_id=rid,
+                    version=states[rid].version,
+                    deleted=False,
+                    payload=states[rid].payload,
+                    changed_at=now,
+                )
+                for rid in given
+            ]
+            self._deliver(actor, [(name, rid) for rid in given])
+            if len(ids) < want:
+                index, after = index + 1, None
+            else:
+                after = ids[-1]
+        if index >= len(handlers):
+            return changes, None
+        return changes, (index, UUID(after) if after else UUID(int=0))
+
     def changes_since(self, actor: User, seq: int, limit: int) -> tuple[list[Change], int, bool]:
         rows = db.session.scalars(
             select(ChangeLog)
@@ -163,10 +244,22 @@ class SqlStore:
                 )
             ).all()
         )
+        # The window's records loaded a type at a time (one query where the handler can), not
+        # one query per logged record.
+        wanted: dict[str, list[str]] = {}
+        for (record_type, record_id), row in latest.items():
+            if not row.deleted and self.handler(record_type) is not None:
+                wanted.setdefault(record_type, []).append(record_id)
+        states = {
+            (record_type, rid): state
+            for record_type, ids in wanted.items()
+            for rid, state in self._states(self.handler(record_type), actor, ids).items()
+        }
         changes: list[Change] = []
+        new_deliveries = []
+        gone = []
         for (record_type, record_id), row in sorted(latest.items(), key=lambda kv: kv[1].seq):
-            handler = self.handler(record_type)
-            state = None if row.deleted or handler is None else handler.load(actor, record_id)
+            state = states.get((record_type, record_id))
             if state is not None:
                 changes.append(
                     Change(
@@ -179,14 +272,7 @@ class SqlStore:
                     )
                 )
                 if (record_type, record_id) not in delivered:
-                    db.session.add(
-                        SyncDelivery(
-                            user_id=actor.id,
-                            device_id=self.device_id,
-                            record_type=record_type,
-                            record_id=record_id,
-                        )
-                    )
+                    new_deliveries.append((record_type, record_id))
             elif (record_type, record_id) in delivered:
                 # Deleted, reallocated or no longer visible: tell the devices that hold it.
                 changes.append(
@@ -199,12 +285,15 @@ class SqlStore:
                         changed_at=row.changed_at,
                     )
                 )
-                db.session.execute(
-                    delete(SyncDelivery).where(
-                        SyncDelivery.user_id == actor.id,
-                        SyncDelivery.device_id == self.device_id,
-                        SyncDelivery.record_type == record_type,
-                        SyncDelivery.record_id == record_id,
-                    )
+                gone.append((record_type, record_id))
+        self._deliver(actor, new_deliveries)
+        for record_type, record_id in gone:
+            db.session.execute(
+                delete(SyncDelivery).where(
+                    SyncDelivery.user_id == actor.id,
+                    SyncDelivery.device_id == self.device_id,
+                    SyncDelivery.record_type == record_type,
+                    SyncDelivery.record_id == record_id,
                 )
+            )
         return changes, last_seq, has_more

@@ -94,6 +94,14 @@ class InterviewHandler:
         ):
             self._rows[interview.id] = interview
 
+    def visible_ids(self, actor: User, after: str | None, limit: int) -> list[str]:
+        """The ids of the interviews this person's phone keeps, in id order after `after`: a full
+        pull's page, from the allocations, not from the change log."""
+        query = access.field_interviews_query(actor).with_only_columns(Interview.id)
+        if after is not None:
+            query = query.where(Interview.id > after)
+        return list(db.session.scalars(query.order_by(Interview.id).limit(limit)))
+
     def _get(self, actor: User, record_id) -> Interview | None:
         key = str(record_id)
         if key in self._rows:

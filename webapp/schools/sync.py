@@ -118,6 +118,13 @@ class SchoolHandler:
     def validate(self, payload: dict) -> dict:
         raise PayloadError(None, "The school's calendar is kept on the web pages")
 
+    def visible_ids(self, actor: User, after: str | None, limit: int) -> list[str]:
+        # A DSL's tablet keeps their own school, and only it.
+        school = self._get(actor, actor.organisation_id) if actor.organisation_id else None
+        if school is None or (after is not None and school.id <= after) or limit < 1:
+            return []
+        return [school.id]
+
     def load(self, actor: User, record_id) -> RecordState | None:
         school = self._get(actor, record_id)
         if school is None:
@@ -252,6 +259,19 @@ class PupilHandler:
     def validate(self, payload: dict) -> dict:
         raise PayloadError(None, "A pupil is changed through entries (an absence, an enquiry...)")
 
+    def visible_ids(self, actor: User, after: str | None, limit: int) -> list[str]:
+        """The school's pupils, in id order after `after` (a full pull's page)."""
+        if actor.role != Role.DSL or not actor.organisation_id:
+            return []
+        query = (
+            select(Child.id)
+            .join(ChildProfile, ChildProfile.id == Child.id)
+            .where(Child.school_id == actor.organisation_id)
+        )
+        if after is not None:
+            query = query.where(Child.id > after)
+        return list(db.session.scalars(query.order_by(Child.id).limit(limit)))
+
     def load(self, actor: User, record_id) -> RecordState | None:
         if actor.role != Role.DSL:
             return None
@@ -383,6 +403,9 @@ class EntryHandler:
 
     def validate(self, payload: dict) -> dict:
         return _check_entry(payload)
+
+    def visible_ids(self, actor, after, limit) -> list[str]:
+        return []  # never sent back (see load)
 
     def load(self, actor, record_id) -> RecordState | None:
         # Never sent back: the entry's effect is in the pupil's record. A resend of the same
