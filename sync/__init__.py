@@ -84,5 +84,6 @@ Whole-request errors (ProblemResponse)
     400 protocol_version, 400 invalid JSON, 413 batch_too_large (over 100 mutations or 4 MiB),
     422 invalid_payload (the batch's own fields are invalid, a mutation has no valid
     mutation_id/record_type/record_id, or an id repeats; nothing applied), 400 bad_cursor,
-    500 server_error (nothing applied; retry).
+    500 server_error (nothing applied; retry), 503 server_busy with Retry-After (the server had
+    no time for it within the phone's timeout; nothing applied; resend then).
 """

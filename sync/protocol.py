@@ -55,6 +55,8 @@ class ErrorCode(StrEnum):
     # The device was revoked and this change was made after that (or cannot show it was not).
     DEVICE_REVOKED = "device_revoked"
     SERVER_ERROR = "server_error"
+    # A whole request the server had no time for: nothing applied; resend after Retry-After.
+    SERVER_BUSY = "server_busy"
 
 
 # The HTTP status that goes with each code, whether it answers one mutation or a whole request.
@@ -71,6 +73,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.BAD_CURSOR: 400,
     ErrorCode.DEVICE_REVOKED: 410,
     ErrorCode.SERVER_ERROR: 500,
+    ErrorCode.SERVER_BUSY: 503,
 }
 
 RecordType = Annotated[str, Field(pattern=r"^[a-z_]{1,40}$")]

@@ -161,6 +161,10 @@ def build_config(environ: Mapping[str, str] | None = None, **overrides) -> dict:
         and environ.get("HOMEWARD_PUSH_ALLOW_LOCAL", "0") == "1",
         # A worker sees only their own allocations unless the authority lets teams share.
         "HOMEWARD_WORKER_SEES_TEAM": environ.get("HOMEWARD_WORKER_SEES_TEAM", "0") == "1",
+        # Sync requests one server process works on at once, and how long one may wait for a
+        # turn before it is answered 503 with Retry-After (webapp/api/admission.py).
+        "HOMEWARD_SYNC_SLOTS": int(environ.get("HOMEWARD_SYNC_SLOTS", "4")),
+        "HOMEWARD_SYNC_WAIT_SECONDS": float(environ.get("HOMEWARD_SYNC_WAIT_SECONDS", "5")),
         # Sign-in: failures older than this are forgotten by the growing delay.
         "HOMEWARD_LOGIN_WINDOW_MINUTES": int(environ.get("HOMEWARD_LOGIN_WINDOW_MINUTES", "15")),
         # Failed sign-ins (and set-password posts) one address may make, whatever the accounts:

@@ -115,3 +115,31 @@ def test_unchanged_reasons_keep_their_rows_and_a_change_replaces_them(phone, me)
     assert r["status"] == "applied"
     assert codes() == {"friends"}
     assert db.session.scalar(select(func.count()).select_from(SyncMutation)) == 3
+
+
+def test_a_push_the_server_has_no_time_for_is_answered_busy_and_nothing_applied(phone, me, app):
+    """Admission: with every push slot of the process taken for longer than a request may wait,
+    the push is answered 503 server_busy with Retry-After, nothing applied or remembered; sent
+    again once a slot is free, it applies."""
+    from webapp.api import admission
+
+    mine = allocated_to(me)
+    batch = [mutation(mine.id, mine.version, {"why_details": "after the queue"})]
+    gate = app.extensions["homeward_sync_gates"]["push"]
+    wait = gate.wait
+    gate.wait = 0.05
+    taken = []
+    try:
+        while gate._slots.acquire(blocking=False):
+            taken.append(1)
+        r = phone.push(batch)
+        assert r.status_code == 503 and r.json["error"] == "server_busy"
+        assert 3 <= int(r.headers["Retry-After"]) <= 6
+        assert db.session.scalar(select(func.count()).select_from(SyncMutation)) == 0
+    finally:
+        for _ in taken:
+            gate._slots.release()
+        gate.wait = wait
+    assert isinstance(gate, admission.Gate)
+    (result,) = phone.push(batch).json["results"]
+    assert result["status"] == "applied"

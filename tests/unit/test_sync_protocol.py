@@ -64,6 +64,7 @@ def test_protocol_constants():
         "bad_cursor",
         "server_error",
         "device_revoked",
+        "server_busy",
     }
     assert set(HTTP_STATUS) == set(ErrorCode)
 

@@ -7,6 +7,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     # Imported here: the views import the services, which import this package's siblings.
-    from webapp.api import views
+    from webapp.api import admission, views
 
+    admission.init_app(app)
     app.register_blueprint(views.bp, url_prefix="/api/v1")

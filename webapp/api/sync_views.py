@@ -21,6 +21,7 @@ from sync.protocol import (
     read_push,
 )
 from webapp import uow
+from webapp.api import admission
 from webapp.api.problems import failure_handler, problem
 from webapp.devices import revocation
 from webapp.devices import service as devices
@@ -40,6 +41,15 @@ def _note_sync(user) -> None:
     commit per request): if it fails, the batch rolls back with it and the device sends it
     again, which its mutation ids make safe."""
     devices.touch(user, g.device_id, request.user_agent.string or "", synced=True)
+
+
+def _busy(busy: admission.Busy):
+    body, status = problem(
+        503,
+        ErrorCode.SERVER_BUSY,
+        "The server is busy; nothing was saved. It will be sent again automatically.",
+    )
+    return body, status, {"Retry-After": str(busy.seconds)}
 
 
 @bp.route("/sync/push", methods=["POST"])
@@ -76,9 +86,12 @@ def push():
 
     store = SqlStore(g.device_id)
     user = current_user._get_current_object()
-    with uow.batch():
-        results = engine.apply_batch(store, user, batch)
-        _note_sync(user)
+    try:
+        with admission.gate("push").admit(), uow.batch():
+            results = engine.apply_batch(store, user, batch)
+            _note_sync(user)
+    except admission.Busy as busy:
+        return _busy(busy)
     response = PushResponse(
         protocol=PROTOCOL_VERSION,
         results=results,
@@ -99,9 +112,11 @@ def pull():
         return problem(400, ErrorCode.INVALID_PAYLOAD, "limit must be a whole number")
     cursor = request.args.get("cursor") or None
     try:
-        with uow.batch():
+        with admission.gate("pull").admit(), uow.batch():
             response = engine.pull(SqlStore(g.device_id), user, cursor, _cursor_secret(), limit)
             _note_sync(user)
+    except admission.Busy as busy:
+        return _busy(busy)
     except engine.BadCursor as exc:
         return problem(
             400,
