@@ -304,3 +304,134 @@ def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
 
 def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+# --- added for issue 14's field-scale benches (sync_load.py, pull_load.py) ---------------------
+
+
+@contextmanager
+def serve_as_configured(
+    env: dict[str, str], instance: Path, extra: list[str] | None = None
+) -> Iterator[Server]:
+    """`homeward serve` with only a port: its own default workers and threads (what a deployment
+    that follows the README gets), unless `extra` passes --workers/--threads on."""
+    port = free_port()
+    log_path = instance / "server.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(  # noqa: S603  (our own CLI, fixed arguments)
+            [sys.executable, "-m", "webapp.cli", "serve", "--port", str(port), *(extra or [])],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        server = Server(f"http://127.0.0.1:{port}", log_path, proc)
+        try:
+            _wait_until_up(server)
+            yield server
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+
+def bulk_allocated_interviews(
+    authority_id: str,
+    team_id: str,
+    manager_id: str,
+    allocations: list[tuple[str, int]],
+    seed: int = 14,
+) -> dict[str, list[tuple[str, int]]]:
+    """For each (worker id, count), that many returned children with one episode and one
+    interview allocated to the worker, inserted with Core INSERTs (thousands of ORM objects
+    would make the set-up, not the sync, the slow part). Call inside an app context; the caller
+    commits. No change_log rows are written here (pull_load.py writes its own log).
+
+    Returns each worker's [(interview id, version)] in id order."""
+    import random
+    import uuid
+    from datetime import UTC, date, datetime, timedelta
+
+    from sqlalchemy import insert
+
+    from webapp import deadlines
+    from webapp.children.models import Child
+    from webapp.episodes.models import Episode
+    from webapp.extensions import db
+    from webapp.interviews.models import Interview, interview_episodes
+
+    rng = random.Random(seed)
+
+    def new_uuid() -> str:
+        return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+    now = datetime.now(UTC)
+    returned = now - timedelta(hours=30)
+    children, episodes, interviews, links = [], [], [], []
+    mine: dict[str, list[tuple[str, int]]] = {}
+    made = 0
+    for worker_id, count in allocations:
+        for _ in range(count):
+            made += 1
+            child_id, episode_id, interview_id = new_uuid(), new_uuid(), new_uuid()
+            children.append(
+                {
+                    "id": child_id,
+                    "first_name": f"Bench{made}",
+                    "last_name": "Child",
+                    "date_of_birth": date(2010, 1, 1),
+                    "sex": "female",
+                    "legal_status": "none",
+                    "looked_after": False,
+                    "responsible_authority_id": authority_id,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            episodes.append(
+                {
+                    "id": episode_id,
+                    "child_id": child_id,
+                    "reported_type": "missing",
+                    "missing_from": "home",
+                    "last_seen_at": returned - timedelta(hours=6),
+                    "reported_to_police_at": returned - timedelta(hours=4),
+                    "police_category": "missing",
+                    "returned_at": returned,
+                    "how_returned": "own_accord",
+                    "status": "returned",
+                    "reported_by_id": manager_id,
+                    "version": 1,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            interviews.append(
+                {
+                    "id": interview_id,
+                    "child_id": child_id,
+                    "status": "allocated",
+                    "due_at": deadlines.rhi_due_at(returned),
+                    "allocated_to_id": worker_id,
+                    "team_id": team_id,
+                    "allocated_by_id": manager_id,
+                    "allocated_at": returned + timedelta(hours=1),
+                    "version": 1,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            links.append({"interview_id": interview_id, "episode_id": episode_id})
+            mine.setdefault(worker_id, []).append((interview_id, 1))
+    for table, rows in (
+        (Child.__table__, children),
+        (Episode.__table__, episodes),
+        (Interview.__table__, interviews),
+        (interview_episodes, links),
+    ):
+        for start in range(0, len(rows), 5000):
+            db.session.execute(insert(table), rows[start : start + 5000])
+    return {worker: sorted(ids) for worker, ids in mine.items()}
