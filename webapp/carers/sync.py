@@ -137,6 +137,18 @@ class ChildHandler:
     def __init__(self, device_id: str):
         self.device_id = device_id
 
+    def visible_ids(self, actor: User, after: str | None, limit: int) -> list[str]:
+        """The children placed with this carer, in id order after `after` (a full pull's page;
+        load() checks each as it does for one)."""
+        query = (
+            select(ChildProfile.id)
+            .join(Child, ChildProfile.id == Child.id)
+            .where(access.child_clause(actor), Child.carer_id == actor.id)
+        )
+        if after is not None:
+            query = query.where(ChildProfile.id > after)
+        return list(db.session.scalars(query.order_by(ChildProfile.id).limit(limit)))
+
     def _get(self, actor: User, record_id, *, fresh: bool = False) -> ChildProfile | None:
         # A phone keeps the children placed with this carer: never every child a manager or
         # social worker may see on the web pages (as field_interviews_query for interviews).
@@ -311,6 +323,12 @@ class EpisodeHandler:
                 & (Episode.returned_at >= utcnow() - KEEP_RETURNED),
             ),
         )
+
+    def visible_ids(self, actor: User, after: str | None, limit: int) -> list[str]:
+        query = self._query(actor).with_only_columns(Episode.id)
+        if after is not None:
+            query = query.where(Episode.id > after)
+        return list(db.session.scalars(query.order_by(Episode.id).limit(limit)))
 
     def _get(self, actor: User, record_id, *, fresh: bool = False) -> Episode | None:
         query = self._query(actor).where(Episode.id == str(record_id))
