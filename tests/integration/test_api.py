@@ -27,6 +27,7 @@ def test_episode_json_has_times_with_offsets_and_escalations(as_user):
     # Missing 20 hours, once, and back: no escalation about time missing or repeats.
     child = factories.child()
     episode = factories.episode(child, last_seen_hours_ago=100, missing_hours=20)
+    episode.found_place = "friend"
     manager = _manager_reading(as_user, child)
     r = manager.get(f"/api/v1/episodes/{episode.id}")
     assert r.status_code == 200
@@ -38,6 +39,7 @@ def test_episode_json_has_times_with_offsets_and_escalations(as_user):
     assert due - returned == timedelta(hours=72)
     assert data["last_seen_at"][-6:] in ("+00:00", "+01:00")
     assert {e["code"] for e in data["escalations"]} == set()
+    assert (data["how_returned"], data["found_place"]) == ("own_accord", "friend")
 
 
 @pytest.mark.both_databases

@@ -45,6 +45,7 @@ def episode(episode_id: str):
         reported_to_police_at=iso(ep.reported_to_police_at) or None,
         returned_at=iso(ep.returned_at) or None,
         how_returned=ep.how_returned,
+        found_place=ep.found_place,
         rhi_due_at=iso(rhi_due_at(ep.returned_at, thresholds)) if ep.returned_at else None,
         escalations=[
             {
