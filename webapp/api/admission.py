@@ -51,9 +51,7 @@ def init_app(app: Flask) -> None:
     slots = int(app.config.get("HOMEWARD_SYNC_SLOTS", 4))
     wait = float(app.config.get("HOMEWARD_SYNC_WAIT_SECONDS", 5))
     retry_after = int(app.config.get("HOMEWARD_SYNC_RETRY_AFTER", 3))
-    app.extensions[_EXTENSION] = {
-        name: Gate(slots, wait, retry_after) for name in ("push", "pull")
-    }
+    app.extensions[_EXTENSION] = {name: Gate(slots, wait, retry_after) for name in ("push", "pull")}
 
 
 def gate(name: str) -> Gate:
