@@ -9,6 +9,7 @@ scratch PostgreSQL database:
 (b) 20 phones at once, one interview per request;
 (c) 50 phones at once, one interview per request;
 (d) 50 phones at once, batches of 50 (the field client's PUSH_BATCH);
+(f) 1 phone, batches of 50 (the issue's 500 records/s from one phone);
 (e) the database's raw INSERT ceiling in the same run, server stopped: 50-row transactions of
     rows sized like a pushed mutation, from 1 and from 50 connections.
 
@@ -218,6 +219,7 @@ SCENARIOS = {
     "b": (20, "per_request_records", 1),
     "c": (50, "per_request_records", 1),
     "d": (50, "batch_records", PUSH_BATCH),
+    "f": (1, "single_batch_records", PUSH_BATCH),
 }
 
 
@@ -229,13 +231,15 @@ def main() -> None:
         help=f"scratch PostgreSQL database, created and dropped (default {DEFAULT_URL})",
     )
     parser.add_argument(
-        "--scenarios", default="a,b,c,d,e", help="comma-separated, of a b c d e (default all)"
+        "--scenarios",
+        default="a,b,c,d,f,e",
+        help="comma-separated, of a b c d e f (default all; e, the raw ceiling, runs last)",
     )
     parser.add_argument(
         "--per-request-records",
         type=int,
         default=None,
-        help="each phone's interviews in a, b, c (default a 200, b 15, c 10)",
+        help="each phone's interviews in a, b, c (default a 150, b 15, c 7)",
     )
     parser.add_argument(
         "--batch-records", type=int, default=100, help="each phone's interviews in d (default 100)"
@@ -245,14 +249,17 @@ def main() -> None:
         default="",
         help="extra `homeward serve` options, e.g. '--workers 2' (default none: its defaults)",
     )
+    parser.add_argument(
+        "--single-batch-records", type=int, default=200, help="the phone's interviews in f"
+    )
     parser.add_argument("--keep-database", action="store_true")
     args = parser.parse_args()
     chosen = [s.strip() for s in args.scenarios.split(",") if s.strip()]
-    if not chosen or set(chosen) - {"a", "b", "c", "d", "e"}:
-        parser.error("--scenarios takes a comma-separated list of a, b, c, d, e")
-    per_request = {"a": 200, "b": 15, "c": 10}
+    if not chosen or set(chosen) - {"a", "b", "c", "d", "e", "f"}:
+        parser.error("--scenarios takes a comma-separated list of a, b, c, d, e, f")
+    per_request = {"a": 150, "b": 15, "c": 7, "f": args.single_batch_records}
     if args.per_request_records:
-        per_request = dict.fromkeys(per_request, args.per_request_records)
+        per_request.update(dict.fromkeys("abc", args.per_request_records))
     need = {
         s: (SCENARIOS[s][0], per_request[s] if s in per_request else args.batch_records)
         for s in chosen
