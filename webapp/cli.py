@@ -488,10 +488,6 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
             self.cfg.set("workers", workers)
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("threads", threads)
-            # A process takes a connection only while it has room for it (its threads twice
-            # over, idle keep-alives included), so fifty phones coming back into signal at once
-            # are spread over the processes instead of queueing inside whichever accepted first.
-            self.cfg.set("worker_connections", 2 * threads)
             self.cfg.set("accesslog", "-")
             # Paths only: a query string could carry an identifier, and logs outlive records.
             self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms')
