@@ -34,6 +34,12 @@ def main() -> None:
     )
     parser.add_argument("--records", type=int, default=200, help="mutations, 50 a batch")
     parser.add_argument("--top", type=int, default=25, help="functions to list")
+    parser.add_argument(
+        "--per-request",
+        action="store_true",
+        help="one mutation per request, through the whole HTTP stack (the Flask test client: "
+        "session, CSRF, device cookie, JSON), every module's functions listed",
+    )
     args = parser.parse_args()
     if not 1 <= args.records <= 5000:
         parser.error("--records must be between 1 and 5000")
@@ -44,7 +50,10 @@ def main() -> None:
         cli(["init-db"], env)
         # Twice the interviews: half are pushed without the profiler for the true cost, half with.
         [device] = seed(env, [2 * args.records])
-        profile(env, device, args.records, args.top)
+        if args.per_request:
+            profile_requests(env, device, args.records, args.top)
+        else:
+            profile(env, device, args.records, args.top)
     finally:
         remove_tree(instance)
 
@@ -116,6 +125,85 @@ def profile(env: dict[str, str], device, records: int, top: int) -> None:
     stats = pstats.Stats(profiler, stream=out)
     stats.sort_stats("cumulative")
     stats.print_stats(re.escape(str(ROOT)) + r"/(webapp|sync)/", top)
+    print(out.getvalue().replace(str(ROOT) + "/", ""))
+
+
+def profile_requests(env: dict[str, str], device, records: int, top: int) -> None:
+    """One mutation per POST /api/v1/sync/push, through the test client: what a phone sending
+    each change as it is made costs the server, request overhead included."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+    from sync_push import PASSWORD
+
+    from webapp import create_app
+
+    app = create_app(environ=env)
+    statements = Counter()
+
+    @event.listens_for(Engine, "before_cursor_execute")
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements[statement.split(None, 1)[0].upper()] += 1
+
+    client = app.test_client()
+    form = client.get("/sign-in").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form)[1]
+    signed = client.post(
+        "/sign-in", data={"email": device.email, "password": PASSWORD, "csrf_token": token}
+    )
+    if signed.status_code != 302:
+        raise SystemExit(f"Sign-in failed: HTTP {signed.status_code}")
+    csrf = client.get("/api/v1/session").get_json()["csrf_token"]
+    single = []
+    for n, (interview_id, version) in enumerate(device.queue[: 2 * records]):
+        single.append(
+            json.dumps(
+                {
+                    "protocol": 1,
+                    "device_id": device.device_id,
+                    "mutations": [
+                        {
+                            "mutation_id": str(uuid.uuid4()),
+                            "record_type": "interview",
+                            "record_id": interview_id,
+                            "op": "upsert",
+                            "base_version": version,
+                            "payload": {"answers": {"why_details": f"note {n}"}, "submit": False},
+                        }
+                    ],
+                }
+            )
+        )
+    headers = {"Content-Type": "application/json", "X-CSRFToken": csrf}
+    plain, profiled = single[:records], single[records:]
+    profiler = cProfile.Profile()
+    seconds, cpu, sent = {}, {}, {}
+    for name, bodies, prof in (("without", plain, None), ("with", profiled, profiler)):
+        statements.clear()
+        started, cpu_started = time.perf_counter(), time.process_time()
+        for body in bodies:
+            if prof:
+                prof.enable()
+            answer = client.post("/api/v1/sync/push", data=body, headers=headers)
+            if prof:
+                prof.disable()
+            if answer.status_code != 200 or answer.get_json()["results"][0]["status"] != "applied":
+                raise SystemExit(f"Expected applied, got {answer.status_code} {answer.data[:300]}")
+        seconds[name] = time.perf_counter() - started
+        cpu[name] = time.process_time() - cpu_started
+        sent[name] = dict(statements)
+    print(
+        f"{records} requests of one mutation: {seconds['without'] / records * 1000:.1f} ms a "
+        f"request ({cpu['without'] / records * 1000:.1f} ms of CPU in this process); under the "
+        f"profiler {seconds['with'] / records * 1000:.1f} ms"
+    )
+    per = ", ".join(
+        f"{k} {v / records:.1f}" for k, v in sorted(sent["without"].items(), key=lambda kv: -kv[1])
+    )
+    print(f"SQL statements a request: {sum(sent['without'].values()) / records:.1f} ({per})")
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("cumulative")
+    stats.print_stats(top)
     print(out.getvalue().replace(str(ROOT) + "/", ""))
 
 

@@ -47,6 +47,7 @@ def load_user(token: str) -> User | None:
         g.device_gone = True  # unauthorized() tells the field app to wipe itself
         return None
     g.revoked_device = loaded.device if loaded.device and loaded.device.revoked else None
+    g.device_row = loaded.device  # read with the session: the sync views note the sync on it
     return loaded.user
 
 

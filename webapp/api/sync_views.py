@@ -40,7 +40,13 @@ def _note_sync(user) -> None:
     """Record the device's last sync in the request's own transaction (a second one cost a
     commit per request): if it fails, the batch rolls back with it and the device sends it
     again, which its mutation ids make safe."""
-    devices.touch(user, g.device_id, request.user_agent.string or "", synced=True)
+    devices.touch(
+        user,
+        g.device_id,
+        request.user_agent.string or "",
+        synced=True,
+        known=g.get("device_row"),
+    )
 
 
 def _busy(busy: admission.Busy):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import secrets
 import uuid
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 
@@ -12,6 +13,7 @@ from webapp import audit, sealed, uow
 from webapp.accounts import sessions
 from webapp.accounts.models import Organisation, Role, User
 from webapp.db_types import utcnow
+from webapp.deadlines import ensure_utc
 from webapp.devices.models import Device
 from webapp.errors import NotAllowed
 from webapp.extensions import db
@@ -50,19 +52,41 @@ def label_from_user_agent(ua: str) -> str:
     return f"{browser} on {system}"
 
 
-def touch(user: User, device_id: str, user_agent: str, *, synced: bool = False) -> Device:
-    """The user's record of this device, created on first contact. Commits."""
-    device = db.session.get(Device, (device_id, user.id))
+# "Last seen" and "last sync" are shown to the minute: a phone sending a change a second does
+# not need its row rewritten every second.
+TOUCH_EVERY = timedelta(seconds=60)
+
+
+def touch(
+    user: User,
+    device_id: str,
+    user_agent: str,
+    *,
+    synced: bool = False,
+    known: Device | None = None,
+) -> Device:
+    """The user's record of this device, created on first contact. Commits (or, inside a
+    batch, rides with it). `known`: the row the request already loaded with the session."""
+    if known is not None and known.id == device_id and known.user_id == user.id:
+        device = known
+    else:
+        device = db.session.get(Device, (device_id, user.id))
     now = utcnow()
     if device is None:
         device = Device(id=device_id, user_id=user.id, label=label_from_user_agent(user_agent))
         db.session.add(device)
         audit.record("register", "device", device_id, user_id=user.id)
+    elif _recent(device.last_seen_at, now) and (not synced or _recent(device.last_sync_at, now)):
+        return device
     device.last_seen_at = now
     if synced:
         device.last_sync_at = now
     uow.commit()
     return device
+
+
+def _recent(at: datetime | None, now: datetime) -> bool:
+    return at is not None and timedelta(0) <= now - ensure_utc(at) < TOUCH_EVERY
 
 
 def _may_manage(actor: User, owner: User) -> bool:

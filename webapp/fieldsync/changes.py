@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from webapp import uow
 from webapp.db_types import utcnow
@@ -79,7 +80,8 @@ def append_log(session: Session) -> None:
                 changed |= find(conn, ids)
         changed -= entry["deleted"]
         if changed or entry["deleted"]:
-            work.append((rt, changed, entry["deleted"]))
+            written = set(entry["changed"]) - entry["deleted"]
+            work.append((rt, changed, entry["deleted"], written))
     if not work:
         return
 
@@ -87,9 +89,14 @@ def append_log(session: Session) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHANGE_LOG_LOCK})
     now = utcnow()
     rows = []
-    for rt, changed, deleted in work:
-        query = select(rt.model.id, rt.model.version).where(rt.model.id.in_(changed))
-        versions = dict(conn.execute(query).all()) if changed else {}
+    for rt, changed, deleted, written in work:
+        # Rows this transaction wrote: their version is in the session (the flush set it, and
+        # the row lock keeps it so to the commit). Rows only shown (another row changed) are read.
+        versions = _known_versions(session, rt.model, written & changed)
+        unknown = changed - set(versions)
+        if unknown:
+            query = select(rt.model.id, rt.model.version).where(rt.model.id.in_(unknown))
+            versions.update(conn.execute(query).all())
         rows += [
             {
                 "record_type": rt.name,
@@ -112,6 +119,20 @@ def append_log(session: Session) -> None:
         ]
     if rows:
         conn.execute(ChangeLog.__table__.insert(), rows)
+
+
+def _known_versions(session: Session, model: type, ids: set[str]) -> dict[str, int]:
+    """The versions the session holds for rows this transaction wrote, as flushed (the version
+    column is set by the flush itself)."""
+    known = {}
+    for rid in ids:
+        obj = session.identity_map.get(identity_key(model, rid))
+        if obj is None:
+            continue
+        state = inspect(obj)
+        if "version" in state.dict and not state.expired and obj not in session.dirty:
+            known[rid] = state.dict["version"]
+    return known
 
 
 def note_written(session: Session, cls: type, ids: set[str]) -> None:

@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from sync.store import PayloadError, RecordState, StaleWrite
@@ -90,7 +90,8 @@ class InterviewHandler:
         for interview in db.session.scalars(
             access.field_interviews_query(actor)
             .where(Interview.id.in_(ids))
-            .options(selectinload(Interview.child), selectinload(Interview.episodes))
+            # The child in the same query; the episodes (several per interview) in one more.
+            .options(joinedload(Interview.child), selectinload(Interview.episodes))
         ):
             self._rows[interview.id] = interview
 
