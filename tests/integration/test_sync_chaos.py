@@ -768,15 +768,9 @@ class AnsweredWrongly(AssertionError):
     xfail below expects. Any other failure (the set-up, exactly once) fails the test."""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AnsweredWrongly,
-    reason="BUG: the second copy is answered 500 server_error, not replayed: it finds the "
-    "interview moved on (StaleWrite), is answered as a conflict, and sync.engine._run's "
-    "save_mutation then hits the first copy's row (UniqueViolation pk_sync_mutations), which "
-    "fails the whole batch and logs an ERROR with a traceback; the phone's next resend is "
-    "replayed, so nothing is applied twice",
-)
+# Found by this test: the second copy was answered 500 (it found the interview moved on, was
+# answered as a conflict, then collided with the first copy's remembered answer). Pushes from one
+# device now take turns (SqlStore.serialise), so the second copy answers "replayed".
 def test_a_batch_sent_again_while_its_first_copy_is_still_being_applied(app, server):
     """The moment the chaos run above meets a few times per run, held still: a phone's batch is
     waiting on a row lock (a slow database) when the phone, having heard nothing, sends it

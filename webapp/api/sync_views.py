@@ -94,6 +94,7 @@ def push():
     user = current_user._get_current_object()
     try:
         with admission.gate("push").admit(), uow.batch():
+            store.serialise(user)
             results = engine.apply_batch(store, user, batch)
             _note_sync(user)
     except admission.Busy as busy:

@@ -6,10 +6,11 @@ in by each feature's init_app; the interview's is webapp/interviews/sync.py.
 
 from __future__ import annotations
 
+import hashlib
 from contextlib import contextmanager
 from uuid import UUID
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -69,6 +70,19 @@ class SqlStore:
         # checkable while writing, such as sending for authorisation) leaves nothing behind,
         # audit rows included, while the rest of the batch goes on.
         return db.session.begin_nested()
+
+    def serialise(self, actor: User) -> None:
+        """One push at a time per device: a phone that timed out sends the same batch again
+        while its first copy may still be being applied. Without this, both read the mutation
+        ids as new, the second found its records moved on by the first and then collided with
+        the first's answers (a 500). Now the second waits for the first to commit and answers
+        "replayed" from what it remembered. Other devices never wait on it. (SQLite already
+        runs one writing transaction at a time.)"""
+        if db.session.get_bind().dialect.name != "postgresql":
+            return
+        digest = hashlib.sha256(f"sync-push:{actor.id}:{self.device_id}".encode()).digest()
+        key = int.from_bytes(digest[:8], "big", signed=True)
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
     @contextmanager
     def batch_savepoint(self):
@@ -180,8 +194,10 @@ class SqlStore:
         """A page of a full copy of what `actor` may see, from what they may see (not from the
         change log): (changes, where the next page starts, or None after the last). None if a
         type this role keeps cannot list what is visible (the engine then walks the log)."""
-        names = registry.for_role(actor.role)
-        handlers = [(name, self._handlers[name]) for name in names]
+        # Every type, not only those the actor's role is invited to keep: each handler says what
+        # this person may hold (a manager's phone holds what is allocated to them), as a pull
+        # walking the log would.
+        handlers = list(self._handlers.items())
         if not all(hasattr(h, "visible_ids") for _, h in handlers):
             return None
         if position is None:
