@@ -336,7 +336,9 @@ class Phone:
                 answer = send()
             except requests.Timeout:
                 last = "timeout"
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+                # A worker killed while it was sending the answer breaks the body part-way
+                # (ChunkedEncodingError is not a ConnectionError): to the phone, no answer.
                 last = "reset"
             else:
                 last = str(answer.status_code)
