@@ -166,12 +166,11 @@ def _run(
             results.append(_replay(item, stored, fingerprint(item)))
             continue
         result, remember = _apply_one(store, actor, item, isolated=isolated)
-        if remember is not None:
-            answered.append(remember)
-            if isolated:
-                # Saved at once: the next mutation's savepoint must not be able to undo it.
-                store.save_mutation(actor, device_id, remember)
-                answered.clear()
+        if remember is not None and isolated:
+            # Saved at once: the next mutation's savepoint must not be able to undo it.
+            store.save_mutation(actor, device_id, remember)
+        elif remember is not None:
+            answered.append(remember)  # saved with the batch, in one go below
         results.append(result)
     if answered:
         save_many = getattr(store, "save_mutations", None)

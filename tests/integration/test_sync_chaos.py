@@ -766,8 +766,8 @@ def test_fifty_phones_push_while_fifty_pull_and_a_server_process_is_killed(app, 
 
 
 class AnsweredWrongly(AssertionError):
-    """The answers a phone got were wrong, though nothing was applied twice: the failure the
-    xfail below expects. Any other failure (the set-up, exactly once) fails the test."""
+    """The answers a phone got were wrong, though nothing was applied twice (a resent batch
+    answered 500 instead of "replayed", as before pushes from one device took turns)."""
 
 
 # Found by this test: the second copy was answered 500 (it found the interview moved on, was
