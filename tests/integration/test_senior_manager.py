@@ -60,5 +60,11 @@ def test_the_senior_manager_reads_the_child_and_acts_on_nothing(as_user, world):
         "/manage/",
     ):
         assert ad.get(path).status_code in (403, 404), path
+    # Reach: the oversight pages from the navigation, read only; no field mode offered.
+    page = ad.get(f"/children/{child.id}").get_data(as_text=True)
+    assert 'href="/manage/figures/"' in page and 'href="/manage/meeting/"' in page
+    assert 'href="/app/"' not in page
+    assert ad.get("/manage/figures/").status_code == 200
+    assert "Record the action" not in ad.get("/manage/meeting/").get_data(as_text=True)
     elsewhere = as_user(world["elsewhere"])
     assert elsewhere.get(f"/children/{child.id}").status_code == 404
