@@ -9,7 +9,11 @@ from pathlib import Path
 import click
 from sqlalchemy import func, or_, select
 
+from webapp import audit_commands
+from webapp.accounts import mfa_commands
+from webapp.backups import commands as backup_commands
 from webapp.oversight import commands as oversight_commands
+from webapp.retention import commands as retention_commands
 
 
 def _app():
@@ -527,6 +531,12 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
 
 
 main.add_command(oversight_commands.oversight)
+main.add_command(audit_commands.audit)
+main.add_command(retention_commands.retention)
+for _command in backup_commands.COMMANDS:
+    main.add_command(_command)
+for _command in mfa_commands.COMMANDS:
+    users.add_command(_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

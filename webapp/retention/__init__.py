@@ -1,0 +1,1 @@
+"""Retention of closed cases (issue 15)."""
