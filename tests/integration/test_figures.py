@@ -357,6 +357,16 @@ def test_interviews_by_team_and_the_team_filter(la):
     only_red = Filters(team_id=red.id)
     assert tables(la["manager"], APRIL, only_red)["episodes"].count == 1
     assert figures.interview_table(la["manager"], APRIL, only_red, NOW).row("all").count == 1
+    # The interview figures filter by the interview's own team (an episode has one interview),
+    # not through the episodes' semi join: the same answer, checked on each of them.
+    assert [
+        (r.label, r.interviews) for r in figures.team_table(la["manager"], APRIL, only_red)
+    ] == [("Red team", 1)]
+    april = next(m for m in figures.trend(la["manager"], APRIL, only_red) if m.period == APRIL)
+    assert (april.episodes, april.held, april.within_72h) == (1, 1, 1)
+    only_blue = Filters(team_id=blue.id)
+    april = next(m for m in figures.trend(la["manager"], APRIL, only_blue) if m.period == APRIL)
+    assert (april.episodes, april.held, april.within_72h) == (1, 1, 0)
     behind = figures.children_behind(la["manager"], "team", "none", APRIL, ALL, NOW)
     assert [r.child_id for r in behind.rows] == [c3.id]
 
