@@ -237,6 +237,7 @@ def measure_page(env, instance, facts: dict, period: str) -> list[str]:
             out.append(
                 f"  {label:<22} server median {statistics.median(ms):5.0f} ms, slowest "
                 f"{max(ms):5.0f} ms; client median {statistics.median(wall[1:]):5.0f} ms"
+                f" (each: {' '.join(f'{m:.0f}' for m in ms)})"
             )
     return out
 
