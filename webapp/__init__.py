@@ -10,7 +10,7 @@ from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from webapp import dbretry, errors, proxy, security
+from webapp import dbretry, errors, logs, proxy, security
 from webapp.config import build_config
 from webapp.crypto import load_cipher
 from webapp.extensions import compress, csrf, db, htmx, limiter, login_manager, migrate
@@ -68,6 +68,7 @@ def create_app(config: dict | None = None, environ: dict | None = None) -> Flask
 
     security.init_app(app)
     proxy.init_app(app)
+    logs.init_app(app, os.environ if environ is None else environ)  # JSON lines, no personal data
 
     from govuk_frontend_wtf.main import WTFormsHelpers
 
@@ -78,6 +79,7 @@ def create_app(config: dict | None = None, environ: dict | None = None) -> Flask
     from webapp import (
         accounts,
         api,
+        audit,
         carers,
         children,
         devices,
@@ -96,6 +98,7 @@ def create_app(config: dict | None = None, environ: dict | None = None) -> Flask
     uow.init_app(app)
     for feature in (
         main,
+        audit,
         accounts,
         children,
         episodes,
