@@ -36,13 +36,19 @@ Every other test makes its data here: a test about one behaviour says what it ne
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import itertools
 import secrets
+import threading
+import time
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
 from webapp import deadlines, sealed
-from webapp.accounts.models import Organisation, OrgKind, Role, User
+from webapp.accounts import second_factor as factor
+from webapp.accounts.models import Organisation, OrgKind, Role, SecondFactor, User
 from webapp.accounts.service import hash_password
 from webapp.children.models import Child, LegalStatus
 from webapp.db_types import utcnow
@@ -126,10 +132,15 @@ def user(
     email: str | None = None,
     name: str | None = None,
     password: str | None = PASSWORD,
+    second_factor: bool | None = None,
     **kw,
 ) -> User:
     """A person who can sign in with `password` (None: an unusable hash, as an account made
     without one; sign in through a set-password link).
+
+    Roles that require a second factor get one enrolled (second_factor=False: none, so their
+    next sign-in asks them to set one up), with the secret second_factor_secret(email), so a
+    helper in another process (bench, e2e) computes their codes as their phone would.
 
     Managers, workers, social workers and administrators belong to `authority`; a DSL to a new
     school of it and a carer to a new placement provider, unless `organisation_` says otherwise.
@@ -144,7 +155,7 @@ def user(
             authority if kind == OrgKind.LOCAL_AUTHORITY else organisation(kind, authority)
         )
     n = _n()
-    return _add(
+    person = _add(
         User(
             email=email or f"{role}.{_RUN}.{n}@factory.test",
             name=name or f"Test {role.replace('_', ' ').title()} {n}",
@@ -158,6 +169,99 @@ def user(
             **kw,
         )
     )
+    if second_factor if second_factor is not None else factor.required_for(role):
+        enrol_second_factor(person)
+    return person
+
+
+# ---------------------------------------------------------------- the second factor
+#
+# Test data only: the secret of a made-up person's authenticator app comes from their email and
+# this key, as their password is PASSWORD. Real secrets are random (second_factor.new_secret).
+_SECRET_KEY = b"homeward-tests-second-factor"
+
+
+def second_factor_secret(email: str) -> str:
+    digest = hmac.new(_SECRET_KEY, email.strip().lower().encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest[:20]).decode()
+
+
+def enrol_second_factor(person: User, secret: str | None = None) -> str:
+    """An authenticator app set up and confirmed for `person` (no recovery codes: tests of those
+    enrol through the pages). Answers the secret."""
+    secret = secret or second_factor_secret(person.email)
+    db.session.add(
+        SecondFactor(
+            user_id=person.id,
+            secret_enc=sealed.seal(secret, "second_factor", person.id, "secret"),
+            confirmed_at=utcnow(),
+        )
+    )
+    db.session.flush()
+    return secret
+
+
+def secret_in_database(email: str) -> str | None:
+    """The secret of an account's app (confirmed or being set up), read through the app: the
+    tests play the person's phone. Needs an app context."""
+    from sqlalchemy import select
+
+    row = db.session.execute(
+        select(SecondFactor)
+        .join(User, User.id == SecondFactor.user_id)
+        .where(User.email == email.strip().lower())
+    ).scalar_one_or_none()
+    return (
+        None
+        if row is None
+        else sealed.unseal(row.secret_enc, "second_factor", row.user_id, "secret")
+    )
+
+
+def code_for_account(email: str) -> str:
+    """A code the server will take now for the account's app, read through the app (an app
+    context): the step after the last one it accepted. When the steps the server allows ahead
+    are used up, the account's record of its last step is moved back one: a test-only shortcut
+    for the person waiting 30 s for their next code (tests of replay do not use this)."""
+    from sqlalchemy import select, update
+
+    row = db.session.execute(
+        select(SecondFactor)
+        .join(User, User.id == SecondFactor.user_id)
+        .where(User.email == email.strip().lower())
+    ).scalar_one()
+    secret = sealed.unseal(row.secret_enc, "second_factor", row.user_id, "secret")
+    current = factor.step_at(time.time())
+    last = row.last_step if row.last_step is not None else current - 2
+    step = next((s for s in (current, current + 1) if s > last), None)
+    if step is None:
+        step = current
+        db.session.execute(
+            update(SecondFactor)
+            .where(SecondFactor.user_id == row.user_id)
+            .values(last_step=current - 1)
+        )
+    db.session.commit()
+    return factor.code_at(secret, step)
+
+
+_used_steps: dict[str, int] = {}
+_used_lock = threading.Lock()
+
+
+def fresh_code(secret: str) -> str:
+    """The code the phone shows now, for a time step this process has not used for `secret` yet:
+    the server takes each code once, so a second sign-in in the same 30 s uses the next step
+    (within the server's one-step drift), and a third waits for the clock, as a person would."""
+    with _used_lock:
+        while True:
+            current = factor.step_at(time.time())
+            last = _used_steps.get(secret, current - 2)
+            step = next((s for s in (current, current + 1) if s > last), None)
+            if step is not None:
+                _used_steps[secret] = step
+                return factor.code_at(secret, step)
+            time.sleep(factor.STEP_SECONDS - time.time() % factor.STEP_SECONDS + 0.05)
 
 
 def manager(authority: Organisation | None = None, **kw) -> User:

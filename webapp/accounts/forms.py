@@ -71,3 +71,43 @@ class UserAccessForm(FlaskForm):
     role = SelectField("Role", widget=GovSelect(), choices=[])
     team = SelectField("Team", widget=GovSelect(), choices=[])
     submit = SubmitField("Save role and team", widget=GovSubmitInput())
+
+
+def _code_field(label: str, hint: str):
+    return StringField(
+        label,
+        description=hint,
+        widget=GovTextInput(),
+        validators=[DataRequired(message="Enter the code"), Length(max=40)],
+    )
+
+
+class SecondFactorCodeForm(FlaskForm):
+    code = _code_field(
+        "Security code",
+        "The 6-digit code your authenticator app shows now, or one of your recovery codes.",
+    )
+    submit = SubmitField("Continue", widget=GovSubmitInput())
+
+
+class SecondFactorEnrolForm(FlaskForm):
+    code = _code_field("Security code", "The 6-digit code your authenticator app shows now.")
+    submit = SubmitField("Set up", widget=GovSubmitInput())
+
+
+class RecoveryCodesForm(FlaskForm):
+    code = _code_field("Security code", "The 6-digit code your authenticator app shows now.")
+    submit = SubmitField("Make new recovery codes", widget=GovSubmitInput())
+
+
+class SecondFactorOffForm(FlaskForm):
+    password = PasswordField(
+        "Password",
+        widget=GovPasswordInput(),
+        validators=[DataRequired(message="Enter your password"), Length(max=1000)],
+    )
+    code = _code_field(
+        "Security code",
+        "The 6-digit code your authenticator app shows now, or one of your recovery codes.",
+    )
+    submit = SubmitField("Turn off the second factor", widget=GovSubmitInput())

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import BigInteger, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.db_types import UTCDateTime, new_id, utcnow
@@ -162,3 +162,38 @@ class LoginThrottle(db.Model):
     last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # No attempt is checked before this time: the growing delay, or an attempt in flight.
     not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SecondFactor(db.Model):
+    """A person's authenticator app (TOTP, RFC 6238): at most one per account.
+
+    The shared secret is sealed (webapp/sealed.py, bound to "second_factor:<user id>:secret"), so
+    a copy of the database alone computes no codes. A row without confirmed_at is an enrolment
+    begun and not yet proved with a code: it signs no one in.
+    """
+
+    __tablename__ = "second_factors"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    secret_enc: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The last time step (Unix time // 30) a code was accepted for: a code is good once, so one
+    # read over a shoulder or from a phishing page cannot be used again. Moved only forward, by a
+    # compare-and-set UPDATE (webapp/accounts/second_factor.py), so two requests racing with the
+    # same code cannot both pass.
+    last_step: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class RecoveryCode(db.Model):
+    """One of the ten codes shown once at enrolment, each good for one sign-in without the phone.
+
+    Only the Argon2 hash is kept, as for passwords."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -266,8 +266,15 @@ def authenticate(email: str, password: str, ip: str, throttle: Throttle) -> User
         if _hasher.check_needs_rehash(user.password_hash):
             with suppress(ServerBusy):  # upgraded at a quieter sign-in
                 user.password_hash = _hash(password)
-        user.last_login_at = now
-        audit.record("sign_in", "user", user.id, user_id=user.id)
+        from webapp.accounts import second_factor
+
+        if second_factor.sign_in_step(user) is None:
+            user.last_login_at = now
+            audit.record("sign_in", "user", user.id, user_id=user.id)
+        else:
+            # Not signed in yet: the second factor follows (second_factor.verify records the
+            # sign-in). The password is right, and the audit says so.
+            audit.record("sign_in_password", "user", user.id, user_id=user.id)
     else:
         _record_failure(account, now, throttle)
         _record_failure(address, now, throttle)

@@ -31,6 +31,7 @@ IDLE = "idle"
 DEACTIVATED = "deactivated"
 CREDENTIALS_CHANGED = "password_change"
 CREDENTIALS_RESET = "password_reset"
+SECOND_FACTOR_RESET = "second_factor_reset"
 
 
 def _key(token: str) -> str:

@@ -14,19 +14,24 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import current_user, login_user, logout_user, user_logged_out
+from flask_login import current_user, logout_user, user_logged_out
 
-from webapp.accounts import service, sessions
+from webapp.accounts import second_factor, service, sessions, signin_flow
 from webapp.accounts.forms import ChangePasswordForm, LoginForm, SetPasswordForm
 from webapp.accounts.models import User
 from webapp.devices import revocation
-from webapp.devices import service as devices
 from webapp.errors import RuleError
 from webapp.extensions import limiter, login_manager
 from webapp.security import login_required, public
 from webapp.urls import safe_local_path
 
 bp = Blueprint("accounts", __name__)
+
+# Where a right password leads when a second factor follows (webapp/accounts/mfa_views.py).
+SECOND_STEP_ENDPOINTS = {
+    "code": "accounts.second_factor_code",
+    "enrol": "accounts.second_factor_enrol_at_sign_in",
+}
 
 login_manager.login_view = "accounts.login"
 login_manager.login_message = "Sign in to continue."
@@ -128,13 +133,12 @@ def login():
         if user is not None:
             # A new session on sign-in: nothing from before (a planted session) carries over.
             next_url = _safe_next(request.args.get("next"))
-            session.clear()
-            if devices.needs_new_id(user, g.device_id):
-                # Wiped after revocation: this browser starts again as a new device.
-                g.device_id, g.new_device = devices.new_device_id(), True
-            sessions.start(user, g.device_id)
-            login_user(user)
-            session.permanent = True
+            step = second_factor.sign_in_step(user)
+            if step is not None:
+                # Not signed in yet: the code (or setting up the app) comes first.
+                signin_flow.begin(user, step, next_url)
+                return redirect(url_for(SECOND_STEP_ENDPOINTS[step]))
+            signin_flow.complete(user)
             return redirect(next_url or url_for("main.home"))
         form.email.errors.append("The email address or password is not right")
         status = 401
@@ -159,7 +163,10 @@ def logout():
 @bp.route("/account", methods=["GET"])
 @login_required
 def account():
-    return render_template("accounts/account.html")
+    user = current_user._get_current_object()
+    return render_template(
+        "accounts/account.html", second_factor_on=second_factor.has_second_factor(user)
+    )
 
 
 @bp.route("/account/sign-out-everywhere", methods=["POST"])
