@@ -12,6 +12,7 @@ from sqlalchemy import func, or_, select
 from webapp import audit_commands
 from webapp.accounts import mfa_commands
 from webapp.backups import commands as backup_commands
+from webapp.keyring import commands as keyring_commands
 from webapp.oversight import commands as oversight_commands
 from webapp.retention import commands as retention_commands
 
@@ -265,20 +266,6 @@ def users_set_team(email: str, team: str) -> None:
         click.echo(f"{user.email}: team {user.team.name if user.team else 'none'}.")
 
 
-@main.group(help="Data encryption keys.")
-def keys() -> None:
-    pass
-
-
-@keys.command("generate", help="Add a new data key in the instance folder and make it active.")
-def keys_generate() -> None:
-    from webapp.config import instance_path_from
-    from webapp.crypto import add_key_to_file
-
-    kid = add_key_to_file(instance_path_from(os.environ), make_active=True)
-    click.echo(f"Added data key {kid}; new values are encrypted with it.")
-
-
 @main.command("vapid-keys", help="Create the VAPID key pair for Web Push in the instance folder.")
 @click.option(
     "--if-missing",
@@ -530,6 +517,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     Server().run()
 
 
+main.add_command(keyring_commands.keys)
 main.add_command(oversight_commands.oversight)
 main.add_command(audit_commands.audit)
 main.add_command(retention_commands.retention)

@@ -52,6 +52,8 @@ __all__ = [
     "generate_key",
     "load_cipher",
     "parse_keys_env",
+    "read_key_file",
+    "remove_key_from_file",
 ]
 
 TOKEN_VERSION = "hw1"  # noqa: S105  (a format tag, not a secret)
@@ -464,15 +466,47 @@ def add_key_to_file(instance_path: str | os.PathLike, *, make_active: bool = Tru
         keys[kid] = generate_key()
         if make_active:
             active = kid
-        # Write aside and rename, so a crash leaves either the old file or the new one, never a
-        # truncated keyring.
-        tmp = secretfile.temp_path(directory / KEY_FILE_NAME)
-        secretfile.create_exclusive(tmp, _key_file_bytes(keys, active))
-        try:
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
-        secretfile.fsync_dir(directory)
+        _replace_key_file(directory, keys, active)
         return kid
+
+
+def _replace_key_file(directory: Path, keys: Mapping[str, bytes], active: str) -> None:
+    # Write aside and rename, so a crash leaves either the old file or the new one, never a
+    # truncated keyring.
+    tmp = secretfile.temp_path(directory / KEY_FILE_NAME)
+    secretfile.create_exclusive(tmp, _key_file_bytes(keys, active))
+    try:
+        os.replace(tmp, _key_file(directory))
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    secretfile.fsync_dir(directory)
+
+
+def read_key_file(instance_path: str | os.PathLike) -> tuple[dict[str, bytes], str] | None:
+    """The instance key file's keys and active id, or None when there is no file."""
+    try:
+        return _read_key_file(_key_file(instance_path))
+    except FileNotFoundError:
+        return None
+
+
+def remove_key_from_file(instance_path: str | os.PathLike, kid: str) -> None:
+    """Remove key `kid` from <instance_path>/data-keys.json (never the active key).
+
+    Only the file: whether any value still needs the key is the caller's question (the database
+    is not this module's business). Raises KeyConfigError when the key is absent or active.
+    """
+    directory = Path(instance_path)
+    with _locked(directory):
+        try:
+            keys, active = _read_key_file(_key_file(directory))
+        except FileNotFoundError:
+            raise KeyConfigError(f"no key file {_key_file(directory)}") from None
+        if kid not in keys:
+            raise KeyConfigError(f"key {kid!r} is not in {_key_file(directory)}")
+        if kid == active:
+            raise KeyConfigError(f"key {kid!r} is the active key and cannot be removed")
+        del keys[kid]
+        _replace_key_file(directory, keys, active)

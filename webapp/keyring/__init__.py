@@ -1,0 +1,1 @@
+"""Data key operations: which columns hold sealed values, how many use each key, rotation."""
