@@ -27,7 +27,7 @@ from flask import Flask, current_app, g, has_request_context, request
 from flask_login import current_user
 from flask_sqlalchemy.session import Session as AppSession
 from sqlalchemy import ForeignKey, String, event, select, text
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 from sqlalchemy.sql.dml import Delete, Update
 
 from webapp import audit_chain, uow
@@ -42,6 +42,8 @@ AUDIT_ORDER = 200
 AUDIT_LOCK = 0x41756469  # "Audi"
 
 _PENDING = "homeward_audit_pending"
+_MARKS = "homeward_audit_savepoints"
+_ENDED = "homeward_audit_savepoint_ended"
 _KEY_EXTENSION = "homeward_audit_key"
 
 log = logging.getLogger(__name__)
@@ -105,8 +107,39 @@ def record(
 
 
 def _note(session: Session, entry: dict) -> None:
-    # uow's notes: snapshotted when a savepoint begins and put back when it rolls back.
-    uow.notes(session, _PENDING, list).append(entry)
+    session.info.setdefault(_PENDING, []).append(entry)
+
+
+# The pending entries follow the transaction: what a savepoint noted goes if it rolls back, and
+# everything goes with a rollback of the whole. Kept here rather than in uow's notes: the list
+# only grows, so a savepoint needs its length, not a copy; and SQLAlchemy ends a savepoint
+# (after_transaction_end) before it reports its rollback (after_soft_rollback), so the mark is
+# carried from the one to the other.
+
+
+def _mark_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        marks = session.info.setdefault(_MARKS, {})
+        marks[id(transaction)] = len(session.info.get(_PENDING, ()))
+
+
+def _end_transaction(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        mark = session.info.get(_MARKS, {}).pop(id(transaction), None)
+        session.info[_ENDED] = (id(transaction), mark)
+    elif transaction.parent is None:
+        # Committed (append_pending took the entries first) or rolled back: nothing carries on.
+        for key in (_PENDING, _MARKS, _ENDED):
+            session.info.pop(key, None)
+
+
+def _forget_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    if previous_transaction.nested:
+        ended, mark = session.info.pop(_ENDED, (None, None))
+        if ended == id(previous_transaction) and mark is not None:
+            del session.info.get(_PENDING, [])[mark:]
+    elif previous_transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 # ---------------------------------------------------------------- the key
@@ -149,7 +182,7 @@ def append_pending(session: Session) -> None:
     """Give this transaction's entries their place after the head and insert them. Registered
     with uow to run last before the commit: the lock is held from here to the commit only, so
     audited page views queue for milliseconds, never for each other's whole requests."""
-    pending = uow.take_notes(session, _PENDING)
+    pending = session.info.pop(_PENDING, None)
     if not pending:
         return
     key = chain_key()
@@ -198,7 +231,13 @@ def _refuse_bulk(state) -> None:
         raise AuditTrailError("audit entries are never changed or deleted")
 
 
-_SESSION_LISTENERS = {"before_flush": _adopt_strays, "do_orm_execute": _refuse_bulk}
+_SESSION_LISTENERS = {
+    "before_flush": _adopt_strays,
+    "do_orm_execute": _refuse_bulk,
+    "after_transaction_create": _mark_savepoint,
+    "after_transaction_end": _end_transaction,
+    "after_soft_rollback": _forget_rolled_back,
+}
 
 
 def init_app(app: Flask) -> None:
