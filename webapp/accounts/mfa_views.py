@@ -43,8 +43,8 @@ def _refused(form, exc: Exception):
 _REFUSALS = (factor.WrongCode, service.LoginThrottled, service.ServerBusy)
 
 
-def _back_to_sign_in():
-    if signin_flow.had_pending():
+def _back_to_sign_in(had_pending: bool):
+    if had_pending:
         flash(SIGN_IN_AGAIN, "info")
     return redirect(url_for("accounts.login"))
 
@@ -55,9 +55,10 @@ def _back_to_sign_in():
 def second_factor_code():
     if current_user.is_authenticated:
         return redirect(url_for("main.home"))
+    had_pending = signin_flow.had_pending()
     user = signin_flow.pending_user("code")
     if user is None:
-        return _back_to_sign_in()
+        return _back_to_sign_in(had_pending)
     form = SecondFactorCodeForm()
     status, headers = 200, {}
     if form.validate_on_submit():
@@ -126,9 +127,10 @@ def second_factor_enrol_at_sign_in():
     """Straight after the password, for a role that requires a second factor and has none."""
     if current_user.is_authenticated:
         return redirect(url_for("accounts.second_factor_set_up"))
+    had_pending = signin_flow.had_pending()
     user = signin_flow.pending_user("enrol")
     if user is None:
-        return _back_to_sign_in()
+        return _back_to_sign_in(had_pending)
     return _enrol(user, at_sign_in=True)
 
 

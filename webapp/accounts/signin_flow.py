@@ -30,12 +30,16 @@ PENDING_KEY = "hw_pending_sign_in"
 TTL = {"code": timedelta(minutes=5), "enrol": timedelta(minutes=15)}
 
 
+def _now() -> float:
+    return time.time()
+
+
 def begin(user: User, step: str, next_url: str | None) -> None:
     """Note that `user` typed the right password; `step` is "code" or "enrol"."""
     session.clear()  # a new session: nothing from before the password carries over
     session[PENDING_KEY] = {
         "u": user.id,
-        "t": time.time(),
+        "t": _now(),
         "d": g.device_id,
         "f": service._fingerprint(user),
         "s": step,
@@ -51,7 +55,7 @@ def pending_user(step: str) -> User | None:
     if not isinstance(data, dict) or data.get("s") != step:
         return None
     user = db.session.get(User, data.get("u") or "")
-    fresh = time.time() - float(data.get("t") or 0) < TTL[step].total_seconds()
+    fresh = _now() - float(data.get("t") or 0) < TTL[step].total_seconds()
     if (
         user is None
         or not user.active
