@@ -13,6 +13,7 @@ from webapp.interviews.models import Interview, interview_episodes  # noqa: F401
 from webapp.oversight.meeting_models import MeetingAction  # noqa: F401
 from webapp.push.models import PushSubscription  # noqa: F401
 from webapp.reminders.models import Reminder, ReminderAttempt  # noqa: F401
+from webapp.retention.models import RetentionReport  # noqa: F401
 from webapp.schools.absence_models import (  # noqa: F401
     Absence,
     Enquiry,

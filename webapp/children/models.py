@@ -84,6 +84,9 @@ class Child(db.Model):
     # When the current period of care began (None: not looked after, or not yet recorded). A
     # missing episode the SSDA903 return counts must start inside it (DfE rule 581).
     looked_after_since: Mapped[date | None] = mapped_column()
+    # When the child died, if they did: a looked-after child who died before 18 is kept 15 years
+    # from this date instead of to the 75th birthday (webapp/retention/rules.py).
+    died_on: Mapped[date | None] = mapped_column()
     responsible_authority_id: Mapped[str] = mapped_column(
         ForeignKey("organisations.id"), index=True
     )

@@ -149,3 +149,16 @@ def note_written(session: Session, cls: type, ids: set[str]) -> None:
             entry["changed"] |= set(ids)
         if cls in rt.shows:
             entry["shows"].setdefault(cls.__name__, set()).update(ids)
+
+
+def note_deleted(session: Session, cls: type, ids: set[str]) -> None:
+    """Note rows a transaction deleted with Core (retention's deletion, which no flush sees) as
+    note_changes notes a deleted object: their tombstones are appended at commit, and each
+    device that holds one is told to drop it at its next pull."""
+    if not ids:
+        return
+    noted = uow.notes(session, _KEY, dict)
+    for name, rt in registry.record_types().items():
+        if issubclass(cls, rt.model):
+            entry = noted.setdefault(name, {"changed": set(), "deleted": set(), "shows": {}})
+            entry["deleted"] |= set(ids)

@@ -1,8 +1,12 @@
-"""retention: (issue 15; filled in by the work that needs it)
+"""retention: children.died_on (a looked-after child who died before 18 is kept 15 years from
+it) and retention_reports (each dry run as made, the only thing `retention apply` deletes from)
 
 Revision ID: c4a1e5510018
 Revises: c4a1e5510017
 """
+
+import sqlalchemy as sa
+from alembic import op
 
 revision = "c4a1e5510018"
 down_revision = "c4a1e5510017"
@@ -11,8 +15,24 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    with op.batch_alter_table("children") as batch:
+        batch.add_column(sa.Column("died_on", sa.Date(), nullable=True))
+    op.create_table(
+        "retention_reports",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("made_at", sa.DateTime(), nullable=False),
+        sa.Column("as_of", sa.Date(), nullable=False),
+        sa.Column("body", sa.JSON(), nullable=False),
+        sa.Column("applied_at", sa.DateTime(), nullable=True),
+        sa.Column("outcome", sa.JSON(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_retention_reports")),
+    )
+    op.create_index(op.f("ix_retention_reports_digest"), "retention_reports", ["digest"])
 
 
 def downgrade():
-    pass
+    op.drop_index(op.f("ix_retention_reports_digest"), table_name="retention_reports")
+    op.drop_table("retention_reports")
+    with op.batch_alter_table("children") as batch:
+        batch.drop_column("died_on")
