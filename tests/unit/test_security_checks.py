@@ -4,6 +4,7 @@ that an audit nobody answered is a failure, never "nothing found"."""
 from __future__ import annotations
 
 import importlib.util
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +15,7 @@ spec = importlib.util.spec_from_file_location(
     "security_checks", ROOT / "scripts/security_checks.py"
 )
 sc = importlib.util.module_from_spec(spec)
+sys.modules["security_checks"] = sc  # dataclasses look their module up there
 spec.loader.exec_module(sc)
 
 PIP_REPORT = {
