@@ -76,7 +76,7 @@ def _reminders(environ: Mapping[str, str], thresholds: Thresholds):
 
 
 # What the app keeps in the instance folder besides the database (config, crypto, push.vapid).
-SECRET_FILE_NAMES = ("secret-key", "data-keys.json", "vapid-private.pem")
+SECRET_FILE_NAMES = ("secret-key", "data-keys.json", "vapid-private.pem", "audit-key")
 
 
 def _sqlite_file(url: str) -> Path | None:
