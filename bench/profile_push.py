@@ -139,10 +139,12 @@ def profile_requests(env: dict[str, str], device, records: int, top: int) -> Non
 
     app = create_app(environ=env)
     statements = Counter()
+    last: list[str] = []
 
     @event.listens_for(Engine, "before_cursor_execute")
     def count(conn, cursor, statement, parameters, context, executemany):
         statements[statement.split(None, 1)[0].upper()] += 1
+        last.append(" ".join(statement.split())[:160])
 
     client = app.test_client()
     form = client.get("/sign-in").get_data(as_text=True)
@@ -181,6 +183,7 @@ def profile_requests(env: dict[str, str], device, records: int, top: int) -> Non
         statements.clear()
         started, cpu_started = time.perf_counter(), time.process_time()
         for body in bodies:
+            last.clear()
             if prof:
                 prof.enable()
             answer = client.post("/api/v1/sync/push", data=body, headers=headers)
@@ -200,6 +203,9 @@ def profile_requests(env: dict[str, str], device, records: int, top: int) -> Non
         f"{k} {v / records:.1f}" for k, v in sorted(sent["without"].items(), key=lambda kv: -kv[1])
     )
     print(f"SQL statements a request: {sum(sent['without'].values()) / records:.1f} ({per})")
+    print("The last request's statements, in order:")
+    for n, statement in enumerate(last, 1):
+        print(f"  {n:2}. {statement}")
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
     stats.sort_stats("cumulative")
