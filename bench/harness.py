@@ -233,6 +233,9 @@ def sign_in(base_url: str, email: str, password: str) -> requests.Session:
     return http
 
 
+_SET_UP: dict[tuple[str, str], str] = {}  # the authenticator secrets set up by this process
+
+
 def _second_factor(http: requests.Session, base_url: str, email: str, step: str) -> None:
     """A manager's (or administrator's...) code after the password, as their phone gives it: the
     set-up page's key for a demo account's first sign-in, the test data's own otherwise."""
@@ -244,7 +247,9 @@ def _second_factor(http: requests.Session, base_url: str, email: str, step: str)
     page = http.get(base_url + path, timeout=30)
     token = _CSRF_INPUT.search(page.text)
     key = re.search(r'id="setup-key">([A-Z2-7 ]+)<', page.text)
-    secret = key[1].replace(" ", "") if key else factories.second_factor_secret(email)
+    if key:
+        _SET_UP[base_url, email] = key[1].replace(" ", "")
+    secret = _SET_UP.get((base_url, email)) or factories.second_factor_secret(email)
     answer = http.post(
         base_url + path,
         data={"code": factories.fresh_code(secret), "csrf_token": token[1] or token[2]},
