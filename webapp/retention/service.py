@@ -459,7 +459,6 @@ def make_report(on: date | None = None, cfg: rules.Settings | None = None) -> Re
                     held_ids[hold].append(cid)
             else:
                 kept[decision.rule] += 1
-        db.session.expunge_all()  # a batch's episodes read for the escalations, not kept
     rows_total: Counter = Counter()
     for item in items:
         rows_total.update(item["rows"])
@@ -544,7 +543,6 @@ def delete_child(item: dict, digest: str, on: date, cfg: rules.Settings) -> str 
         r = related(child_id)
         if count_rows(r) != item["rows"]:
             return SKIP_CHANGED
-        db.session.expunge_all()  # nothing of the child's stays in the session as deleted rows
         for _name, target, where in TABLES:
             db.session.execute(delete(_table(target)).where(where(r)))
         # Tombstones for the devices that hold any of the records (appended at commit, under
@@ -569,7 +567,7 @@ def delete_child(item: dict, digest: str, on: date, cfg: rules.Settings) -> str 
         db.session.rollback()
         raise
     finally:
-        if db.session.in_transaction():
+        if db.session().in_transaction():
             db.session.rollback()  # a skip: release the locks
 
 
