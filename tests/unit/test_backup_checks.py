@@ -20,13 +20,17 @@ def header(**fields):
     return stream.Reader(io.BytesIO(out.getvalue()), KEY).header
 
 
-def check(h, kind="sqlite", known=("r1", "r2"), have=("k1", "k2", "k3")):
-    service.check_header(h, kind=kind, known_revisions=known, available_key_ids=have)
+HAVE = {"k1": "c1", "k2": "c2", "k3": "c3"}
+
+
+def check(h, kind="sqlite", known=("r1", "r2"), have=HAVE):
+    service.check_header(h, kind=kind, known_revisions=known, available_keys=have)
 
 
 def test_a_backup_this_instance_can_take():
     check(header())
-    check(header(revision="r1", data_key_ids=[]), have=())
+    check(header(revision="r1", data_key_ids=[]), have={})
+    check(header(data_key_checks={"k1": "c1", "k2": "c2"}))
 
 
 def test_other_database_kind():
@@ -41,8 +45,13 @@ def test_newer_schema():
 
 def test_missing_data_key_is_named():
     with pytest.raises(stream.BackupError, match="lacks the data key.*: k2 ") as err:
-        check(header(), have=("k1",))
+        check(header(), have={"k1": "c1"})
     assert "data-keys.json" in str(err.value)
+
+
+def test_same_key_id_but_another_key():
+    with pytest.raises(stream.BackupError, match=r"k2 are not the key\(s\).*same id, different"):
+        check(header(data_key_checks={"k1": "c1", "k2": "other"}))
 
 
 def test_not_homeward():

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from webapp.backups import service, stream
+from webapp.backups import sealed_keys, service, stream
 
 _key_file_option = click.option(
     "--key-file",
@@ -89,7 +89,13 @@ def backup(ctx: click.Context, out: Path | None, key_file: Path | None) -> None:
     app = _app()
     started = time.monotonic()
     try:
-        result = service.backup(app.config["SQLALCHEMY_DATABASE_URI"], out, key, progress=_say)
+        result = service.backup(
+            app.config["SQLALCHEMY_DATABASE_URI"],
+            out,
+            key,
+            key_checks=sealed_keys.data_key_checks(os.environ, app.instance_path),
+            progress=_say,
+        )
     except stream.BackupError as exc:
         raise click.ClickException(str(exc)) from None
     _say(
@@ -163,7 +169,7 @@ def restore(file: Path, key_file: Path | None) -> None:
             key,
             url=app.config["SQLALCHEMY_DATABASE_URI"],
             known_revisions=known_revisions(),
-            available_key_ids=app.extensions["homeward_cipher"].key_ids,
+            available_keys=sealed_keys.data_key_checks(os.environ, app.instance_path),
             progress=_say,
         )
     except stream.BackupError as exc:

@@ -9,6 +9,8 @@ that lacks one of them, before anything is written.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 
 from webapp.crypto import TOKEN_VERSION
@@ -65,3 +67,34 @@ def postgres_key_ids(conn) -> list[str]:
         ).format(col=sql.Identifier(column), tbl=sql.Identifier(schema, table))
         found.update(row[0] for row in conn.execute(query, (PREFIX + "%",)))
     return _clean(found)
+
+
+_CHECK_INFO = b"homeward-backup-v1 data key check"
+
+
+def data_key_checks(environ, instance_path) -> dict[str, str]:
+    """{key id: a one-way check value of the key} for the data keys this instance holds.
+
+    Key ids alone do not tell two keys apart (`homeward keys generate` names a key after the
+    day it was made, so two servers can each have their own `k20250301`). A backup records the
+    check of each key its values use, and a restore compares it with the new instance's key of
+    that id. HMAC-SHA256 under the key: it tells nothing about the key itself.
+
+    Read from the same place the app reads its keys (webapp.crypto.load_cipher): the
+    environment's HOMEWARD_DATA_KEYS, else the instance's data-keys.json.
+    """
+    from pathlib import Path
+
+    from webapp import crypto
+
+    if crypto.ENV_KEYS in environ:
+        keys = crypto.parse_keys_env(environ[crypto.ENV_KEYS])
+    else:
+        try:
+            keys, _active = crypto._read_key_file(Path(instance_path) / crypto.KEY_FILE_NAME)
+        except FileNotFoundError:
+            return {}
+    return {
+        kid: hmac.new(key, _CHECK_INFO, hashlib.sha256).hexdigest()[:32]
+        for kid, key in keys.items()
+    }

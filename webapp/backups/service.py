@@ -25,7 +25,7 @@ import sqlite3
 import subprocess
 import tempfile
 import zlib
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -100,7 +100,13 @@ class Database:
         import psycopg
 
         conninfo, env = self.libpq()
-        return psycopg.connect(conninfo, password=env.get("PGPASSWORD"), connect_timeout=10)
+        try:
+            return psycopg.connect(conninfo, password=env.get("PGPASSWORD"), connect_timeout=10)
+        except psycopg.OperationalError as exc:
+            # libpq's message names the server and database (never the password): what an
+            # operator needs to fix the connection.
+            first = (str(exc).strip().splitlines() or ["no message"])[0]
+            raise BackupError(f"cannot connect to PostgreSQL: {first}") from None
 
 
 # --- the output file ----------------------------------------------------------------------------
@@ -175,28 +181,37 @@ def backup(
     out: Path,
     key: bytes,
     *,
+    key_checks: Mapping[str, str],
     progress: Progress = _quiet,
     chunk_size: int | None = None,
 ) -> BackupResult:
+    """key_checks: {data key id: check value} of this instance (sealed_keys.data_key_checks)."""
     db = Database.from_url(url)
     extra = {} if chunk_size is None else {"chunk_size": chunk_size}
+
+    def fields(kind: str, revision: str | None, key_ids: list[str], **more) -> dict:
+        unknown = [kid for kid in key_ids if kid not in key_checks]
+        if unknown:
+            # Already unreadable here: the backup keeps them as they are, and says so.
+            progress(f"warning: this instance does not hold data key(s) {_ids(unknown)}")
+        return {
+            "app": "homeward",
+            "kind": kind,
+            "revision": revision,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "data_key_ids": key_ids,
+            "data_key_checks": {kid: key_checks[kid] for kid in key_ids if kid in key_checks},
+            **more,
+        }
+
     if db.kind == SQLITE:
-        return _backup_sqlite(db, Path(out), key, progress, extra)
-    return _backup_postgres(db, Path(out), key, progress, extra)
+        return _backup_sqlite(db, Path(out), key, progress, extra, fields)
+    return _backup_postgres(db, Path(out), key, progress, extra, fields)
 
 
-def _fields(kind: str, revision: str | None, key_ids: list[str], **more) -> dict:
-    return {
-        "app": "homeward",
-        "kind": kind,
-        "revision": revision,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "data_key_ids": key_ids,
-        **more,
-    }
-
-
-def _backup_sqlite(db: Database, out: Path, key: bytes, progress: Progress, extra) -> BackupResult:
+def _backup_sqlite(
+    db: Database, out: Path, key: bytes, progress: Progress, extra, _fields
+) -> BackupResult:
     source = db.sqlite_path
     assert source is not None
     if not source.is_file() or source.stat().st_size == 0:
@@ -277,7 +292,7 @@ def _tool_failure(tool: str, code: int, log: BinaryIO) -> BackupError:
 
 
 def _backup_postgres(
-    db: Database, out: Path, key: bytes, progress: Progress, extra
+    db: Database, out: Path, key: bytes, progress: Progress, extra, _fields
 ) -> BackupResult:
     import psycopg
 
@@ -349,9 +364,12 @@ def check_header(
     *,
     kind: str,
     known_revisions: Collection[str],
-    available_key_ids: Collection[str],
+    available_keys: Mapping[str, str],
 ) -> None:
-    """Refuse a backup this instance cannot take, before anything is written. Pure."""
+    """Refuse a backup this instance cannot take, before anything is written. Pure.
+
+    available_keys: {data key id: check value} of the instance (sealed_keys.data_key_checks).
+    """
     if header.get("app") != "homeward":
         raise BackupError("this file is not a Homeward database backup")
     made = header.get("kind")
@@ -366,12 +384,20 @@ def check_header(
             f"this backup was made by a newer version of Homeward (schema revision {revision}, "
             "which this code does not know): install that version or newer, then restore"
         )
-    missing = [kid for kid in header.get("data_key_ids", []) if kid not in available_key_ids]
+    missing = [kid for kid in header.get("data_key_ids", []) if kid not in available_keys]
     if missing:
         raise BackupError(
             "the instance lacks the data key(s) the backup's sealed values need: "
-            f"{', '.join(missing)} (have: {_ids(sorted(available_key_ids))}). Copy data-keys.json "
+            f"{', '.join(missing)} (have: {_ids(sorted(available_keys))}). Copy data-keys.json "
             "from the old server's instance folder (or set HOMEWARD_DATA_KEYS) and restore again"
+        )
+    checks = header.get("data_key_checks") or {}
+    other = [kid for kid, check in sorted(checks.items()) if available_keys.get(kid) != check]
+    if other:
+        raise BackupError(
+            f"the instance's data key(s) {', '.join(other)} are not the key(s) of that name the "
+            "backup's sealed values were sealed with (same id, different key). Copy "
+            "data-keys.json from the old server's instance folder and restore again"
         )
 
 
@@ -436,7 +462,7 @@ def restore(
     *,
     url: str,
     known_revisions: Collection[str],
-    available_key_ids: Collection[str],
+    available_keys: Mapping[str, str],
     progress: Progress = _quiet,
 ) -> RestoreResult:
     """Restore into an empty database. Every check runs before anything is written, and a file
@@ -449,7 +475,7 @@ def restore(
             header,
             kind=db.kind,
             known_revisions=known_revisions,
-            available_key_ids=available_key_ids,
+            available_keys=available_keys,
         )
         check_empty(db)
         progress(
