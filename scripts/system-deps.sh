@@ -23,6 +23,7 @@ else
 fi
 have node || missing+=(nodejs)
 have npm || missing+=(npm)
+have pg_dump || missing+=(postgresql-client)  # homeward backup/restore (tests/integration/test_backup.py)
 "${PYTHON:-python3}" -c "import ensurepip, venv" 2>/dev/null || missing+=(python3-venv)
 
 ((${#missing[@]})) || exit 0
