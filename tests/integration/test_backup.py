@@ -168,6 +168,7 @@ def test_round_trip_loses_nothing(
     )
     assert r.returncode == 0, r.stderr
     assert "Restored the " + backend in r.stdout
+    assert "warning" not in r.stderr  # every secret was copied
 
     before, after = table_rows(source_url), table_rows(url)
     assert set(before) == set(after)
@@ -268,9 +269,11 @@ def test_refuses_an_instance_without_the_data_key(
     source_url, _ = source
     backup = make_backup(source_url, instance_dir, tmp_path)
     (new_instance / "data-keys.json").unlink()
+    (new_instance / "secret-key").unlink()
     # No data keys at all: the restore does not make one (it could read nothing).
     r = run(["restore", str(backup)], instance=new_instance, url=new_database)
     assert r.returncode == 1 and "No data encryption key" in r.stderr
+    assert "warning: no secret-key" in r.stderr  # the other secrets are named too
     assert not (new_instance / "data-keys.json").exists()
     # Another key, made the same day, has the same id (k<date>) as the one the backup's values
     # were sealed with: told apart by the key check, named and refused.

@@ -66,6 +66,28 @@ def known_revisions() -> set[str]:
     return {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
 
 
+# The instance secrets besides the data keys (which restore requires): (file in the instance
+# folder, environment variable, what is lost when the new server makes a new one instead).
+OTHER_SECRETS = (
+    ("secret-key", "SECRET_KEY", "everyone signs in again; phones sync from scratch"),
+    (
+        "vapid-private.pem",
+        "HOMEWARD_VAPID_PRIVATE_KEY",
+        "push reminders stop until phones resubscribe",
+    ),
+    ("audit-key", "HOMEWARD_AUDIT_KEY", "`homeward audit verify` cannot check the restored trail"),
+)
+
+
+def _warn_missing_secrets() -> None:
+    from webapp.config import instance_path_from
+
+    instance = instance_path_from(os.environ)
+    for name, env, loss in OTHER_SECRETS:
+        if not os.environ.get(env) and not (instance / name).exists():
+            _say(f"warning: no {name} in {instance} and no {env}: {loss}. Copy it first.")
+
+
 @click.group(
     "backup",
     invoke_without_command=True,
@@ -160,6 +182,7 @@ def restore(file: Path, key_file: Path | None) -> None:
     from flask_migrate import upgrade
 
     key = _key(key_file)
+    _warn_missing_secrets()
     # No new data key may be made here: one made now could read none of the backup's values.
     app = _app(HOMEWARD_ALLOW_KEY_GENERATION=False)
     started = time.monotonic()
