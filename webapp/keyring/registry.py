@@ -40,7 +40,9 @@ def _declare_hand_sealed() -> None:
 
 def sealed_columns() -> tuple[SealedColumn, ...]:
     """Every sealed column of the schema, in a stable order."""
-    from webapp import models  # noqa: F401  (every model, so every SealedAttribute registered)
+    from webapp import models
 
+    # Every model imported and mapped, so every SealedAttribute has registered its column.
+    models.configure()
     _declare_hand_sealed()
     return sealed.registered_columns()
