@@ -53,6 +53,15 @@ ROLE_LABELS = {
 }
 
 
+# Roles with authority-wide reach: a manager and an Assistant Director read every child of the
+# authority, an administrator can give anyone any role, and the children missing education
+# officer sees every child the authority's schools have notified. A stolen password of any of
+# these opens far more than one caseload, so a password alone is not enough. Workers, social
+# workers, IROs, DSLs and carers see their own caseload, school or placement: offered, not
+# required (many work on shared or personal phones where an app is a real burden).
+REQUIRED_ROLES = frozenset({Role.MANAGER, Role.SENIOR_MANAGER, Role.ADMIN, Role.CME})
+
+
 class Organisation(db.Model):
     __tablename__ = "organisations"
 

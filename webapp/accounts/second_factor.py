@@ -29,18 +29,12 @@ from sqlalchemy import delete, func, or_, select, update
 
 from webapp import audit, sealed
 from webapp.accounts import service, sessions
-from webapp.accounts.models import RecoveryCode, Role, SecondFactor, User
+from webapp.accounts.models import REQUIRED_ROLES, RecoveryCode, SecondFactor, User
 from webapp.db_types import utcnow
 from webapp.errors import NotAllowed, RuleError
 from webapp.extensions import db
 
-# Roles with authority-wide reach: a manager and an Assistant Director read every child of the
-# authority, an administrator can give anyone any role, and the children missing education
-# officer sees every child the authority's schools have notified. A stolen password of any of
-# these opens far more than one caseload, so a password alone is not enough. Workers, social
-# workers, IROs, DSLs and carers see their own caseload, school or placement: offered, not
-# required (many work on shared or personal phones where an app is a real burden).
-REQUIRED_ROLES = frozenset({Role.MANAGER, Role.SENIOR_MANAGER, Role.ADMIN, Role.CME})
+# Who must have one: REQUIRED_ROLES (webapp/accounts/models.py, beside the roles), and why.
 
 STEP_SECONDS = 30  # RFC 6238's default, what every authenticator app assumes
 DIGITS = 6
@@ -390,8 +384,4 @@ def reset(actor: User | None, user: User) -> bool:
 
 def sign_in_step(user: User) -> str | None:
     """What must follow a right password: "code", "enrol", or None (signed in at once)."""
-    if has_second_factor(user):
-        return "code"
-    if required_for(user.role):
-        return "enrol"
-    return None
+    return service.second_step(user)

@@ -19,7 +19,15 @@ from zxcvbn import zxcvbn
 
 from webapp import audit
 from webapp.accounts import sessions
-from webapp.accounts.models import LoginThrottle, Organisation, OrgKind, Role, User
+from webapp.accounts.models import (
+    REQUIRED_ROLES,
+    LoginThrottle,
+    Organisation,
+    OrgKind,
+    Role,
+    SecondFactor,
+    User,
+)
 from webapp.db_types import utcnow
 from webapp.errors import NotAllowed, RuleError
 from webapp.extensions import db
@@ -266,9 +274,7 @@ def authenticate(email: str, password: str, ip: str, throttle: Throttle) -> User
         if _hasher.check_needs_rehash(user.password_hash):
             with suppress(ServerBusy):  # upgraded at a quieter sign-in
                 user.password_hash = _hash(password)
-        from webapp.accounts import second_factor
-
-        if second_factor.sign_in_step(user) is None:
+        if second_step(user) is None:
             user.last_login_at = now
             audit.record("sign_in", "user", user.id, user_id=user.id)
         else:
@@ -282,6 +288,15 @@ def authenticate(email: str, password: str, ip: str, throttle: Throttle) -> User
             audit.record("sign_in_failed", "user", user.id, user_id=user.id)
     db.session.commit()
     return user if ok else None
+
+
+def second_step(user: User) -> str | None:
+    """What must follow a right password: "code" (a confirmed second factor), "enrol" (none, and
+    the role requires one: REQUIRED_ROLES), or None (signed in at once)."""
+    factor = db.session.get(SecondFactor, user.id)
+    if factor is not None and factor.confirmed_at is not None:
+        return "code"
+    return "enrol" if user.role in REQUIRED_ROLES else None
 
 
 def _reset_claim(key: str, now: datetime) -> None:
