@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+import warnings
 from pathlib import Path
 
 import pytest
@@ -117,7 +118,10 @@ def table_rows(url: str) -> dict[str, list]:
             names = sa.inspect(conn).get_table_names()
             out = {}
             for name in names:
-                table = sa.Table(name, sa.MetaData(), autoload_with=conn)
+                with warnings.catch_warnings():
+                    # Expression indexes (lower(name)) are not reflected: the rows are all we read.
+                    warnings.simplefilter("ignore", sa.exc.SAWarning)
+                    table = sa.Table(name, sa.MetaData(), autoload_with=conn)
                 rows = [tuple(row) for row in conn.execute(sa.select(table))]
                 out[name] = sorted(rows, key=repr)
             return out
