@@ -571,7 +571,9 @@ def pull(
     if cursor is None:
         seq, position, reset = 0, None, True
         if snapshot is not None:
-            as_of = store.latest_seq()
+            # Where the log takes over from the copy: a store whose writers run side by side
+            # gives the seq up to which they have all finished (its optional `horizon`).
+            as_of = getattr(store, "horizon", store.latest_seq)()
             page = snapshot(actor, None, limit)
             if page is not None:
                 return _snapshot_page(as_of, page, secret, reset=True)

@@ -6,14 +6,21 @@ before it commits, whether the change came from a web form, a sync push or
 the demo loader. One mechanism, so a pull can never miss a change made some other way.
 
 Commit order: on PostgreSQL two transactions can take sequence numbers 10 and 11 and commit 11
-first; a device pulling in between would move its cursor past 10 and never see it. Taking a
-transaction-level advisory lock before appending makes the log's order the commit order (SQLite
-already has one writer at a time). The lock is taken as late as possible: see append_log.
+first; a device pulling in between would move its cursor past 10 and never see it. So a pull only
+reads up to a horizon: the last seq at a moment when no writer was between its append and its
+commit. Each writer holds the change log lock in *shared* mode from its append to its commit, so
+writers never wait for each other (their commits can share one disk flush); a pull takes the
+same lock in exclusive mode just long enough to read the last seq (`horizon`), which waits for
+the appends in flight to commit and holds new ones back for that one read. Every seq up to the
+horizon was then given to a writer that had finished; any later writer's seq is above it.
+(Before, every writer took the lock exclusively from its append to its commit: writers queued on
+each other's commit, disk flush included.) SQLite has one writer at a time: the log's order is
+its commit order, and the horizon is simply the last seq.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import inspect, select, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -62,9 +69,9 @@ def _shown_change(session: Session, obj, only: tuple[str, ...] | None) -> bool:
 
 
 def append_log(session: Session) -> None:
-    """Append this transaction's change log rows. Registered with uow to run last of all:
-    the PostgreSQL lock it takes is then held only from here to the commit, so concurrent pushes
-    wait on each other for milliseconds, not for the whole of each other's batches."""
+    """Append this transaction's change log rows. Registered with uow to run last of all: the
+    PostgreSQL lock it takes (shared: writers never wait for each other) is then held only from
+    here to the commit, so a pull's horizon waits for milliseconds, not for whole batches."""
     noted = uow.take_notes(session, _KEY)
     if not noted:
         return
@@ -86,7 +93,7 @@ def append_log(session: Session) -> None:
         return
 
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHANGE_LOG_LOCK})
+        conn.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": CHANGE_LOG_LOCK})
     now = utcnow()
     rows = []
     for rt, changed, deleted, written in work:
@@ -162,3 +169,30 @@ def note_deleted(session: Session, cls: type, ids: set[str]) -> None:
         if issubclass(cls, rt.model):
             entry = noted.setdefault(name, {"changed": set(), "deleted": set(), "shows": {}})
             entry["deleted"] |= set(ids)
+
+
+def horizon(session: Session) -> int:
+    """The last seq of the change log such that every row up to it is committed or rolled back:
+    a pull reads up to here and no further (see the module's docstring).
+
+    PostgreSQL, one statement: the last seq as its snapshot (taken first) sees it, then the lock
+    taken exclusively and let go at once. Any row at or below that seq not yet committed belongs
+    to a writer holding the lock shared since before the snapshot (a seq is drawn after the lock),
+    so taking it waits for that writer to finish; the pull's next statements see its rows."""
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        return conn.scalar(select(func.coalesce(func.max(ChangeLog.seq), 0)))
+    try:
+        return conn.execute(
+            text(
+                "SELECT coalesce(max(seq), 0), "
+                "(SELECT pg_advisory_unlock(:k) FROM (SELECT pg_advisory_lock(:k)) AS held) "
+                "FROM change_log"
+            ),
+            {"k": CHANGE_LOG_LOCK},
+        ).first()[0]
+    except BaseException:
+        # A session-level lock outlives a failed statement: closing the connection is the one
+        # sure way to let go of it (a pooled connection holding it would stop every writer).
+        conn.invalidate()
+        raise

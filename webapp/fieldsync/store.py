@@ -21,6 +21,7 @@ from webapp import sealed, uow
 from webapp.accounts.models import User
 from webapp.db_types import utcnow
 from webapp.extensions import db
+from webapp.fieldsync import changes as change_log
 from webapp.fieldsync import registry
 from webapp.fieldsync.models import ChangeLog, SyncConflict, SyncDelivery, SyncMutation
 
@@ -160,6 +161,11 @@ class SqlStore:
     def latest_seq(self) -> int:
         return db.session.scalar(select(func.max(ChangeLog.seq))) or 0
 
+    def horizon(self) -> int:
+        """The last seq whose writers, and every earlier one's, have finished (changes.py): what
+        a pull may read up to, and the position a full copy starting now is as of."""
+        return change_log.horizon(db.session)
+
     def _states(self, handler, actor: User, record_ids: list[str]) -> dict[str, RecordState]:
         """The records as `actor` may see them, loaded together where the handler can."""
         prepare = getattr(handler, "prepare", None)
@@ -242,7 +248,7 @@ class SqlStore:
     def changes_since(self, actor: User, seq: int, limit: int) -> tuple[list[Change], int, bool]:
         rows = db.session.scalars(
             select(ChangeLog)
-            .where(ChangeLog.seq > seq)
+            .where(ChangeLog.seq > seq, ChangeLog.seq <= self.horizon())
             .order_by(ChangeLog.seq)
             .limit(min(limit, SCAN_WINDOW))
         ).all()
