@@ -66,7 +66,7 @@ def test_database_that_never_answers_is_503_within_the_timeout(app, browser, bac
     network): the check gives up after its few seconds, not the driver's minutes."""
     if backend != "postgresql":
         pytest.skip("SQLite has no network to hang on")
-    from webapp.main.views import HEALTH_TIMEOUT_SECONDS
+    from webapp.main.health import HEALTH_TIMEOUT_SECONDS
 
     caplog.set_level(logging.WARNING)
     listener = socket.socket()
