@@ -31,7 +31,6 @@ import uuid
 from datetime import UTC, datetime
 
 from flask import Flask, g, has_request_context, request
-from flask_login import current_user
 
 log = logging.getLogger("homeward.request")
 
@@ -147,9 +146,16 @@ def init_app(app: Flask, environ) -> None:
             "status": response.status_code,
             "duration_ms": round((time.perf_counter() - g.request_started) * 1000, 1),
         }
-        user = current_user._get_current_object() if has_request_context() else None
-        if user is not None and getattr(user, "is_authenticated", False):
-            fields["user"] = pseudonym(app.config["SECRET_KEY"], str(user.id))
-            fields["role"] = str(user.role)
+        # Noted by the user loader (accounts.views.load_user) rather than read from current_user:
+        # after the commit the user's attributes are expired, and reading them reloads the row.
+        who = g.get("log_user")
+        if who is None and "_login_user" in g:
+            # Signed in by this very request (no loader ran): read it, once.
+            user = g._login_user
+            if getattr(user, "is_authenticated", False):
+                who = (user.id, user.role)
+        if who is not None:
+            fields["user"] = pseudonym(app.config["SECRET_KEY"], str(who[0]))
+            fields["role"] = str(who[1])
         log.info("request", extra={"homeward": fields})
         return response

@@ -53,6 +53,9 @@ def load_user(token: str) -> User | None:
         return None
     g.revoked_device = loaded.device if loaded.device and loaded.device.revoked else None
     g.device_row = loaded.device  # read with the session: the sync views note the sync on it
+    # Who the request's log line is about, noted while the row is loaded: after the commit its
+    # attributes are expired and reading them would cost one more query (webapp/logs.py).
+    g.log_user = (loaded.user.id, loaded.user.role)
     return loaded.user
 
 
