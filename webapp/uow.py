@@ -38,6 +38,7 @@ _BATCH = "homeward_batch"
 _DEFER = "homeward_defer_flush"
 _NOTES = "homeward_notes"
 _SNAPSHOTS = "homeward_note_snapshots"
+_ENDED = "homeward_note_snapshot_ended"
 
 
 def notes(session: Session, key: str, factory: Callable[[], Any]) -> Any:
@@ -117,18 +118,23 @@ def _snapshot(session: Session, transaction: SessionTransaction) -> None:
 
 def _restore(session: Session, previous_transaction: SessionTransaction) -> None:
     if previous_transaction.nested:
-        saved = session.info.get(_SNAPSHOTS, {}).get(id(previous_transaction))
-        if saved is not None:
-            session.info[_NOTES] = copy.deepcopy(saved)
+        # SQLAlchemy ends the savepoint (after_transaction_end, below) before it reports the
+        # rollback here: its snapshot was carried over for this moment.
+        ended, saved = session.info.pop(_ENDED, (None, None))
+        if ended == id(previous_transaction) and saved is not None:
+            session.info[_NOTES] = saved
     elif previous_transaction.parent is None:
         session.info.pop(_NOTES, None)
 
 
 def _drop_snapshot(session: Session, transaction: SessionTransaction) -> None:
     if transaction.nested:
-        session.info.get(_SNAPSHOTS, {}).pop(id(transaction), None)
+        saved = session.info.get(_SNAPSHOTS, {}).pop(id(transaction), None)
+        # Kept for _restore if this savepoint is being rolled back (a release never asks).
+        session.info[_ENDED] = (id(transaction), saved)
     elif transaction.parent is None:
         session.info.pop(_SNAPSHOTS, None)
+        session.info.pop(_ENDED, None)
 
 
 def _before_commit(session: Session) -> None:

@@ -77,3 +77,32 @@ def test_a_batch_inside_a_batch_commits_nothing_of_its_own(app):
     db.session.expire_all()
     assert db.session.get(Interview, interview.id).offered == "NA"
     assert _log_rows() == before + 1
+
+
+def _logged_since(before: int) -> list[str]:
+    db.session.expire_all()
+    return db.session.scalars(
+        select(ChangeLog.record_id).where(ChangeLog.seq > before).order_by(ChangeLog.seq)
+    ).all()
+
+
+def test_a_rolled_back_savepoint_takes_its_notes_with_it(app):
+    """What a savepoint noted goes when it rolls back; what a released one noted stays, and so
+    does what came before. (SQLAlchemy ends a savepoint before it reports the rollback: the
+    notes' snapshot is carried across, or the undone change was still logged.)"""
+    kept, undone, released = _interview(), _interview(), _interview()
+    before = db.session.scalar(select(func.max(ChangeLog.seq)))
+    with uow.batch():
+        kept.offered = "Y"
+        db.session.flush()
+        savepoint = db.session.begin_nested()
+        undone.offered = "Y"
+        inner = db.session.begin_nested()
+        released.offered = "N"  # released inside the savepoint that then rolls back: undone too
+        db.session.flush()
+        inner.commit()
+        savepoint.rollback()
+        with db.session.begin_nested():
+            released.offered = "N"
+            db.session.flush()
+    assert _logged_since(before) == sorted([kept.id, released.id])  # one commit, in id order
