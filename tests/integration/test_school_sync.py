@@ -851,3 +851,49 @@ def test_a_pupil_already_known_without_a_upn_is_found_by_the_tablets_id(as_user,
     # Another school's DSL cannot use that id to reach the pupil.
     other = entry(_Pupil(child_id), "absence", on=days_ago(1), sessions=["am"], code="")
     assert statuses(Device(as_user(world.other_dsl)).push([other])) != ["applied"]
+
+
+# ---------------------------------------------------------------- a school's pupils, at once
+
+
+def test_a_schools_pupils_are_pulled_in_a_few_queries_whatever_their_number(tablet, world):
+    """A full pull makes each page of pupils in a fixed handful of queries (the absences, the
+    current follow-ups with their enquiries and referrals, what was sent, children missing), not
+    ~7 a pupil; and each pupil comes out exactly as it does alone."""
+    from sqlalchemy import event
+
+    from webapp.schools.sync import pupil_payload
+
+    pupils = [world.pupil] + [
+        factories.school_pupil(world.school, first_name=f"Pupil{n}") for n in range(11)
+    ]
+    db.session.commit()
+    # Work on most of them, so every part of the record has something in it.
+    for child in pupils[:8]:
+        batch, _ids = a_days_work(child)
+        assert statuses(tablet.push(batch)) == ["applied"] * len(batch)
+    selects = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        got = changes(tablet)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", keep)
+    given = {rid: c["payload"] for (kind, rid), c in got.items() if kind == "pupil"}
+    assert set(given) == {p.id for p in pupils}
+    # A dozen pupils, the school and the session's own reads: far below 7 a pupil (84).
+    assert len(selects) <= 30, len(selects)
+    db.session.expire_all()
+    for child in pupils:
+        alone = pupil_payload(db.session.get(Child, child.id))
+        assert given[child.id] == _json_round_trip(alone)
+
+
+def _json_round_trip(value):
+    import json
+
+    return json.loads(json.dumps(value))

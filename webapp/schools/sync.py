@@ -26,7 +26,8 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from sync.store import PayloadError, RecordState
 from webapp import access, deadlines
@@ -152,26 +153,58 @@ class SchoolHandler:
 # ------------------------------------------------------------------ the pupil
 
 
-def _current_followup(child: Child) -> FollowUp | None:
-    """The open follow-up, else the latest (as the pupil's timeline page shows)."""
-    return db.session.scalar(
-        select(FollowUp)
-        .where(FollowUp.child_id == child.id, FollowUp.school_id == child.school_id)
-        .order_by(
-            (FollowUp.status == FollowUpStatus.OPEN).desc(),
-            FollowUp.opened_on.desc(),
-            FollowUp.created_at.desc(),
+def _current_followups(children: list[Child]) -> dict[str, FollowUp]:
+    """Each child's open follow-up at their school, else the latest (as the pupil's timeline
+    page shows), with its enquiries and referrals: one query for them all, and one each for
+    the enquiries and the referrals."""
+    ids = [c.id for c in children]
+    if not ids:
+        return {}
+    ranked = (
+        select(
+            FollowUp.id.label("id"),
+            func.row_number()
+            .over(
+                partition_by=FollowUp.child_id,
+                order_by=(
+                    (FollowUp.status == FollowUpStatus.OPEN).desc(),
+                    FollowUp.opened_on.desc(),
+                    FollowUp.created_at.desc(),
+                ),
+            )
+            .label("rank"),
         )
-        .limit(1)
+        .join(Child, Child.id == FollowUp.child_id)
+        .where(FollowUp.child_id.in_(ids), FollowUp.school_id == Child.school_id)
+        .subquery()
     )
-
-
-def followup_payload(followup: FollowUp) -> dict[str, Any]:
-    notes = db.session.scalars(
-        select(SchoolNotification)
-        .where(SchoolNotification.followup_id == followup.id)
-        .order_by(SchoolNotification.sent_at)
+    followups = db.session.scalars(
+        select(FollowUp)
+        .join(ranked, ranked.c.id == FollowUp.id)
+        .where(ranked.c.rank == 1)
+        .options(selectinload(FollowUp.enquiries), selectinload(FollowUp.referrals))
     ).all()
+    return {f.child_id: f for f in followups}
+
+
+def _notifications(followups: list[FollowUp]) -> dict[str, list[SchoolNotification]]:
+    ids = [f.id for f in followups]
+    found: dict[str, list[SchoolNotification]] = {i: [] for i in ids}
+    if ids:
+        for note in db.session.scalars(
+            select(SchoolNotification)
+            .where(SchoolNotification.followup_id.in_(ids))
+            .order_by(SchoolNotification.sent_at)
+        ):
+            found[note.followup_id].append(note)
+    return found
+
+
+def followup_payload(
+    followup: FollowUp, notes: list[SchoolNotification] | None = None
+) -> dict[str, Any]:
+    if notes is None:
+        notes = _notifications([followup])[followup.id]
     return {
         "id": followup.id,
         "opened_on": followup.opened_on.isoformat(),
@@ -209,21 +242,70 @@ def followup_payload(followup: FollowUp) -> dict[str, Any]:
     }
 
 
-def pupil_payload(child: Child) -> dict[str, Any]:
-    recent = db.session.execute(
-        select(Absence.on, Absence.session, Absence.code, Absence.followup_id)
-        .where(Absence.child_id == child.id, Absence.school_id == child.school_id)
-        .order_by(Absence.on.desc(), Absence.session.desc())
-        .limit(RECENT_ABSENCES)
-    ).all()
-    followup = _current_followup(child)
-    missing = db.session.scalar(
-        select(Episode).where(
-            Episode.child_id == child.id,
-            Episode.status == EpisodeStatus.MISSING,
-            Episode.missing_from == "school",
+def pupil_payloads(children: list[Child]) -> dict[str, dict[str, Any]]:
+    """The pupil records of these children, each as the tablet keeps it, in a fixed handful of
+    queries however many children (a full pull's page of a school's pupils, not ~7 queries a
+    pupil)."""
+    ids = [c.id for c in children]
+    if not ids:
+        return {}
+    # Each child's latest absent sessions at their school: numbered per child, newest first.
+    ranked = (
+        select(
+            Absence.child_id,
+            Absence.on,
+            Absence.session,
+            Absence.code,
+            Absence.followup_id,
+            func.row_number()
+            .over(
+                partition_by=Absence.child_id,
+                order_by=(Absence.on.desc(), Absence.session.desc()),
+            )
+            .label("rank"),
         )
+        .join(Child, Child.id == Absence.child_id)
+        .where(Absence.child_id.in_(ids), Absence.school_id == Child.school_id)
+        .subquery()
     )
+    recent: dict[str, list] = {i: [] for i in ids}
+    for child_id, on, session, code, followup_id, _rank in db.session.execute(
+        select(ranked)
+        .where(ranked.c.rank <= RECENT_ABSENCES)
+        .order_by(ranked.c.child_id, ranked.c.rank)
+    ):
+        recent[child_id].append((on, session, code, followup_id))
+    followups = _current_followups(children)
+    notes = _notifications(list(followups.values()))
+    missing = {
+        e.child_id: e
+        for e in db.session.scalars(
+            select(Episode)
+            .where(
+                Episode.child_id.in_(ids),
+                Episode.status == EpisodeStatus.MISSING,
+                Episode.missing_from == "school",
+            )
+            .order_by(Episode.last_seen_at)
+        )
+    }
+    return {
+        c.id: _pupil_payload(c, recent[c.id], followups.get(c.id), notes, missing.get(c.id))
+        for c in children
+    }
+
+
+def pupil_payload(child: Child) -> dict[str, Any]:
+    return pupil_payloads([child])[child.id]
+
+
+def _pupil_payload(
+    child: Child,
+    recent: list,
+    followup: FollowUp | None,
+    notes: dict[str, list[SchoolNotification]],
+    missing: Episode | None,
+) -> dict[str, Any]:
     return {
         "child": {
             "id": child.id,
@@ -243,7 +325,7 @@ def pupil_payload(child: Child) -> dict[str, Any]:
             {"on": on.isoformat(), "session": session, "code": code, "followup_id": followup_id}
             for on, session, code, followup_id in recent
         ],
-        "followup": followup_payload(followup) if followup else None,
+        "followup": followup_payload(followup, notes[followup.id]) if followup else None,
         "missing": {"id": missing.id, "last_seen_at": _iso(missing.last_seen_at)}
         if missing
         else None,
@@ -255,6 +337,7 @@ class PupilHandler:
 
     def __init__(self, device_id: str):
         self.device_id = device_id
+        self._prepared: dict[str, RecordState | None] = {}
 
     def validate(self, payload: dict) -> dict:
         raise PayloadError(None, "A pupil is changed through entries (an absence, an enquiry...)")
@@ -272,20 +355,37 @@ class PupilHandler:
             query = query.where(Child.id > after)
         return list(db.session.scalars(query.order_by(Child.id).limit(limit)))
 
+    def _states(self, actor: User, ids: list[str]) -> dict[str, RecordState]:
+        if actor.role != Role.DSL or not ids:
+            return {}
+        rows = [
+            (child, version)
+            for child, version in db.session.execute(
+                select(Child, ChildProfile.version)
+                .join(ChildProfile, ChildProfile.id == Child.id)
+                .where(Child.id.in_(ids), Child.school_id == actor.organisation_id)
+            )
+            if access.can_record_absence(actor, child)
+        ]
+        payloads = pupil_payloads([child for child, _ in rows])
+        return {
+            child.id: RecordState(
+                record_id=uuid.UUID(child.id), version=version, payload=payloads[child.id]
+            )
+            for child, version in rows
+        }
+
+    def prepare(self, actor: User, record_ids) -> None:
+        """A page of pupils made at once (SqlStore calls this just before it loads them); each
+        prepared state is given once, by the load that follows, so nothing stale outlives it."""
+        wanted = [str(i) for i in record_ids]
+        self._prepared = {rid: None for rid in wanted} | self._states(actor, wanted)
+
     def load(self, actor: User, record_id) -> RecordState | None:
-        if actor.role != Role.DSL:
-            return None
-        row = db.session.execute(
-            select(Child, ChildProfile.version)
-            .join(ChildProfile, ChildProfile.id == Child.id)
-            .where(Child.id == str(record_id), Child.school_id == actor.organisation_id)
-        ).first()
-        if row is None or not access.can_record_absence(actor, row[0]):
-            return None
-        child, version = row
-        return RecordState(
-            record_id=uuid.UUID(child.id), version=version, payload=pupil_payload(child)
-        )
+        key = str(record_id)
+        if key in self._prepared:
+            return self._prepared.pop(key)
+        return self._states(actor, [key]).get(key)
 
     def can_create(self, actor, record_id, payload) -> bool:
         return False  # pupils are added on the web pages or imported from the MIS
