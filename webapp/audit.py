@@ -5,16 +5,29 @@ carries ids and an action verb only; never names or content, so the trail itself
 copy of the personal data.
 
 Tamper-evident (issue 15): each entry is chained to the one before by a keyed hash
-(webapp.audit_chain). Chaining needs one total order, and ids taken from a sequence as rows are
-flushed are not in commit order (two transactions take 10 and 11 and commit 11 first). So
-`record` only notes the entry; just before the transaction commits (uow, run last of all) the
-entries are given their ids and hashes after the current head, and inserted. On PostgreSQL a
-transaction-level advisory lock, taken there and held only until the commit, makes that "read
-the head, append" one at a time; SQLite has one writer at a time already. The id IS the chain
-position: ids are in commit order, and the chain is walked in id order.
+(webapp.audit_chain), in id order. The chain is made after the commit, not at it:
 
-Audit rows are never updated or deleted: the ORM refuses it here (AuditTrailError), and the
-database refuses it too (triggers of migration 0022), for whatever SQL bypasses the ORM.
+- Writers: `record` notes the entry; just before the transaction commits (uow, run last of all)
+  `append_pending` inserts the entries with ids from the sequence and no hash. On PostgreSQL it
+  first takes the audit lock SHARED (transaction-level, let go by the commit): writers never wait
+  for each other, so audited commits share disk flushes instead of queueing one at a time on
+  one lock held through each flush (issue 14). SQLite has one writer at a time already.
+- The chainer (`chain_pending`, run by every reminder dispatcher round, `homeward audit chain`
+  and `homeward audit verify`): one at a time (a second advisory lock, tried, never waited for),
+  it takes a horizon as the sync change log does (webapp.fieldsync.changes.horizon): the largest
+  id at a moment when no writer was between its insert and its commit, found by taking the audit
+  lock EXCLUSIVELY for that one read. Ids are drawn after the shared lock is taken, so every id
+  up to the horizon is committed or will never be (rolled back: a gap, which the chain does not
+  mind). It then hashes the unchained entries above the chained head, up to the horizon, in id
+  order, each on the previous chained one.
+
+So an entry is tamper-evident from the moment the chainer has hashed it (within one dispatcher
+round, seconds), not from its commit: docs/operations/audit.md says what that window means.
+
+Audit rows are never deleted, and never updated except for that one step (entry_hash from NULL to
+a value, nothing else changed): the ORM refuses any change here (AuditTrailError; the chainer
+writes with Core), and the database refuses the rest too (triggers of migration 0022), for
+whatever SQL bypasses the ORM.
 """
 
 from __future__ import annotations
@@ -26,7 +39,7 @@ from datetime import datetime
 from flask import Flask, current_app, g, has_request_context, request
 from flask_login import current_user
 from flask_sqlalchemy.session import Session as AppSession
-from sqlalchemy import ForeignKey, String, event, select, text
+from sqlalchemy import ForeignKey, String, bindparam, event, func, select, text
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 from sqlalchemy.sql.dml import Delete, Update
 
@@ -38,8 +51,12 @@ DEVICE_COOKIE = "hw_device"
 # After everything else that runs before a commit (the sync change log is 100): the audit lock
 # is then the last taken and held the shortest time, and nothing after it adds audit entries.
 AUDIT_ORDER = 200
-# Any constant shared by every writer, distinct from the change log's ("Home").
+# Any constant shared by every writer, distinct from the change log's ("Home"): writers hold it
+# shared from their insert to their commit, the chainer takes it exclusively for one read.
 AUDIT_LOCK = 0x41756469  # "Audi"
+# Held (tried, never waited for) by the one chainer at work: a second one has nothing to do.
+CHAINER_LOCK = 0x41756463  # "Audc"
+CHAIN_BATCH = 1000
 
 _PENDING = "homeward_audit_pending"
 _MARKS = "homeward_audit_savepoints"
@@ -56,7 +73,7 @@ class AuditTrailError(RuntimeError):
 class AuditEvent(db.Model):
     __tablename__ = "audit_events"
 
-    # The chain position: assigned just before commit, head + 1, never from the sequence.
+    # The chain position: from the sequence, drawn under the shared audit lock (see above).
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
@@ -68,8 +85,9 @@ class AuditEvent(db.Model):
     user_agent: Mapped[str | None] = mapped_column(String(200))
     ip: Mapped[str | None] = mapped_column(String(45))
     detail: Mapped[str | None] = mapped_column(String(200))  # field names, never values
-    # HMAC-SHA256 (hex) over every column above and the previous entry's entry_hash.
-    entry_hash: Mapped[str] = mapped_column(String(64))
+    # HMAC-SHA256 (hex) over every column above and the previous chained entry's entry_hash;
+    # NULL from the commit until the chainer's next run (set once, never changed after).
+    entry_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 def record(
@@ -83,7 +101,7 @@ def record(
 ) -> dict:
     """Add an audit entry to the current transaction (it commits or rolls back with the change,
     and a savepoint rolled back takes it with it). Returns the entry's columns as noted; its id
-    and hash are given at commit."""
+    is given at commit, its hash by the chainer after."""
     entry = {
         "at": utcnow(),
         "user_id": user_id,
@@ -170,34 +188,164 @@ def load_app_key(instance_path: str, *, allow_generate: bool) -> audit_chain.Cha
 # ---------------------------------------------------------------- appending, just before commit
 
 
-def head(conn) -> tuple[int, str]:
-    """(id, hash) of the newest entry; (0, GENESIS) for an empty trail."""
+def append_pending(session: Session) -> None:
+    """Insert this transaction's entries, unhashed. Registered with uow to run last before the
+    commit: on PostgreSQL the audit lock is taken SHARED here (before the ids are drawn: the
+    chainer's horizon relies on it) and let go by the commit, so writers never wait for each
+    other; only a chainer's horizon read waits for them, for the time of their commit."""
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": AUDIT_LOCK})
+    conn.execute(AuditEvent.__table__.insert(), [dict(entry, entry_hash=None) for entry in pending])
+
+
+# ---------------------------------------------------------------- chaining, after the commit
+
+
+class ChainError(RuntimeError):
+    """The chainer cannot go on: the newest chained entry does not fit under this key (the
+    wrong key, or a tampered head). Nothing is chained on top of it; verify says more."""
+
+
+def chained_head(conn) -> tuple[int, str]:
+    """(id, hash) of the newest chained entry; (0, GENESIS) when none is chained yet. The
+    primary key's index read backwards: unchained entries are only ever above the head."""
     row = conn.execute(
-        select(AuditEvent.id, AuditEvent.entry_hash).order_by(AuditEvent.id.desc()).limit(1)
+        select(AuditEvent.id, AuditEvent.entry_hash)
+        .where(AuditEvent.entry_hash.is_not(None))
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
     ).first()
     return (row[0], row[1]) if row else (0, audit_chain.GENESIS)
 
 
-def append_pending(session: Session) -> None:
-    """Give this transaction's entries their place after the head and insert them. Registered
-    with uow to run last before the commit: the lock is held from here to the commit only, so
-    audited page views queue for milliseconds, never for each other's whole requests."""
-    pending = session.info.pop(_PENDING, None)
-    if not pending:
+def horizon(conn) -> int:
+    """The largest id such that every entry up to it is committed or will never be: the one
+    statement of webapp.fieldsync.changes.horizon, on the audit lock. Its snapshot reads the
+    largest committed id; any smaller id not yet committed was drawn by a writer that took the
+    lock shared before drawing it and still holds it, so taking the lock exclusively waits for
+    that writer to commit or roll back (and holds new writers back for that instant only)."""
+    if conn.dialect.name != "postgresql":
+        # SQLite: the chainer holds the write lock; nothing is in flight.
+        return conn.scalar(select(func.coalesce(func.max(AuditEvent.id), 0)))
+    try:
+        return conn.execute(
+            text(
+                "SELECT coalesce(max(id), 0), "
+                "(SELECT pg_advisory_unlock(:k) FROM (SELECT pg_advisory_lock(:k)) AS held) "
+                "FROM audit_events"
+            ),
+            {"k": AUDIT_LOCK},
+        ).first()[0]
+    except BaseException:
+        # A session-level lock outlives a failed statement: closing the connection is the one
+        # sure way to let go of it (a pooled connection holding it would stop every writer).
+        conn.invalidate()
+        raise
+
+
+_COLUMNS = tuple(AuditEvent.__table__.c[name] for name in audit_chain.FIELDS)
+_SET_HASH = (
+    AuditEvent.__table__.update()
+    .where(AuditEvent.__table__.c.id == bindparam("row_id"))
+    .where(AuditEvent.__table__.c.entry_hash.is_(None))
+    .values(entry_hash=bindparam("new_hash"))
+)
+
+
+def _check_head(conn, key: audit_chain.ChainKey, head_id: int, head_hash: str) -> None:
+    """The head must be this key's work on the chained entry before it: else chaining on would
+    seal a wrong key's (or a forger's) entry into the chain, or fork it under a second key."""
+    if not head_id:
         return
-    key = chain_key()
-    conn = session.connection()
+    rows = conn.execute(
+        select(*_COLUMNS, AuditEvent.entry_hash)
+        .where(AuditEvent.id <= head_id, AuditEvent.entry_hash.is_not(None))
+        .order_by(AuditEvent.id.desc())
+        .limit(2)
+    ).all()
+    entry = dict(rows[0]._mapping)
+    prev = rows[1].entry_hash if len(rows) > 1 else audit_chain.GENESIS
+    try:
+        fits = audit_chain.entry_hash(key, entry, prev) == head_hash
+    except TypeError:
+        fits = False
+    if not fits:
+        raise ChainError(
+            f"the newest chained entry ({head_id}) does not match this audit key: the key is "
+            "not the one that chained the trail, or the entry was changed. Nothing was chained; "
+            "run `homeward audit verify --no-chain`."
+        )
+
+
+def _chain_batch(conn, key, batch: int, limit: int | None) -> tuple[int, int | None]:
+    """One transaction: returns (entries chained, horizon taken or None if no chainer lock)."""
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK})
+        if not conn.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": CHAINER_LOCK}):
+            return 0, None  # another chainer is at work: it will chain these too
     elif not conn.connection.dbapi_connection.in_transaction:
-        # A transaction that only read has not begun on SQLite yet (the driver begins at the
-        # first write): take the write lock before reading the head, or another writer could
-        # append between that read and this insert.
+        # SQLite: the write lock, taken before the head is read (one chainer, no writer).
         conn.exec_driver_sql("BEGIN IMMEDIATE")
-    last_id, last_hash = head(conn)
-    rows = [dict(entry, id=last_id + n) for n, entry in enumerate(pending, start=1)]
-    audit_chain.seal(key, rows, last_hash)
-    conn.execute(AuditEvent.__table__.insert(), rows)
+    head_id, head_hash = chained_head(conn)
+    if limit is None:
+        # Nothing above the head: done, without touching the writers' lock (every round).
+        waiting = conn.scalar(select(AuditEvent.id).where(AuditEvent.id > head_id).limit(1))
+        if waiting is None:
+            return 0, head_id
+        limit = horizon(conn)
+    _check_head(conn, key, head_id, head_hash)
+    rows = [
+        dict(r._mapping)
+        for r in conn.execute(
+            select(*_COLUMNS, AuditEvent.entry_hash)
+            .where(AuditEvent.id > head_id, AuditEvent.id <= limit)
+            .order_by(AuditEvent.id)
+            .limit(batch)
+        )
+    ]
+    prev = head_hash
+    for row in rows:
+        if row["entry_hash"] is not None:  # never: the head is the largest hashed id
+            raise ChainError(f"entry {row['id']} is above the chained head yet hashed")
+        row["row_id"] = row["id"]
+        row["new_hash"] = prev = audit_chain.entry_hash(key, row, prev)
+    if rows:
+        done = conn.execute(
+            _SET_HASH, [{"row_id": r["row_id"], "new_hash": r["new_hash"]} for r in rows]
+        ).rowcount
+        if done != len(rows):
+            raise ChainError("an entry was chained by someone else meanwhile; nothing kept")
+    return len(rows), limit
+
+
+def chain_pending(engine, key: audit_chain.ChainKey | None = None, batch: int = CHAIN_BATCH) -> int:
+    """Chain every entry committed so far and not chained yet; returns how many. A batch a
+    transaction (each committed: a crash loses no work and holds nothing). Returns 0 at once if
+    another chainer is at work. Raises ChainError if the head does not fit this key."""
+    key = key or chain_key()
+    total, limit = 0, None
+    with engine.connect() as conn:
+        while True:
+            with conn.begin():
+                done, taken = _chain_batch(conn, key, batch, limit)
+            if taken is None:
+                return total
+            total, limit = total + done, taken
+            if done < batch:
+                return total
+
+
+def chain_quietly(engine) -> int:
+    """chain_pending for a loop that must go on whatever happens (the reminder dispatcher):
+    any failure is logged by its type only (no entry, no SQL, no values) and returns 0."""
+    try:
+        return chain_pending(engine)
+    except Exception as exc:  # noqa: BLE001 - the dispatcher's reminders come first
+        log.error("audit chaining failed: %s", type(exc).__name__)
+        return 0
 
 
 # ---------------------------------------------------------------- never updated, never deleted
@@ -205,6 +353,7 @@ def append_pending(session: Session) -> None:
 
 @event.listens_for(AuditEvent, "before_update")
 def _refuse_update(mapper, connection, target) -> None:
+    # Even the hash: only the chainer sets it, with Core, once.
     raise AuditTrailError("audit entries are never changed")
 
 
@@ -214,8 +363,9 @@ def _refuse_delete(mapper, connection, target) -> None:
 
 
 def _adopt_strays(session: Session, _flush_context, _instances) -> None:
-    """An AuditEvent added to the session directly (not through record) is chained like the
-    rest rather than inserted by the flush with a sequence id and no hash."""
+    """An AuditEvent added to the session directly (not through record) is appended like the
+    rest, at the commit under the shared lock, rather than by the flush (ids drawn outside the
+    lock would let the chainer's horizon pass an entry still to commit)."""
     for obj in list(session.new):
         if isinstance(obj, AuditEvent):
             session.expunge(obj)

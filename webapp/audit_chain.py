@@ -205,6 +205,12 @@ def walk(key: ChainKey, entries: Iterable[Mapping[str, object]]) -> Verdict:
         stored = entry.get("entry_hash")
         if prev_id is not None and eid <= prev_id:
             return Verdict(count, prev_id, prev_hash, eid, "out of order")
+        if stored is None:
+            # The caller walks up to the chained head only: an entry without a hash below it
+            # was inserted into the past (or its hash removed); the chainer never leaves one.
+            return Verdict(
+                count, prev_id, prev_hash, eid, "has no hash, yet entries after it are chained"
+            )
         if not isinstance(stored, str) or not _HEX64.fullmatch(stored):
             return Verdict(count, prev_id, prev_hash, eid, "has no valid hash")
         try:

@@ -1,7 +1,9 @@
-"""The audit trail as a hash chain, on both databases: appended in commit order just before
-commit, checked by `homeward audit verify` (a real subprocess on the test's database), refused
-any change by the ORM and by the database's triggers, and chained by migration 0022 from what
-was there before."""
+"""The audit trail as a hash chain, on both databases: inserted unhashed at commit (under a
+shared lock on PostgreSQL), chained after the commit by `audit.chain_pending` (the reminder
+dispatcher's round, `homeward audit chain`, `homeward audit verify`), checked by `homeward audit
+verify` (a real subprocess on the test's database), refused any change by the ORM and by the
+database's triggers but the chainer's one step, and chained by migration 0022 from what was there
+before."""
 
 from __future__ import annotations
 
@@ -24,17 +26,26 @@ from webapp.extensions import db
 pytestmark = pytest.mark.both_databases
 
 
-def verify(database, instance, *args, env=None):
+def cli(database, instance, *args, env=None):
     url, _ = database
     environ = {k: v for k, v in os.environ.items() if not k.startswith("HOMEWARD_")}
     environ.update(HOMEWARD_INSTANCE_PATH=str(instance), DATABASE_URL=url, **(env or {}))
     return subprocess.run(
-        [sys.executable, "-m", "webapp.cli", "audit", "verify", *args],
+        [sys.executable, "-m", "webapp.cli", "audit", *args],
         env=environ,
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def verify(database, instance, *args, env=None):
+    return cli(database, instance, "verify", *args, env=env)
+
+
+def chain() -> int:
+    db.session.rollback()
+    return audit.chain_pending(db.engine)
 
 
 def write(n: int, child_id: str | None = None) -> None:
@@ -66,22 +77,70 @@ def tamper(*statements: str) -> None:
             conn.exec_driver_sql(statement)
 
 
-def test_entries_are_appended_after_the_head_and_verify_passes(app, database, instance_dir):
+def test_a_commit_writes_unhashed_entries_the_chainer_hashes_them_and_verify_passes(
+    app, database, instance_dir
+):
+    chain()
     before = rows()
+    assert all(r["entry_hash"] for r in before)
     write(7)
     after = rows()
     assert len(after) == len(before) + 7
-    ids = [r["id"] for r in after]
-    assert ids == list(range(ids[0], ids[0] + len(ids)))  # no gaps: id is the chain position
-    assert audit_chain.walk(audit.chain_key(), after).intact
+    new = after[len(before) :]
+    assert all(r["entry_hash"] is None for r in new)  # no hashing at the commit
+    ids = [r["id"] for r in new]
+    assert ids == sorted(ids) and ids[0] > before[-1]["id"]
+
+    assert chain() == 7
+    assert chain() == 0  # nothing left: cheap, and changes nothing
+    trail = rows()
+    assert [r["id"] for r in trail] == [r["id"] for r in after]
+    assert all(r["entry_hash"] for r in trail)
+    assert audit_chain.walk(audit.chain_key(), trail).intact
 
     # Small batches: the walk goes through many queries and still sees every entry once.
     result = verify(database, instance_dir, "--batch", "3")
     assert result.returncode == 0, result.stderr
-    head = f"{after[-1]['id']}:{after[-1]['entry_hash']}"
-    assert result.stdout.strip() == f"Audit trail intact: {len(after)} entries. Head: {head}"
+    head = f"{trail[-1]['id']}:{trail[-1]['entry_hash']}"
+    assert result.stdout.strip() == f"Audit trail intact: {len(trail)} entries. Head: {head}"
     again = verify(database, instance_dir, "--expect-head", head)
     assert again.returncode == 0, again.stderr
+
+
+def test_verify_counts_entries_waiting_to_be_chained_and_chains_them_unless_told(
+    app, database, instance_dir
+):
+    chain()
+    chained = len(rows())
+    write(3)
+    head = rows()[chained - 1]
+    waiting = verify(database, instance_dir, "--no-chain")
+    assert waiting.returncode == 0, waiting.stderr
+    assert waiting.stdout.splitlines() == [
+        f"Audit trail intact: {chained} entries. Head: {head['id']}:{head['entry_hash']}",
+        "3 entries not yet chained (checked once chained).",
+    ]
+    assert all(r["entry_hash"] is None for r in rows()[chained:])  # --no-chain only read
+
+    done = verify(database, instance_dir)
+    assert done.returncode == 0, done.stderr
+    last = rows()[-1]
+    assert done.stdout.splitlines() == [
+        f"Audit trail intact: {chained + 3} entries. Head: {last['id']}:{last['entry_hash']}"
+    ]
+
+    write(2)
+    by_cron = cli(database, instance_dir, "chain", "--batch", "1")
+    assert (by_cron.returncode, by_cron.stdout) == (0, "2 entries chained.\n"), by_cron.stderr
+    assert audit_chain.walk(audit.chain_key(), rows()).intact
+
+
+def test_the_chainer_chains_in_batches_each_on_the_one_before(app):
+    write(5)
+    assert audit.chain_pending(db.engine, batch=2) >= 5
+    trail = rows()
+    assert all(r["entry_hash"] for r in trail)
+    assert audit_chain.walk(audit.chain_key(), trail).intact
 
 
 @pytest.mark.parametrize(
@@ -91,19 +150,36 @@ def test_entries_are_appended_after_the_head_and_verify_passes(app, database, in
         ("edit the time by a microsecond", "k"),
         ("delete a middle entry", "k+1"),
         ("swap two hashes", "k"),
-        ("forge an entry at the end", "head+1"),
+        ("forge an entry at the end", "head+1000"),
         ("forge an entry before the first", "0"),
+        ("forge an unhashed entry in the past", "0"),
+        ("remove a chained entry's hash", "k"),
+        ("set a wrong hash on an unchained entry", "head+1"),
+        ("chain an entry under another key", "head+1"),
     ],
 )
 def test_verify_finds_the_first_broken_entry(app, database, instance_dir, how, broken):
     write(6)
+    chain()
     trail = rows()
     k = trail[-4]["id"]
     head = trail[-1]["id"]
     forged = (
         "INSERT INTO audit_events (id, at, action, object_type, entry_hash) "
-        "VALUES ({id}, '2026-01-01 00:00:00', 'view', 'child', '" + "a" * 64 + "')"
+        "VALUES ({id}, '2026-01-01 00:00:00', 'view', 'child', {hash})"
     )
+    by_hand = None  # through the triggers, as anyone who may write to the table could
+    if how in ("set a wrong hash on an unchained entry", "chain an entry under another key"):
+        write(2)
+        pending = rows()[-2]
+        assert pending["id"] == head + 1 and pending["entry_hash"] is None
+        thief = audit_chain.ChainKey(b"t" * 32, "test")
+        value = (
+            "b" * 64
+            if how.startswith("set")
+            else audit_chain.entry_hash(thief, pending, trail[-1]["entry_hash"])
+        )
+        by_hand = f"UPDATE audit_events SET entry_hash = '{value}' WHERE id = {pending['id']}"
     statements = {
         "edit a column": [f"UPDATE audit_events SET detail = 'name' WHERE id = {k}"],
         "edit the time by a microsecond": [
@@ -115,16 +191,36 @@ def test_verify_finds_the_first_broken_entry(app, database, instance_dir, how, b
             f"UPDATE audit_events SET entry_hash = '{trail[-3]['entry_hash']}' WHERE id = {k}",
             f"UPDATE audit_events SET entry_hash = '{trail[-4]['entry_hash']}' WHERE id = {k + 1}",
         ],
-        "forge an entry at the end": [forged.format(id=head + 1)],
-        "forge an entry before the first": [forged.format(id=0)],
-    }[how]
-    tamper(*statements)
-    expected = {"k": k, "k+1": k + 1, "head+1": head + 1, "0": 0}[broken]
+        # Well above: PostgreSQL's sequence does not know of it, the next entries are below it.
+        "forge an entry at the end": [forged.format(id=head + 1000, hash="'" + "a" * 64 + "'")],
+        "forge an entry before the first": [forged.format(id=0, hash="'" + "a" * 64 + "'")],
+        "forge an unhashed entry in the past": [forged.format(id=0, hash="NULL")],
+        "remove a chained entry's hash": [
+            f"UPDATE audit_events SET entry_hash = NULL WHERE id = {k}"
+        ],
+    }.get(how)
+    if statements:
+        tamper(*statements)
+    if by_hand:
+        db.session.rollback()
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql(by_hand)
+    expected = {"k": k, "k+1": k + 1, "head+1": head + 1, "head+1000": head + 1000, "0": 0}[broken]
 
+    if by_hand:
+        # The chainer refuses to chain on top of a head that does not fit its key.
+        write(1)
+        with pytest.raises(audit.ChainError, match="does not match this audit key"):
+            chain()
     result = verify(database, instance_dir)
     assert result.returncode == 1, (result.stdout, result.stderr)
     assert f"BROKEN at entry {expected}:" in result.stderr
     assert result.stdout == ""
+    by_cron = cli(database, instance_dir, "chain")
+    if by_hand:
+        assert by_cron.returncode == 2 and "Cannot chain:" in by_cron.stderr
+    else:
+        assert by_cron.returncode == 0, by_cron.stderr
 
 
 def test_cut_off_newest_entries_are_found_only_against_the_noted_head(app, database, instance_dir):
@@ -143,17 +239,68 @@ def test_cut_off_newest_entries_are_found_only_against_the_noted_head(app, datab
     assert bad.returncode == 2 and "ID:HASH" in bad.stderr
 
 
-def test_the_database_refuses_to_change_or_remove_an_entry(app):
-    write(1)
+def _refused(statement: str, params: dict | None = None) -> None:
     db.session.rollback()
+    with pytest.raises(Exception, match="append-only") as err, db.engine.begin() as conn:
+        conn.execute(text(statement), params or {})
+    assert "refused" in str(err.value)
+
+
+# A value of the right type for each column, unlike any the tests write.
+OTHER_VALUE = {
+    "id": 999999,
+    "at": "2020-02-02 02:02:02",
+    "user_id": "00000000-0000-0000-0000-000000000000",
+    "action": "export",
+    "object_type": "report",
+    "object_id": "11111111-1111-1111-1111-111111111111",
+    "child_id": "22222222-2222-2222-2222-222222222222",
+    "device_id": "33333333-3333-3333-3333-333333333333",
+    "user_agent": "Forger/1.0",
+    "ip": "192.0.2.1",
+    "detail": "forged",
+}
+
+
+def test_the_database_refuses_every_change_but_setting_a_missing_hash(app):
+    assert set(OTHER_VALUE) == set(audit_chain.FIELDS)
+    write(1)
+    chain()
+    write(1)
+    pending = rows()[-1]
+    assert pending["entry_hash"] is None
+    pid = pending["id"]
     for statement in ("UPDATE audit_events SET detail = 'x'", "DELETE FROM audit_events"):
-        with pytest.raises(Exception, match="append-only") as err, db.engine.begin() as conn:
-            conn.exec_driver_sql(statement)
-        assert "refused" in str(err.value)
+        _refused(statement)
+    _refused(f"DELETE FROM audit_events WHERE id = {pid}")
+    # Setting the hash while changing any other column: refused, column by column (a value
+    # changed, or removed where there was one).
+    for name in audit_chain.FIELDS:
+        for value in {OTHER_VALUE[name], None} - {pending[name]}:
+            if value is None and name in ("id", "at", "action", "object_type"):
+                continue  # NOT NULL columns
+            _refused(
+                f"UPDATE audit_events SET entry_hash = :h, {name} = :v WHERE id = :id",
+                {"h": "c" * 64, "v": value, "id": pid},
+            )
+    # A chained entry's hash is never set again, nor removed; NULL is not a hash to set.
+    chained = rows()[-2]
+    _refused(f"UPDATE audit_events SET entry_hash = '{'d' * 64}' WHERE id = {chained['id']}")
+    _refused(f"UPDATE audit_events SET entry_hash = NULL WHERE id = {chained['id']}")
+    _refused(f"UPDATE audit_events SET entry_hash = NULL WHERE id = {pid}")
     if db.engine.dialect.name == "postgresql":
-        with pytest.raises(Exception, match="append-only"), db.engine.begin() as conn:
-            conn.exec_driver_sql("TRUNCATE audit_events")
-    assert audit_chain.walk(audit.chain_key(), rows()).intact
+        _refused("TRUNCATE audit_events")
+    assert rows()[-1] == pending
+
+    # The chainer's step itself: the hash set, every other column as it was (even named).
+    db.session.rollback()
+    with db.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE audit_events SET entry_hash = :h, detail = detail WHERE id = :id"),
+            {"h": "e" * 64, "id": pid},
+        )
+    assert rows()[-1] == dict(pending, entry_hash="e" * 64)
+    _refused(f"UPDATE audit_events SET entry_hash = '{'f' * 64}' WHERE id = {pid}")
 
 
 def test_the_orm_refuses_to_change_or_remove_an_entry(app):
@@ -179,17 +326,32 @@ def test_the_orm_refuses_to_change_or_remove_an_entry(app):
         with pytest.raises(AuditTrailError):
             db.session.execute(statement)
         db.session.rollback()
+
+    # Nor may the ORM set the hash: only the chainer does, with Core.
+    chain()
+    write(1)
+    event = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+    assert event.entry_hash is None
+    event.entry_hash = "a" * 64
+    with pytest.raises(AuditTrailError):
+        db.session.flush()
+    db.session.rollback()
+    chain()
     assert audit_chain.walk(audit.chain_key(), rows()).intact
 
 
 def test_an_entry_added_to_the_session_directly_is_chained_too(app):
     before = rows()
-    db.session.add(AuditEvent(action="export", object_type="report", object_id=None))
+    db.session.add(
+        AuditEvent(action="export", object_type="report", object_id=None, entry_hash="a" * 64)
+    )
     db.session.commit()
     after = rows()
     assert len(after) == len(before) + 1
-    assert after[-1]["action"] == "export" and after[-1]["id"] == before[-1]["id"] + 1
-    assert audit_chain.walk(audit.chain_key(), after).intact
+    assert after[-1]["action"] == "export" and after[-1]["id"] > before[-1]["id"]
+    assert after[-1]["entry_hash"] is None  # appended as record() does; a hash given is not kept
+    chain()
+    assert audit_chain.walk(audit.chain_key(), rows()).intact
 
 
 def test_a_savepoint_rolled_back_takes_its_entries_and_one_released_keeps_them(app):
@@ -208,7 +370,8 @@ def test_a_savepoint_rolled_back_takes_its_entries_and_one_released_keeps_them(a
     db.session.commit()
     trail = rows()
     assert [r["detail"] for r in trail[before:]] == ["outer", "kept"]
-    assert audit_chain.walk(audit.chain_key(), trail).intact
+    chain()
+    assert audit_chain.walk(audit.chain_key(), rows()).intact
 
     audit.record("view", "child", None, detail="rolled back")
     db.session.rollback()
@@ -216,7 +379,7 @@ def test_a_savepoint_rolled_back_takes_its_entries_and_one_released_keeps_them(a
     assert len(rows()) == before + 2
 
 
-def _advisory_holders(url: str) -> int:
+def _advisory_holders(url: str, key: int = AUDIT_LOCK) -> int:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
@@ -225,7 +388,7 @@ def _advisory_holders(url: str) -> int:
                     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
                     "AND classid = 0 AND objid = :k AND granted"
                 ),
-                {"k": AUDIT_LOCK},
+                {"k": key},
             ).scalar_one()
     finally:
         engine.dispose()
@@ -249,9 +412,8 @@ def test_the_lock_is_taken_at_the_commit_not_at_a_savepoint_release(app, databas
 @pytest.mark.postgres
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_an_open_transaction_holding_an_entry_does_not_hold_up_others(app):
-    """The serialised window is from the head's read to the commit only: a slow request that has
-    noted its entry (and written other rows) does not make anyone else's audited page wait, and
-    the chain's order is the order of the commits."""
+    """A slow request that has noted its entry (and written other rows) does not make anyone
+    else's audited page wait; its entry's id is drawn at its commit, after the quick one's."""
     started, release, errors = threading.Event(), threading.Event(), []
     child = factories.child()
     db.session.commit()
@@ -281,16 +443,118 @@ def test_an_open_transaction_holding_an_entry_does_not_hold_up_others(app):
     thread.join(10)
     assert not errors, errors
     trail = rows()
-    assert [r["detail"] for r in trail[-2:]] == ["quick", "slow"]  # commit order
+    assert [r["detail"] for r in trail[-2:]] == ["quick", "slow"]  # ids drawn at the commit
+    chain()
+    assert audit_chain.walk(audit.chain_key(), rows()).intact
+
+
+def _hold_an_insert(url: str):
+    """A writer between its insert and its commit, as append_pending leaves one: the audit lock
+    held shared, an entry inserted (its id drawn), nothing committed yet."""
+    engine = create_engine(url)
+    conn = engine.connect()
+    conn.begin()
+    conn.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": AUDIT_LOCK})
+    held_id = conn.execute(
+        text(
+            "INSERT INTO audit_events (at, action, object_type, detail) "
+            "VALUES (now(), 'view', 'child', 'held') RETURNING id"
+        )
+    ).scalar_one()
+    return engine, conn, held_id
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_a_writer_in_flight_holds_up_no_other_writer_and_the_chainer_waits_for_it(app, database):
+    """Writers hold the audit lock shared from their insert to their commit: another audited
+    commit goes straight through (under an exclusive lock it would wait for this one's commit).
+    The chainer's horizon waits for the writer in flight rather than chain past its id, then
+    chains both, in id order."""
+    url, _ = database
+    chain()
+    engine, held, held_id = _hold_an_insert(url)
+    try:
+        outcome: dict = {}
+
+        def other_writer():
+            try:
+                with app.app_context():
+                    audit.record("view", "child", None, detail="other")
+                    db.session.commit()
+                    outcome["done"] = True
+                    db.session.remove()
+            except Exception as exc:  # noqa: BLE001 - reported by the test
+                outcome["error"] = exc
+
+        writer = threading.Thread(target=other_writer)
+        writer.start()
+        writer.join(5)
+        assert not writer.is_alive(), "an audited commit waited for another writer's commit"
+        assert outcome == {"done": True}
+        other = rows()[-1]
+        assert other["detail"] == "other" and other["id"] > held_id
+        assert other["entry_hash"] is None
+
+        key, engine_ = audit.chain_key(), db.engine
+        chained: dict = {}
+
+        def chainer():
+            try:
+                chained["n"] = audit.chain_pending(engine_, key)
+            except Exception as exc:  # noqa: BLE001 - reported by the test
+                chained["error"] = exc
+
+        worker = threading.Thread(target=chainer)
+        worker.start()
+        worker.join(1.5)
+        assert worker.is_alive(), "the chainer did not wait for the writer in flight"
+        assert rows()[-1]["entry_hash"] is None  # nothing chained past the held id
+        held.commit()
+        worker.join(10)
+        assert not worker.is_alive()
+        assert chained == {"n": 2}
+    finally:
+        held.close()
+        engine.dispose()
+    trail = rows()
+    assert [r["detail"] for r in trail[-2:]] == ["held", "other"]
     assert audit_chain.walk(audit.chain_key(), trail).intact
+    assert _advisory_holders(url) == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_one_chainer_at_a_time_and_a_rolled_back_id_is_only_a_gap(app, database):
+    url, _ = database
+    chain()
+    engine, held, held_id = _hold_an_insert(url)
+    held.rollback()  # its id is never used: a gap below what follows
+    write(2)
+    blocker = create_engine(url)
+    try:
+        with blocker.connect() as conn, conn.begin():
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": audit.CHAINER_LOCK})
+            begun = time.monotonic()
+            assert chain() == 0  # another chainer at work: returns at once, chains nothing
+            assert time.monotonic() - begun < 2
+        assert chain() == 2
+    finally:
+        held.close()
+        engine.dispose()
+        blocker.dispose()
+    trail = rows()
+    assert held_id not in [r["id"] for r in trail] and trail[-2]["id"] > held_id
+    assert audit_chain.walk(audit.chain_key(), trail).intact
+    assert _advisory_holders(url) == 0 and _advisory_holders(url, audit.CHAINER_LOCK) == 0
 
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_many_writers_at_the_same_instant_leave_an_intact_chain(app, database, instance_dir):
     """Twelve threads, each its own session and connection, commit audited reads and audited
-    changes (which take the sync change log's lock too) released by one barrier: every entry is
-    in the chain once, the ids have no gaps, and verify passes."""
+    changes (which take the sync change log's lock too) released by one barrier, while a chainer
+    runs in a loop: every entry is in the chain once, in id order, and verify passes."""
     threads_n, each = 12, 15
     children = [factories.child() for _ in range(threads_n)]
     db.session.commit()
@@ -298,6 +562,16 @@ def test_many_writers_at_the_same_instant_leave_an_intact_chain(app, database, i
     start = len(rows())
     barrier = threading.Barrier(threads_n, timeout=30)
     errors = []
+    stop = threading.Event()
+    key, engine = audit.chain_key(), db.engine
+    rounds = []
+
+    def chainer() -> None:
+        try:
+            while not stop.is_set():
+                rounds.append(audit.chain_pending(engine, key, batch=7))
+        except Exception as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
 
     def work(n: int) -> None:
         try:
@@ -318,33 +592,46 @@ def test_many_writers_at_the_same_instant_leave_an_intact_chain(app, database, i
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(threads_n)]
+    looping = threading.Thread(target=chainer)
+    looping.start()
     for t in threads:
         t.start()
     for t in threads:
         t.join(120)
+    stop.set()
+    looping.join(60)
     assert not errors, errors[:3]
+    assert sum(rounds) > 0  # the chainer did chain while the writers wrote
 
     trail = rows()
     expected = threads_n * (each + len(range(0, each, 3)))
     assert len(trail) - start == expected
     ids = [r["id"] for r in trail[start:]]
-    assert ids == list(range(ids[0], ids[0] + expected))
-    result = verify(database, instance_dir, "--batch", "50")
+    assert ids == sorted(set(ids))
+    chain()
+    assert audit_chain.walk(key, rows()).intact
+    result = verify(database, instance_dir, "--batch", "50", "--no-chain")
     assert result.returncode == 0, result.stderr
     assert f"{len(trail)} entries" in result.stdout
 
 
 def test_verify_without_the_key_that_wrote_the_trail_says_so(app, database, tmp_path):
     write(2)
+    chain()
+    write(2)
     result = verify(database, tmp_path / "elsewhere")
     assert result.returncode == 2
     assert "Cannot verify" in result.stderr and "audit-key" in result.stderr
+    refused = cli(database, tmp_path / "elsewhere2", "chain")
+    assert refused.returncode == 2 and "Cannot verify" in refused.stderr
+    assert rows()[-1]["entry_hash"] is None  # never chained under a key made just now
 
     wrong = verify(
         database, tmp_path / "other", env={audit_chain.ENV_KEY: audit_chain.encode_key(b"w" * 32)}
     )
     assert wrong.returncode == 1
     assert f"BROKEN at entry {rows()[0]['id']}:" in wrong.stderr
+    assert rows()[-1]["entry_hash"] is None  # the head did not fit: nothing chained on it
 
 
 # ---------------------------------------------------------------- migration 0022
@@ -391,7 +678,8 @@ def test_the_migration_chains_the_entries_already_there_in_id_order(
             trail = rows()
             assert [r["id"] for r in trail] == [3, 4, 9, 10, 31]
             assert audit_chain.walk(audit.chain_key(), trail).intact
-            write(1)
+            write(1)  # its id from the sequence: above every id already there
+            assert chain() == 1
             trail = rows()
             assert trail[-1]["id"] == 32
             assert audit_chain.walk(audit.chain_key(), trail).intact

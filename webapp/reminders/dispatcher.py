@@ -40,6 +40,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from sqlalchemy import bindparam, delete, insert, select, update
 
+from webapp import audit
 from webapp.db_types import utcnow
 from webapp.extensions import db
 from webapp.push import client as push
@@ -400,6 +401,7 @@ class Dispatcher:
                 claimed = 0
             finally:
                 db.session.remove()
+            audit.chain_quietly(db.engine)  # the audit trail's chainer: logs, never raises
             if claimed < self.batch_size:
                 stop.wait(idle_seconds)
         log.info("reminder dispatcher %s stopped", self.name)

@@ -2,17 +2,20 @@
 
 audit_events gains entry_hash: HMAC-SHA256, under the audit key kept outside the database
 (HOMEWARD_AUDIT_KEY or instance/audit-key, webapp.audit_chain), over every column of the entry
-and the previous entry's hash. From here on the app appends entries just before commit with
-id = head + 1 (webapp.audit.append_pending).
+and the previous chained entry's hash. From here on the app inserts entries with entry_hash NULL
+and a chainer sets it shortly after the commit, in id order (webapp.audit.chain_pending): so the
+column stays nullable.
 
 The entries already there are chained here, in id order, in batches: `homeward audit verify`
 then has one rule for the whole trail, with no "before the chain" part that could be edited
 unseen, or that an edited entry could pretend to belong to. (What those entries said before this
 upgrade is what they say now: the chain protects them from the upgrade on, not before.)
 
-Then triggers refuse UPDATE and DELETE on audit_events (and TRUNCATE on PostgreSQL), whatever
-the SQL: the app never changes an entry, and a mistaken script cannot either. The database
-owner can still drop a trigger; the chain is what shows that happened.
+Then triggers refuse DELETE on audit_events (and TRUNCATE on PostgreSQL), and every UPDATE but
+the chainer's one step: entry_hash from NULL to a value, every other column unchanged (compared
+NULL-safely, IS NOT DISTINCT FROM / IS). A hash once set is never changed. The app never changes
+an entry otherwise, and a mistaken script cannot either. The database owner can still drop a
+trigger; the chain is what shows that happened.
 
 Revision ID: c4a1e5510016
 Revises: c4a1e5510015
@@ -51,9 +54,21 @@ events = sa.table(
 
 REFUSAL = "audit_events is append-only"
 
+# Every column but the hash, unchanged: listed one by one (a column added later must be added
+# here too, as to FIELDS; tests/integration/test_audit_chain.py tries each).
+PG_SAME = " AND ".join(f"NEW.{name} IS NOT DISTINCT FROM OLD.{name}" for name in FIELDS)
+SQLITE_SAME = " AND ".join(f"NEW.{name} IS OLD.{name}" for name in FIELDS)
+
 PG_FUNCTION = f"""
 CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- The chainer's step, and nothing else: a hash set where there was none. (Nested: NEW
+    -- and OLD are not there to read for a TRUNCATE.)
+    IF TG_OP = 'UPDATE' THEN
+        IF OLD.entry_hash IS NULL AND NEW.entry_hash IS NOT NULL AND {PG_SAME} THEN
+            RETURN NEW;
+        END IF;
+    END IF;
     RAISE EXCEPTION '{REFUSAL}: % refused', TG_OP USING ERRCODE = 'insufficient_privilege';
 END
 $$
@@ -64,10 +79,12 @@ PG_TRIGGERS = (
     "CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events "
     "FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only()",
 )
-SQLITE_TRIGGERS = tuple(
-    f"CREATE TRIGGER audit_events_no_{op_.lower()} BEFORE {op_} ON audit_events "
-    f"BEGIN SELECT RAISE(ABORT, '{REFUSAL}: {op_} refused'); END"
-    for op_ in ("UPDATE", "DELETE")
+SQLITE_TRIGGERS = (
+    "CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events "
+    f"WHEN NOT (OLD.entry_hash IS NULL AND NEW.entry_hash IS NOT NULL AND {SQLITE_SAME}) "
+    f"BEGIN SELECT RAISE(ABORT, '{REFUSAL}: UPDATE refused'); END",
+    "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events "
+    f"BEGIN SELECT RAISE(ABORT, '{REFUSAL}: DELETE refused'); END",
 )
 
 
@@ -102,9 +119,14 @@ def upgrade():
         batch_op.add_column(sa.Column("entry_hash", sa.String(length=64), nullable=True))
     conn = op.get_bind()
     _chain_existing(conn)
-    with op.batch_alter_table("audit_events", schema=None) as batch_op:
-        batch_op.alter_column("entry_hash", existing_type=sa.String(length=64), nullable=False)
     if conn.dialect.name == "postgresql":
+        # New entries take their ids from the sequence: past every id already there, however
+        # those were written, or a new entry would land below the chained head (SQLite takes
+        # max(id) + 1 by itself).
+        op.execute(
+            "SELECT setval(pg_get_serial_sequence('audit_events', 'id'), "
+            "greatest(coalesce(max(id), 0), 0) + 1, false) FROM audit_events"
+        )
         op.execute(PG_FUNCTION)
         for statement in PG_TRIGGERS:
             op.execute(statement)
