@@ -118,7 +118,12 @@ def test_a_forged_entry_without_the_key_is_found():
 def test_an_entry_without_a_proper_hash_is_found():
     rows = chain(3)
     rows[1]["entry_hash"] = None
-    assert audit_chain.walk(KEY, rows).broken_id == 2
+    verdict = audit_chain.walk(KEY, rows)
+    # The caller walks up to the chained head: an unhashed entry there sits in the past.
+    assert (verdict.broken_id, verdict.reason) == (
+        2,
+        "has no hash, yet entries after it are chained",
+    )
     rows = chain(3)
     rows[2]["entry_hash"] = rows[2]["entry_hash"].upper()
     assert audit_chain.walk(KEY, rows).broken_id == 3
