@@ -39,11 +39,11 @@ from datetime import datetime
 from flask import Flask, current_app, g, has_request_context, request
 from flask_login import current_user
 from flask_sqlalchemy.session import Session as AppSession
-from sqlalchemy import ForeignKey, String, bindparam, event, func, select, text
+from sqlalchemy import ForeignKey, String, bindparam, event, select, text
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 from sqlalchemy.sql.dml import Delete, Update
 
-from webapp import audit_chain, uow
+from webapp import audit_chain, loghorizon, uow
 from webapp.db_types import UTCDateTime, utcnow
 from webapp.extensions import db
 
@@ -197,8 +197,7 @@ def append_pending(session: Session) -> None:
     if not pending:
         return
     conn = session.connection()
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": AUDIT_LOCK})
+    loghorizon.hold_shared(conn, AUDIT_LOCK)
     conn.execute(AuditEvent.__table__.insert(), [dict(entry, entry_hash=None) for entry in pending])
 
 
@@ -223,28 +222,9 @@ def chained_head(conn) -> tuple[int, str]:
 
 
 def horizon(conn) -> int:
-    """The largest id such that every entry up to it is committed or will never be: the one
-    statement of webapp.fieldsync.changes.horizon, on the audit lock. Its snapshot reads the
-    largest committed id; any smaller id not yet committed was drawn by a writer that took the
-    lock shared before drawing it and still holds it, so taking the lock exclusively waits for
-    that writer to commit or roll back (and holds new writers back for that instant only)."""
-    if conn.dialect.name != "postgresql":
-        # SQLite: the chainer holds the write lock; nothing is in flight.
-        return conn.scalar(select(func.coalesce(func.max(AuditEvent.id), 0)))
-    try:
-        return conn.execute(
-            text(
-                "SELECT coalesce(max(id), 0), "
-                "(SELECT pg_advisory_unlock(:k) FROM (SELECT pg_advisory_lock(:k)) AS held) "
-                "FROM audit_events"
-            ),
-            {"k": AUDIT_LOCK},
-        ).first()[0]
-    except BaseException:
-        # A session-level lock outlives a failed statement: closing the connection is the one
-        # sure way to let go of it (a pooled connection holding it would stop every writer).
-        conn.invalidate()
-        raise
+    """The largest id such that every entry up to it is committed or will never be
+    (webapp.loghorizon; SQLite: the chainer holds the write lock, nothing is in flight)."""
+    return loghorizon.horizon(conn, AUDIT_LOCK, "audit_events", "id")
 
 
 _COLUMNS = tuple(AuditEvent.__table__.c[name] for name in audit_chain.FIELDS)

@@ -18,7 +18,6 @@ wire it in (webapp.audit), and the unit tests exercise it alone.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import json
@@ -88,16 +87,12 @@ class ChainKey:
 
 
 def _decode(text: str, where: str) -> bytes:
-    compact = re.sub(r"\s+", "", text)
     try:
-        key = base64.b64decode(compact, validate=True)
-    except (binascii.Error, ValueError):
-        raise AuditKeyError(
-            f"{where} is not base64 (44 characters of base64 of 32 bytes)"
-        ) from None
-    if len(key) != KEY_BYTES:
-        raise AuditKeyError(f"{where} decodes to {len(key)} bytes, expected {KEY_BYTES}")
-    return key
+        return secretfile.decode_key(
+            text, where, size=KEY_BYTES, hint="44 characters of base64 of 32 bytes"
+        )
+    except ValueError as exc:
+        raise AuditKeyError(str(exc)) from None
 
 
 def encode_key(key: bytes) -> str:

@@ -8,11 +8,27 @@ Pure standard library: used by the app's configuration and by the pure key modul
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import os
+import re
 import secrets
 import stat
 from pathlib import Path
+
+
+def decode_key(text: str, where: str, *, size: int, hint: str) -> bytes:
+    """A key written as standard base64 (whitespace ignored) of exactly `size` bytes. ValueError
+    with a message safe to show (where it came from and what is wrong, never the text)."""
+    compact = re.sub(r"\s+", "", text)
+    try:
+        key = base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"{where} is not base64 ({hint})") from None
+    if len(key) != size:
+        raise ValueError(f"{where} decodes to {len(key)} bytes, expected {size}")
+    return key
 
 
 def fsync_dir(directory: Path) -> None:

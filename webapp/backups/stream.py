@@ -39,7 +39,6 @@ import hashlib
 import hmac
 import json
 import os
-import re
 import stat
 import struct
 from collections.abc import Iterator, Mapping
@@ -51,6 +50,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from webapp import secretfile
 
 MAGIC = b"HOMEWARD-BACKUP\n"
 FORMAT_VERSION = 1
@@ -107,17 +108,19 @@ def key_id(key: bytes) -> str:
     return hmac.new(key, _KEY_ID_INFO, hashlib.sha256).hexdigest()[:16]
 
 
+_KEY_HINT = "expected 44 characters: `homeward backup key` makes one"
+
+
 def decode_key(text: str, where: str) -> bytes:
-    compact = re.sub(r"\s+", "", text)
     try:
-        key = base64.b64decode(compact, validate=True)
-    except (binascii.Error, ValueError):
-        raise BackupKeyError(
-            f"{where} is not base64 (expected 44 characters: `homeward backup key` makes one)"
-        ) from None
-    if len(key) != KEY_BYTES:
-        raise BackupKeyError(f"{where} decodes to {len(key)} bytes, expected {KEY_BYTES}")
-    return key
+        return secretfile.decode_key(
+            text,
+            where,
+            size=KEY_BYTES,
+            hint="expected 44 characters: `homeward backup key` makes one",
+        )
+    except ValueError as exc:
+        raise BackupKeyError(str(exc)) from None
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,11 @@ its commit order, and the horizon is simply the last seq.
 
 from __future__ import annotations
 
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
-from webapp import uow
+from webapp import loghorizon, uow
 from webapp.db_types import utcnow
 from webapp.fieldsync import registry
 from webapp.fieldsync.models import ChangeLog
@@ -92,8 +92,7 @@ def append_log(session: Session) -> None:
     if not work:
         return
 
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": CHANGE_LOG_LOCK})
+    loghorizon.hold_shared(conn, CHANGE_LOG_LOCK)
     now = utcnow()
     rows = []
     for rt, changed, deleted, written in work:
@@ -173,26 +172,5 @@ def note_deleted(session: Session, cls: type, ids: set[str]) -> None:
 
 def horizon(session: Session) -> int:
     """The last seq of the change log such that every row up to it is committed or rolled back:
-    a pull reads up to here and no further (see the module's docstring).
-
-    PostgreSQL, one statement: the last seq as its snapshot (taken first) sees it, then the lock
-    taken exclusively and let go at once. Any row at or below that seq not yet committed belongs
-    to a writer holding the lock shared since before the snapshot (a seq is drawn after the lock),
-    so taking it waits for that writer to finish; the pull's next statements see its rows."""
-    conn = session.connection()
-    if conn.dialect.name != "postgresql":
-        return conn.scalar(select(func.coalesce(func.max(ChangeLog.seq), 0)))
-    try:
-        return conn.execute(
-            text(
-                "SELECT coalesce(max(seq), 0), "
-                "(SELECT pg_advisory_unlock(:k) FROM (SELECT pg_advisory_lock(:k)) AS held) "
-                "FROM change_log"
-            ),
-            {"k": CHANGE_LOG_LOCK},
-        ).first()[0]
-    except BaseException:
-        # A session-level lock outlives a failed statement: closing the connection is the one
-        # sure way to let go of it (a pooled connection holding it would stop every writer).
-        conn.invalidate()
-        raise
+    a pull reads up to here and no further (see the module's docstring and webapp.loghorizon)."""
+    return loghorizon.horizon(session.connection(), CHANGE_LOG_LOCK, "change_log", "seq")
