@@ -44,6 +44,25 @@ def wait_for_notifications(page, count: int) -> list[dict]:
     raise AssertionError(f"{count} notifications expected, {len(shown)} shown")
 
 
+def deliver(cdp, page, origin: str, reg: str, payload: dict) -> list[dict]:
+    """Deliver a push and wait until its notification shows. Under the full suite's load on two
+    cores, DevTools' delivery has dropped a message outright (run alone, every one shows), so a
+    message not shown after 5 s is delivered again: the same tag replaces itself, so a second copy
+    can never be counted twice, and the worker's handling is what these tests check."""
+    tag = f"homeward-{payload['ref']}"
+    for _ in range(4):
+        cdp.send(
+            "ServiceWorker.deliverPushMessage",
+            {"origin": origin, "registrationId": reg, "data": json.dumps(payload)},
+        )
+        for _ in range(50):
+            shown = notifications(page)
+            if any(n["tag"] == tag for n in shown):
+                return shown
+            page.wait_for_timeout(100)
+    raise AssertionError(f"the push {payload['ref']!r} never showed")
+
+
 def test_push_shows_a_generic_notification_and_a_tap_opens_the_page(chromium, server):
     context = chromium.new_context(base_url=server["url"], **PHONE)
     context.grant_permissions(["notifications"], origin=server["url"])
@@ -64,11 +83,7 @@ def test_push_shows_a_generic_notification_and_a_tap_opens_the_page(chromium, se
             "ref": "3f1c2a9e-7d7b-4a56-9a0e-1f5a0c9b8d11",
             "url": "/notifications/",
         }
-        cdp.send(
-            "ServiceWorker.deliverPushMessage",
-            {"origin": server["url"], "registrationId": reg, "data": json.dumps(payload)},
-        )
-        [shown] = wait_for_notifications(page, 1)
+        [shown] = deliver(cdp, page, server["url"], reg, payload)
         assert shown == {
             "title": "Return interview due",
             "body": "A return interview is due in 6 hours.",
@@ -86,11 +101,7 @@ def test_push_shows_a_generic_notification_and_a_tap_opens_the_page(chromium, se
 
         # A payload that tries to point elsewhere is kept inside the app.
         hostile = dict(payload, ref="other", url="https://evil.example/phish")
-        cdp.send(
-            "ServiceWorker.deliverPushMessage",
-            {"origin": server["url"], "registrationId": reg, "data": json.dumps(hostile)},
-        )
-        urls = {n["tag"]: n["data"]["url"] for n in wait_for_notifications(page, 2)}
+        urls = {n["tag"]: n["data"]["url"] for n in deliver(cdp, page, server["url"], reg, hostile)}
         assert urls["homeward-other"] == "/notifications/"
 
         # A tap takes the open window to the reminder's page.
@@ -138,13 +149,7 @@ def test_a_notification_link_to_another_site_opens_the_notification_centre(chrom
         ]
         for i, url in enumerate(hostile):
             payload = {"title": "Reminder", "body": "A reminder.", "ref": f"h{i}", "url": url}
-            cdp.send(
-                "ServiceWorker.deliverPushMessage",
-                {"origin": server["url"], "registrationId": reg, "data": json.dumps(payload)},
-            )
-            # One at a time: eight delivered at once under the full suite's load once showed
-            # six (the DevTools delivery, not the worker, dropped them: run alone, all eight).
-            wait_for_notifications(page, i + 1)
+            deliver(cdp, page, server["url"], reg, payload)
         shown = wait_for_notifications(page, len(hostile))
         assert {n["data"]["url"] for n in shown} == {"/notifications/"}
 
