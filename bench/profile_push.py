@@ -35,6 +35,12 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=200, help="mutations, 50 a batch")
     parser.add_argument("--top", type=int, default=25, help="functions to list")
     parser.add_argument(
+        "--sort",
+        choices=("cumulative", "tottime"),
+        default="cumulative",
+        help="cumulative (where the time goes, callers included) or tottime (the function's own)",
+    )
+    parser.add_argument(
         "--per-request",
         action="store_true",
         help="one mutation per request, through the whole HTTP stack (the Flask test client: "
@@ -51,14 +57,14 @@ def main() -> None:
         # Twice the interviews: half are pushed without the profiler for the true cost, half with.
         [device] = seed(env, [2 * args.records])
         if args.per_request:
-            profile_requests(env, device, args.records, args.top)
+            profile_requests(env, device, args.records, args.top, args.sort)
         else:
-            profile(env, device, args.records, args.top)
+            profile(env, device, args.records, args.top, args.sort)
     finally:
         remove_tree(instance)
 
 
-def profile(env: dict[str, str], device, records: int, top: int) -> None:
+def profile(env: dict[str, str], device, records: int, top: int, sort: str) -> None:
     from flask import g
     from flask_login import login_user
     from sqlalchemy import event, select
@@ -123,12 +129,12 @@ def profile(env: dict[str, str], device, records: int, top: int) -> None:
     print(f"SQL statements a mutation: {sum(sent.values()) / records:.1f} ({per})")
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
-    stats.sort_stats("cumulative")
+    stats.sort_stats(sort)
     stats.print_stats(re.escape(str(ROOT)) + r"/(webapp|sync)/", top)
     print(out.getvalue().replace(str(ROOT) + "/", ""))
 
 
-def profile_requests(env: dict[str, str], device, records: int, top: int) -> None:
+def profile_requests(env: dict[str, str], device, records: int, top: int, sort: str) -> None:
     """One mutation per POST /api/v1/sync/push, through the test client: what a phone sending
     each change as it is made costs the server, request overhead included."""
     from sqlalchemy import event
@@ -208,7 +214,7 @@ def profile_requests(env: dict[str, str], device, records: int, top: int) -> Non
         print(f"  {n:2}. {statement}")
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
-    stats.sort_stats("cumulative")
+    stats.sort_stats(sort)
     stats.print_stats(top)
     print(out.getvalue().replace(str(ROOT) + "/", ""))
 

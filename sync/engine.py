@@ -46,6 +46,7 @@ from sync.store import (
 
 __all__ = [
     "BadCursor",
+    "RunOneByOne",
     "UnsupportedProtocol",
     "apply_batch",
     "decode_cursor",
@@ -86,7 +87,20 @@ def fingerprint(m: Mutation) -> str:
 # --- push ---------------------------------------------------------------------------------------
 
 
-def apply_batch(store: Store, actor: Any, request: PushRequest | PushBatch) -> list[MutationResult]:
+class RunOneByOne(Exception):
+    """Raised by `apply_batch(..., roll_back_instead=True)` when the batch, tried with no
+    savepoint, needs a mutation undone: the caller rolls its whole transaction back and calls
+    `apply_batch(..., one_by_one=True)` in a fresh one."""
+
+
+def apply_batch(
+    store: Store,
+    actor: Any,
+    request: PushRequest | PushBatch,
+    *,
+    roll_back_instead: bool = False,
+    one_by_one: bool = False,
+) -> list[MutationResult]:
     """Answer every mutation of one push, in order. Run inside one transaction; raises to abort.
 
     Each mutation is answered alone: one the protocol refused (a `Refused` item of a PushBatch),
@@ -102,6 +116,11 @@ def apply_batch(store: Store, actor: Any, request: PushRequest | PushBatch) -> l
     rule only checkable while writing, a write that lost a race, a fault of one payload) is that
     attempt rolled back and the batch run again mutation by mutation, each in its own savepoint,
     which answers exactly as the first attempt would have had nothing needed undoing.
+
+    `roll_back_instead`: the caller's transaction holds nothing it cannot do again, so the whole
+    try needs no savepoint of its own (two round trips fewer: most pushes carry one mutation and
+    need nothing undone); if something must be undone, RunOneByOne is raised for the caller to
+    roll back and call again with `one_by_one`, which goes straight to a savepoint each.
     """
     if request.protocol != PROTOCOL_VERSION:
         raise UnsupportedProtocol(
@@ -116,16 +135,25 @@ def apply_batch(store: Store, actor: Any, request: PushRequest | PushBatch) -> l
         prepare(
             actor, [(m.record_type, m.record_id) for m in mutations if m.mutation_id not in seen]
         )
-    if isinstance(store, SupportsSavepoint) and len(mutations) > 1:
-        batch_savepoint = getattr(store, "batch_savepoint", store.savepoint)
-        try:
-            with batch_savepoint():
-                return _run(store, actor, request.device_id, items, seen, isolated=False)
-        except _OneByOne:
-            pass
-        except Exception as exc:
-            if not (isinstance(exc, StaleWrite) or store.isolates(exc)):
-                raise
+    if not isinstance(store, SupportsSavepoint) or one_by_one:
+        return _run(store, actor, request.device_id, items, seen, isolated=True)
+    if roll_back_instead and mutations:
+        attempt = getattr(store, "batch_without_savepoint", nullcontext)
+    elif len(mutations) > 1:
+        attempt = getattr(store, "batch_savepoint", store.savepoint)
+    else:
+        return _run(store, actor, request.device_id, items, seen, isolated=True)
+    try:
+        with attempt():
+            return _run(store, actor, request.device_id, items, seen, isolated=False)
+    except _OneByOne:
+        if roll_back_instead:
+            raise RunOneByOne from None
+    except Exception as exc:
+        if not (isinstance(exc, StaleWrite) or store.isolates(exc)):
+            raise
+        if roll_back_instead:
+            raise RunOneByOne from exc
     return _run(store, actor, request.device_id, items, seen, isolated=True)
 
 

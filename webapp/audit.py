@@ -51,9 +51,10 @@ DEVICE_COOKIE = "hw_device"
 # After everything else that runs before a commit (the sync change log is 100): the audit lock
 # is then the last taken and held the shortest time, and nothing after it adds audit entries.
 AUDIT_ORDER = 200
-# Any constant shared by every writer, distinct from the change log's ("Home"): writers hold it
-# shared from their insert to their commit, the chainer takes it exclusively for one read.
-AUDIT_LOCK = 0x41756469  # "Audi"
+# Shared with the change log's writers (one lock, one round trip for a push that writes both):
+# writers hold it shared from their insert to their commit, the chainer takes it exclusively
+# for one read (webapp.loghorizon).
+AUDIT_LOCK = loghorizon.LOCK
 # Held (tried, never waited for) by the one chainer at work: a second one has nothing to do.
 CHAINER_LOCK = 0x41756463  # "Audc"
 CHAIN_BATCH = 1000
@@ -197,7 +198,7 @@ def append_pending(session: Session) -> None:
     if not pending:
         return
     conn = session.connection()
-    loghorizon.hold_shared(conn, AUDIT_LOCK)
+    loghorizon.hold_shared(conn)
     conn.execute(AuditEvent.__table__.insert(), [dict(entry, entry_hash=None) for entry in pending])
 
 
@@ -224,7 +225,7 @@ def chained_head(conn) -> tuple[int, str]:
 def horizon(conn) -> int:
     """The largest id such that every entry up to it is committed or will never be
     (webapp.loghorizon; SQLite: the chainer holds the write lock, nothing is in flight)."""
-    return loghorizon.horizon(conn, AUDIT_LOCK, "audit_events", "id")
+    return loghorizon.horizon(conn, "audit_events", "id")
 
 
 _COLUMNS = tuple(AuditEvent.__table__.c[name] for name in audit_chain.FIELDS)

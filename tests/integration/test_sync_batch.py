@@ -143,3 +143,91 @@ def test_a_push_the_server_has_no_time_for_is_answered_busy_and_nothing_applied(
     assert isinstance(gate, admission.Gate)
     (result,) = phone.push(batch).json["results"]
     assert result["status"] == "applied"
+
+
+def _statements_of(push):
+    statements = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        response = push()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    return response, statements
+
+
+def test_a_lone_mutation_takes_no_savepoint_and_the_logs_lock_once(phone, me):
+    """Most phones send each change as it is made: a one-mutation push is tried in the
+    request's own transaction (two round trips fewer than a savepoint and its release), and the
+    change log and the audit trail, both appended at its commit, share one lock taken once."""
+    mine = allocated_to(me)
+    phone.push([mutation(mine.id, mine.version, {"why_details": "first"})])  # first-request work
+    db.session.expire_all()
+    version = db.session.get(type(mine), mine.id).version
+    response, statements = _statements_of(
+        lambda: phone.push([mutation(mine.id, version, {"why_details": "second"})])
+    )
+    assert response.json["results"][0]["status"] == "applied"
+    assert not [s for s in statements if s.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK"))]
+    locks = [s for s in statements if "pg_advisory_xact_lock_shared" in s]
+    assert len(locks) == (1 if db.engine.dialect.name == "postgresql" else 0), locks
+    assert any(s.startswith("INSERT INTO change_log") for s in statements)
+    assert any(s.startswith("INSERT INTO audit_events") for s in statements)
+
+
+@pytest.mark.parametrize("fault", ["refused while writing", "bug after writing"])
+def test_a_lone_mutation_that_must_be_undone_is_run_again_on_its_own(phone, me, fault, monkeypatch):
+    """Tried with no savepoint, a lone mutation that needs undoing rolls the whole transaction
+    back and runs again in a savepoint of its own: answered exactly as a savepoint per mutation
+    answers (a refusal remembered, a fault not), and nothing of the first try is left: not the
+    write, its change log row, its audit entry, nor its answer."""
+    from webapp.audit import AuditEvent
+    from webapp.interviews import service as interviews
+    from webapp.interviews import sync as handlers
+    from webapp.interviews.service import Problem
+
+    mine = allocated_to(me)
+    before = (mine.content_enc, mine.version, mine.status)
+    if fault == "refused while writing":
+        monkeypatch.setattr(
+            interviews, "submit", lambda *a: [Problem("offer", "held_at", "Checked only at submit")]
+        )
+    else:
+        real = handlers.InterviewHandler.write
+
+        def broken(self, *args, **kwargs):
+            real(self, *args, **kwargs)  # written, then it fails
+            raise RuntimeError("a bug hit by this payload")
+
+        monkeypatch.setattr(handlers.InterviewHandler, "write", broken)
+    answers = {
+        "offered": "Y",
+        "outcome": "declined",
+        "decline_reason": "Did not want to talk",
+        "attempts": "Visited home twice",
+    }
+    logged = db.session.scalar(select(func.count()).select_from(ChangeLog))
+    updates = select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "update")
+    audited = db.session.scalar(updates)
+    m = mutation(mine.id, mine.version, answers, submit=True)
+    response, statements = _statements_of(lambda: phone.push([m]))
+    (r,) = response.json["results"]
+    if fault == "refused while writing":
+        assert (r["status"], r["http_status"]) == ("rejected", 422)
+        assert r["error"]["message"] == "Checked only at submit"
+        assert db.session.scalar(select(func.count()).select_from(SyncMutation)) == 1
+    else:
+        assert (r["status"], r["http_status"], r["client_action"]) == ("rejected", 500, "retry")
+        assert db.session.scalar(select(func.count()).select_from(SyncMutation)) == 0
+    db.session.expire_all()
+    assert (fresh(mine).content_enc, fresh(mine).version, fresh(mine).status) == before
+    assert db.session.scalar(select(func.count()).select_from(ChangeLog)) == logged
+    assert db.session.scalar(updates) == audited
+    # Tried twice (the mutation ids looked up twice): the second time in one savepoint, undone.
+    lookups = [s for s in statements if s.startswith("SELECT sync_mutations.")]
+    assert len(lookups) == 2, lookups
+    marks = [s.split()[0] for s in statements if s.startswith(("SAVEPOINT", "ROLLBACK"))]
+    assert marks == ["SAVEPOINT", "ROLLBACK"], marks

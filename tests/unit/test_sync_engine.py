@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from sync.engine import (
     BadCursor,
+    RunOneByOne,
     UnsupportedProtocol,
     apply_batch,
     decode_cursor,
@@ -321,6 +322,35 @@ def test_a_write_that_fails_its_rules_midway_is_undone_alone():
     assert r_fine.status == "applied"
     assert bad not in form.records and fine in form.records
     assert [e.record_id for e in store.log] == [fine]
+
+
+def test_tried_with_no_savepoint_a_mutation_to_undo_asks_for_a_fresh_transaction():
+    """roll_back_instead: the caller will roll its transaction back, so the first try takes no
+    savepoint; a mutation that must be undone raises RunOneByOne (the caller's rollback undoes
+    the first try), and the second call, one_by_one, answers as a savepoint per mutation does."""
+
+    class Submitting(MemoryHandler):
+        def write(self, actor, record_id, payload, new_version, *, create):
+            super().write(actor, record_id, payload, new_version, create=create)
+            if payload.get("submit"):
+                raise PayloadError("held_at", "When was the interview held?")
+
+    store = make_store(Submitting("form"))
+    ok = [mut(uuid.uuid4(), None, "upsert", "form")]
+    request = PushRequest(protocol=1, device_id=DEVICE, mutations=ok)
+    with store.transaction():
+        [done] = apply_batch(store, "a", request, roll_back_instead=True)
+    assert done.status == "applied" and len(store.log) == 1
+
+    bad = mut(uuid.uuid4(), None, record_type="form", submit=True)
+    request = PushRequest(protocol=1, device_id=DEVICE, mutations=[bad])
+    with pytest.raises(RunOneByOne), store.transaction():
+        apply_batch(store, "a", request, roll_back_instead=True)
+    assert bad.record_id not in store.handler("form").records and len(store.log) == 1
+    with store.transaction():
+        [refused] = apply_batch(store, "a", request, one_by_one=True)
+    assert (refused.http_status, refused.error.field) == (422, "held_at")
+    assert bad.record_id not in store.handler("form").records and len(store.log) == 1
 
 
 def test_a_handler_may_assign_versions_itself():

@@ -90,13 +90,15 @@ def push():
     except BatchInvalid as exc:
         return problem(422, ErrorCode.INVALID_PAYLOAD, exc.message, exc.details)
 
-    store = SqlStore(g.device_id)
     user = current_user._get_current_object()
     try:
-        with admission.gate("push").admit(), uow.batch():
-            store.serialise(user)
-            results = engine.apply_batch(store, user, batch)
-            _note_sync(user)
+        with admission.gate("push").admit():
+            try:
+                results = _apply(user, batch, roll_back_instead=True)
+            except engine.RunOneByOne:
+                # Something had to be undone: rolled back whole (uow.batch), then run again,
+                # each mutation in its own savepoint. Rare, and it answers exactly as before.
+                results = _apply(user, batch, one_by_one=True)
     except admission.Busy as busy:
         return _busy(busy)
     response = PushResponse(
@@ -105,6 +107,17 @@ def push():
         cursor=None,
     )
     return jsonify(response.model_dump(mode="json"))
+
+
+def _apply(user, batch, **how) -> list:
+    """One transaction: this device's turn, the batch, the device's last sync noted. A store of
+    its own each time: its handlers keep the rows they loaded for the transaction."""
+    store = SqlStore(g.device_id)
+    with uow.batch():
+        store.serialise(user)
+        results = engine.apply_batch(store, user, batch, **how)
+        _note_sync(user)
+    return results
 
 
 @bp.route("/sync/pull")

@@ -29,7 +29,7 @@ from webapp.db_types import utcnow
 from webapp.fieldsync import registry
 from webapp.fieldsync.models import ChangeLog
 
-CHANGE_LOG_LOCK = 0x486F6D65  # "Home": any constant shared by every writer
+CHANGE_LOG_LOCK = loghorizon.LOCK  # shared with the audit trail's writers
 
 
 _KEY = "homeward_change_log"
@@ -92,7 +92,7 @@ def append_log(session: Session) -> None:
     if not work:
         return
 
-    loghorizon.hold_shared(conn, CHANGE_LOG_LOCK)
+    loghorizon.hold_shared(conn)
     now = utcnow()
     rows = []
     for rt, changed, deleted, written in work:
@@ -173,4 +173,4 @@ def note_deleted(session: Session, cls: type, ids: set[str]) -> None:
 def horizon(session: Session) -> int:
     """The last seq of the change log such that every row up to it is committed or rolled back:
     a pull reads up to here and no further (see the module's docstring and webapp.loghorizon)."""
-    return loghorizon.horizon(session.connection(), CHANGE_LOG_LOCK, "change_log", "seq")
+    return loghorizon.horizon(session.connection(), "change_log", "seq")

@@ -94,6 +94,15 @@ class SqlStore:
             with uow.deferred():
                 yield
 
+    @contextmanager
+    def batch_without_savepoint(self):
+        # The batch tried in the request's own transaction (apply_batch's roll_back_instead):
+        # writes held and flushed at the end, still inside the engine's try, so a refused value
+        # or a lost race is caught there; the caller then rolls the transaction back.
+        with uow.deferred():
+            yield
+        db.session.flush()
+
     def prepare(self, actor: User, records) -> None:
         """Load the batch's records in one query per type (handlers that can)."""
         by_type: dict[str, list] = {}
