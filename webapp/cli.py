@@ -452,6 +452,10 @@ def export_ssd_missing(year: int, out_dir: Path, authority: str | None) -> None:
     _export("ssd-missing", year, out_dir, authority)
 
 
+# Requests one kept-alive connection may carry before the server closes it (`rebalance`).
+REQUESTS_PER_CONNECTION = 25
+
+
 @main.command(help="Serve the app with a production WSGI server (gunicorn).")
 @click.option(
     "--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="127.0.0.1"
@@ -496,11 +500,22 @@ def serve(host: str, port: int, workers: int | None, threads: int) -> None:
             # (webapp/proxy.py); gunicorn would otherwise believe X-Forwarded-Proto from any
             # local process, whatever that setting says.
             self.cfg.set("forwarded_allow_ips", "")
+            self.cfg.set("pre_request", rebalance)
             if in_process:
                 self.cfg.set("post_worker_init", start_dispatcher)
 
         def load(self):
             return app
+
+    def rebalance(_worker, req) -> None:
+        # A kept-alive connection stays with the worker process that accepted it, and phones
+        # sending change after change never let theirs go: 20 phones were seen split 13 to 7
+        # between two workers, the busier one's core full while the other's idled (issue 14).
+        # Closed after a few dozen requests, the phone's next connection goes to whichever
+        # worker accepts first, most often the less busy one. A new connection costs well under
+        # a millisecond here (and behind the proxy only the proxy's own link to us reconnects).
+        if req.req_number >= REQUESTS_PER_CONNECTION:
+            req.force_close()
 
     def start_dispatcher(_worker) -> None:
         # Single-node mode: the reminder dispatcher runs inside the web worker, as a thread.
