@@ -20,8 +20,10 @@ Push (POST /sync/push)
     rejected, 5xx            500      retry           this mutation only: send it again later
     no reply / whole 5xx              retry           send the same batch again
 
-    The whole batch is one database transaction, tried first in one savepoint; if a mutation
-    must be undone, the batch runs again with a savepoint per mutation (engine.apply_batch).
+    The whole batch is one database transaction, tried first with no savepoint per mutation
+    (in one savepoint, or, where the caller can roll back and call again, in the transaction
+    itself); if a mutation must be undone, the batch runs again with a savepoint per mutation
+    (engine.apply_batch, RunOneByOne).
     A mutation the server cannot accept is answered alone and the rest go on: one that does not
     match the schema (a lone surrogate or NUL in its text, nesting over 16 levels, a version over
     2^31-1) is rejected 422 invalid_payload naming the field; one that hits a fault of the server
