@@ -302,13 +302,16 @@ def test_payload_size_is_measured_in_bytes_of_canonical_json():
     assert f"{MAX_PAYLOAD_BYTES:,}" in too_big.error.message
 
 
-def test_a_write_that_fails_its_rules_midway_is_undone_alone():
-    class Submitting(MemoryHandler):
-        def write(self, actor, record_id, payload, new_version, *, create):
-            super().write(actor, record_id, payload, new_version, create=create)
-            if payload.get("submit"):
-                raise PayloadError("held_at", "When was the interview held?")
+class Submitting(MemoryHandler):
+    """A rule only checkable while writing: the record is written, then refused."""
 
+    def write(self, actor, record_id, payload, new_version, *, create):
+        super().write(actor, record_id, payload, new_version, create=create)
+        if payload.get("submit"):
+            raise PayloadError("held_at", "When was the interview held?")
+
+
+def test_a_write_that_fails_its_rules_midway_is_undone_alone():
     store = make_store(Submitting("form"))
     form = store.handler("form")
     fine, bad = uuid.uuid4(), uuid.uuid4()
@@ -328,12 +331,6 @@ def test_tried_with_no_savepoint_a_mutation_to_undo_asks_for_a_fresh_transaction
     """roll_back_instead: the caller will roll its transaction back, so the first try takes no
     savepoint; a mutation that must be undone raises RunOneByOne (the caller's rollback undoes
     the first try), and the second call, one_by_one, answers as a savepoint per mutation does."""
-
-    class Submitting(MemoryHandler):
-        def write(self, actor, record_id, payload, new_version, *, create):
-            super().write(actor, record_id, payload, new_version, create=create)
-            if payload.get("submit"):
-                raise PayloadError("held_at", "When was the interview held?")
 
     store = make_store(Submitting("form"))
     ok = [mut(uuid.uuid4(), None, "upsert", "form")]
