@@ -302,33 +302,25 @@ def facts_of(child_ids: list[str]) -> dict[str, rules.ChildFacts]:
         for cid, *moments in rows:
             _bump(latest, cid, *moments)
 
-    rows = _grouped(
-        CmeCase.child_id,
-        [
-            func.max(CmeCase.updated_at),
-            func.max(CmeCase.closed_at),
-            _flag(CmeCase.status == CaseStatus.OPEN),
-        ],
-        CmeCase.child_id.in_(child_ids),
-    )
-    for cid, updated, closed, still_open in rows:
-        _bump(latest, cid, updated, closed)
-        if still_open:
-            holds[cid].add(rules.OPEN_CME_CASE)
-
-    rows = _grouped(
-        FollowUp.child_id,
-        [
-            func.max(FollowUp.created_at),
-            func.max(FollowUp.closed_at),
-            _flag(FollowUp.status == FollowUpStatus.OPEN),
-        ],
-        FollowUp.child_id.in_(child_ids),
-    )
-    for cid, created, closed, still_open in rows:
-        _bump(latest, cid, created, closed)
-        if still_open:
-            holds[cid].add(rules.OPEN_SCHOOL_FOLLOWUP)
+    # Cases that hold a record while open: (model, its last activity, open when, the hold).
+    for model, touched, open_when, hold in (
+        (CmeCase, CmeCase.updated_at, CmeCase.status == CaseStatus.OPEN, rules.OPEN_CME_CASE),
+        (
+            FollowUp,
+            FollowUp.created_at,
+            FollowUp.status == FollowUpStatus.OPEN,
+            rules.OPEN_SCHOOL_FOLLOWUP,
+        ),
+    ):
+        rows = _grouped(
+            model.child_id,
+            [func.max(touched), func.max(model.closed_at), _flag(open_when)],
+            model.child_id.in_(child_ids),
+        )
+        for cid, moment, closed, still_open in rows:
+            _bump(latest, cid, moment, closed)
+            if still_open:
+                holds[cid].add(hold)
 
     for model, columns in (
         (Enquiry, [Enquiry.created_at]),
