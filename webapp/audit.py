@@ -48,8 +48,8 @@ from webapp.db_types import UTCDateTime, utcnow
 from webapp.extensions import db
 
 DEVICE_COOKIE = "hw_device"
-# After everything else that runs before a commit (the sync change log is 100): the audit lock
-# is then the last taken and held the shortest time, and nothing after it adds audit entries.
+# After everything else that runs before a commit (the sync change log is 100): nothing after it
+# adds audit entries, and the logs' lock (webapp.loghorizon) is taken as late as it can be.
 AUDIT_ORDER = 200
 # Shared with the change log's writers (one lock, one round trip for a push that writes both):
 # writers hold it shared from their insert to their commit, the chainer takes it exclusively
