@@ -200,6 +200,13 @@ def profile_requests(env: dict[str, str], device, records: int, top: int, sort: 
         seconds[name] = time.perf_counter() - started
         cpu[name] = time.process_time() - cpu_started
         sent[name] = dict(statements)
+    # Function calls a request by phase: unlike time, the same on a busy machine as on a quiet
+    # one, so a change's effect shows in one run. Counted on requests already made once (an
+    # interview's second change), after the profiler has warmed every cache.
+    phase_counts, counted = count_phases(
+        lambda body: client.post("/api/v1/sync/push", data=body, headers=headers),
+        _second_changes(single[:COUNTED]),
+    )
     print(
         f"{records} requests of one mutation: {seconds['without'] / records * 1000:.1f} ms a "
         f"request ({cpu['without'] / records * 1000:.1f} ms of CPU in this process); under the "
@@ -212,12 +219,100 @@ def profile_requests(env: dict[str, str], device, records: int, top: int, sort: 
     print("The last request's statements, in order:")
     for n, statement in enumerate(last, 1):
         print(f"  {n:2}. {statement}")
+    print_phases(phase_counts, counted)
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
     print_by_package(stats, records)
     stats.sort_stats(sort)
     stats.print_stats(top)
     print(out.getvalue().replace(str(ROOT) + "/", ""))
+
+
+COUNTED = 50
+
+
+def _second_changes(bodies: list[str]) -> list[str]:
+    """The same interviews changed once more (each is at version + 1 now), new mutation ids."""
+    again = []
+    for body in bodies:
+        data = json.loads(body)
+        for mutation in data["mutations"]:
+            mutation["mutation_id"] = str(uuid.uuid4())
+            mutation["base_version"] += 1
+            mutation["payload"]["answers"]["why_details"] += " again"
+        again.append(json.dumps(data))
+    return again
+
+
+# Where a one-change push's work goes: the innermost of these running when a function is called.
+PHASES = {
+    ("webapp/accounts/sessions.py", "load"): "session (cookie -> user, device)",
+    ("flask_wtf/csrf.py", "protect"): "CSRF",
+    ("flask_limiter/_extension.py", "_check_request_limit"): "rate limit",
+    ("webapp/api/sync_views.py", "push"): "view: read the batch, answer",
+    ("webapp/fieldsync/store.py", "serialise"): "device's push lock",
+    ("webapp/fieldsync/store.py", "get_mutations"): "mutation ids seen",
+    ("webapp/fieldsync/store.py", "prepare"): "load the record",
+    ("sync/engine.py", "_run"): "apply (rules, answers)",
+    ("sqlalchemy/orm/session.py", "flush"): "flush (UPDATE, INSERTs)",
+    ("webapp/uow.py", "_before_commit"): "change log + audit",
+    ("sqlalchemy/orm/session.py", "commit"): "commit",
+    ("webapp/api/sync_views.py", "_note_sync"): "device's last sync",
+    ("flask/app.py", "finalize_request"): "after the view (cookie, headers, log)",
+}
+
+
+def count_phases(send, bodies: list[str]) -> tuple[Counter, int]:
+    import sys
+
+    codes: dict = {}
+    counts: Counter = Counter()
+    stack = ["request (Flask, Werkzeug, other)"]
+
+    def label(code):
+        if code not in codes:
+            path = code.co_filename.replace("\\", "/")
+            codes[code] = next(
+                (
+                    name
+                    for (tail, fn), name in PHASES.items()
+                    if code.co_name == fn and path.endswith(tail)
+                ),
+                None,
+            )
+        return codes[code]
+
+    def hook(frame, event, _arg):
+        if event == "call":
+            counts[stack[-1]] += 1
+            name = label(frame.f_code)
+            if name:
+                stack.append(name)
+        elif event == "return":
+            if label(frame.f_code) and len(stack) > 1:
+                stack.pop()
+        elif event == "c_call":
+            counts[stack[-1]] += 1
+
+    for body in bodies:
+        sys.setprofile(hook)
+        try:
+            answer = send(body)
+        finally:
+            sys.setprofile(None)
+        if answer.status_code != 200 or answer.get_json()["results"][0]["status"] != "applied":
+            raise SystemExit(f"Expected applied, got {answer.status_code} {answer.data[:300]}")
+    return counts, len(bodies)
+
+
+def print_phases(counts: Counter, requests: int) -> None:
+    total = sum(counts.values())
+    print(
+        f"Function calls a request by phase ({total / requests:,.0f} in all; each phase counts "
+        "its own calls, not those of a phase inside it):"
+    )
+    for name, n in counts.most_common():
+        print(f"  {name:40} {n / requests:7,.0f}  {n / total:4.0%}")
 
 
 def print_by_package(stats: pstats.Stats, requests: int) -> None:

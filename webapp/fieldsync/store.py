@@ -10,7 +10,7 @@ import hashlib
 from contextlib import contextmanager
 from uuid import UUID
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import bindparam, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -27,6 +27,11 @@ from webapp.fieldsync.models import ChangeLog, SyncConflict, SyncDelivery, SyncM
 
 # How many log rows one pull reads before answering has_more.
 SCAN_WINDOW = 500
+
+# Every push asks it: built once, with its cache key (sessions._LOAD says why).
+_ANSWERED = select(SyncMutation).where(
+    SyncMutation.mutation_id.in_(bindparam("ids", expanding=True))
+)
 
 
 def save_conflict(
@@ -130,9 +135,7 @@ class SqlStore:
         if not by_key:
             return {}
         found = {}
-        for row in db.session.scalars(
-            select(SyncMutation).where(SyncMutation.mutation_id.in_(list(by_key)))
-        ):
+        for row in db.session.scalars(_ANSWERED, {"ids": list(by_key)}):
             mid = by_key[row.mutation_id]
             if row.user_id != actor.id:
                 # Another user's id: never show their result; the engine answers "reused".
