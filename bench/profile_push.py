@@ -200,6 +200,7 @@ def profile_requests(env: dict[str, str], device, records: int, top: int, sort: 
         seconds[name] = time.perf_counter() - started
         cpu[name] = time.process_time() - cpu_started
         sent[name] = dict(statements)
+    last_request = list(last)
     # Function calls a request by phase: unlike time, the same on a busy machine as on a quiet
     # one, so a change's effect shows in one run. Counted on requests already made once (an
     # interview's second change), after the profiler has warmed every cache.
@@ -217,7 +218,7 @@ def profile_requests(env: dict[str, str], device, records: int, top: int, sort: 
     )
     print(f"SQL statements a request: {sum(sent['without'].values()) / records:.1f} ({per})")
     print("The last request's statements, in order:")
-    for n, statement in enumerate(last, 1):
+    for n, statement in enumerate(last_request, 1):
         print(f"  {n:2}. {statement}")
     print_phases(phase_counts, counted)
     out = io.StringIO()

@@ -375,9 +375,10 @@ class PupilHandler:
             for child, version in rows
         }
 
-    def prepare(self, actor: User, record_ids) -> None:
+    def prepare(self, actor: User, record_ids, *, payloads: bool = True) -> None:
         """A page of pupils made at once (SqlStore calls this just before it loads them); each
-        prepared state is given once, by the load that follows, so nothing stale outlives it."""
+        prepared state is given once, by the load that follows, so nothing stale outlives it.
+        Made whole whatever `payloads` says: a push never writes a pupil (can_write)."""
         wanted = [str(i) for i in record_ids]
         self._prepared = {rid: None for rid in wanted} | self._states(actor, wanted)
 
