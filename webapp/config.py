@@ -141,9 +141,11 @@ def build_config(environ: Mapping[str, str] | None = None, **overrides) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_DURATION": timedelta(0),
-        # The idle timeout: the session cookie expires this long after the last request.
+        # The idle timeout: the session cookie expires this long after it was last rewritten (at
+        # most a minute before the last request: security.LAST_ACTIVE_EVERY).
         "PERMANENT_SESSION_LIFETIME": timedelta(minutes=idle),
-        "SESSION_REFRESH_EACH_REQUEST": True,
+        # Rewritten when last_active moves (security.LAST_ACTIVE_EVERY), not on every request.
+        "SESSION_REFRESH_EACH_REQUEST": False,
         "WTF_CSRF_TIME_LIMIT": None,  # tied to the session, which already expires when idle
         # Off: security.same_origin_only checks Origin (sent by every browser on a POST) instead
         # of demanding a Referer, which the referrer policy may withhold.

@@ -131,6 +131,11 @@ def roles_required(*roles: str) -> Callable[[Callable], Callable]:
     return decorator
 
 
+# How often the session cookie's last activity is rewritten (webapp.accounts.sessions.TOUCH_EVERY
+# for the server-side row's).
+LAST_ACTIVE_EVERY = 60
+
+
 def init_app(app: Flask) -> None:
     @app.before_request
     def same_origin_only():
@@ -158,7 +163,8 @@ def init_app(app: Flask) -> None:
 
         if request.endpoint == "static":
             return None
-        session.permanent = True
+        if not session.permanent:
+            session.permanent = True  # setting it at all marks the cookie for rewriting
         now = datetime.now(UTC).timestamp()
         last = session.get("last_active")
         idle = app.permanent_session_lifetime.total_seconds()
@@ -169,7 +175,12 @@ def init_app(app: Flask) -> None:
             if request.path.startswith("/api/"):
                 abort(401)
             return redirect(url_for("accounts.login"))
-        session["last_active"] = now
+        if last is None or now - last >= LAST_ACTIVE_EVERY:
+            # At most once a minute, as the server-side session's last_seen_at: rewriting the
+            # signed cookie on every request was a twentieth of a one-change sync push. The
+            # cookie's expiry moves with it (SESSION_REFRESH_EACH_REQUEST is off), so an idle
+            # session ends between idle minus one minute and idle after its last request.
+            session["last_active"] = now
         return None
 
     @app.after_request

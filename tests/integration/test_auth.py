@@ -260,6 +260,24 @@ def test_idle_timeout_signs_out(app, as_user, person):
     assert worker.get("/returns").status_code == 302
 
 
+def _session_cookie_set(response) -> bool:
+    return any(c.startswith("homeward_session=") for c in response.headers.getlist("Set-Cookie"))
+
+
+def test_the_session_cookie_is_rewritten_once_a_minute_not_on_every_request(app, as_user, person):
+    worker = as_user(person)
+    worker.get("/returns")
+    # Within the minute: the signed cookie is left as it is (it was 5% of a sync push's work).
+    assert not _session_cookie_set(worker.get("/returns"))
+    with worker.client.session_transaction() as s:
+        s["last_active"] = time.time() - 61
+    # A minute on: rewritten, with the activity and so a fresh expiry, and still signed in.
+    response = worker.get("/returns")
+    assert response.status_code == 200 and _session_cookie_set(response)
+    with worker.client.session_transaction() as s:
+        assert time.time() - s["last_active"] < 5
+
+
 def test_sign_out_everywhere_ends_other_sessions(as_user, person):
     phone = as_user(person)
     laptop = as_user(person)
