@@ -22,7 +22,7 @@ import uuid
 from collections import Counter
 
 from harness import ROOT, app_env, cli, fresh_database, instance_folder, remove_tree
-from sync_push import mutations_for, seed
+from sync_push import answers_for, mutations_for, seed
 
 
 def main() -> None:
@@ -175,7 +175,8 @@ def profile_requests(env: dict[str, str], device, records: int, top: int, sort: 
                             "record_id": interview_id,
                             "op": "upsert",
                             "base_version": version,
-                            "payload": {"answers": {"why_details": f"note {n}"}, "submit": False},
+                            # What the phone sends: every answer so far (sync_load's too).
+                            "payload": {"answers": answers_for(n), "submit": False},
                         }
                     ],
                 }
@@ -240,7 +241,7 @@ def _second_changes(bodies: list[str]) -> list[str]:
         for mutation in data["mutations"]:
             mutation["mutation_id"] = str(uuid.uuid4())
             mutation["base_version"] += 1
-            mutation["payload"]["answers"]["why_details"] += " again"
+            mutation["payload"]["answers"]["feel_now"] += " Again."
         again.append(json.dumps(data))
     return again
 
