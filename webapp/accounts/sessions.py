@@ -49,8 +49,8 @@ def start(user: User, device_id: str) -> str:
     return token
 
 
-# Built once: every request runs it, and building a statement and its cache key anew each time
-# cost about a tenth of a one-change sync push's CPU (issue 14).
+# Built once: every request runs it, and building the statement and its cache key anew each
+# time was a third of this check's function calls (issue 14, bench/profile_push.py).
 _LOAD = (
     select(UserSession, User, Device)
     .join(User, User.id == UserSession.user_id)
