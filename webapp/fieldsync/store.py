@@ -33,6 +33,10 @@ _ANSWERED = select(SyncMutation).where(
     SyncMutation.mutation_id.in_(bindparam("ids", expanding=True))
 )
 _INSERT_ANSWERED = SyncMutation.__table__.insert()
+_NOTE_DELIVERED = {
+    "postgresql": postgresql_insert(SyncDelivery.__table__).on_conflict_do_nothing(),
+    "sqlite": sqlite_insert(SyncDelivery.__table__).on_conflict_do_nothing(),
+}
 
 
 def save_conflict(
@@ -211,9 +215,11 @@ class SqlStore:
             }
             for record_type, record_id in keys
         ]
-        dialect = db.session.get_bind().dialect.name
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        db.session.execute(insert(SyncDelivery).values(rows).on_conflict_do_nothing())
+        # The rows as parameters of one statement built once (executemany, which the driver
+        # sends in one go), not written into the statement: a 500-row VALUES list was compiled
+        # afresh for every page, and that was 43% of a fresh phone's 500-record pull.
+        conn = db.session.connection()
+        conn.execute(_NOTE_DELIVERED[conn.dialect.name], rows)
 
     def snapshot(self, actor: User, position, limit: int):
         """A page of a full copy of what `actor` may see, from what they may see (not from the
