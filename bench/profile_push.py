@@ -17,6 +17,7 @@ import io
 import json
 import pstats
 import re
+import sys
 import time
 import uuid
 from collections import Counter
@@ -265,8 +266,6 @@ PHASES = {
 
 
 def count_phases(send, bodies: list[str]) -> tuple[Counter, int]:
-    import sys
-
     codes: dict = {}
     counts: Counter = Counter()
     stack = ["request (Flask, Werkzeug, other)"]

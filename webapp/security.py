@@ -17,6 +17,7 @@ from flask import Flask, abort, flash, g, redirect, request, session, url_for
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
 
+from webapp.accounts.sessions import TOUCH_EVERY
 from webapp.audit import DEVICE_COOKIE
 
 CSP = "; ".join(
@@ -131,9 +132,8 @@ def roles_required(*roles: str) -> Callable[[Callable], Callable]:
     return decorator
 
 
-# How often the session cookie's last activity is rewritten (webapp.accounts.sessions.TOUCH_EVERY
-# for the server-side row's).
-LAST_ACTIVE_EVERY = 60
+# How often the session cookie's last activity is rewritten: as often as the server-side row's.
+LAST_ACTIVE_EVERY = TOUCH_EVERY.total_seconds()
 
 
 def init_app(app: Flask) -> None:

@@ -163,7 +163,6 @@ class SqlStore:
             "device_id": str(device_id),
             "fingerprint": stored.fingerprint,
             "result": result,
-            "received_at": utcnow(),
         }
 
     def save_mutation(self, actor: User, device_id, stored: StoredMutation) -> None:
