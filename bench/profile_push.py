@@ -265,7 +265,14 @@ PHASES = {
 }
 
 
-def count_phases(send, bodies: list[str]) -> tuple[Counter, int]:
+def _applied(answer) -> None:
+    if answer.status_code != 200 or answer.get_json()["results"][0]["status"] != "applied":
+        raise SystemExit(f"Expected applied, got {answer.status_code} {answer.data[:300]}")
+
+
+def count_phases(send, bodies: list, *, phases=PHASES, check=_applied) -> tuple[Counter, int]:
+    """Function calls made while `send(body)` runs for each body, by the innermost of `phases`
+    running at the call; `check` looks at each answer."""
     codes: dict = {}
     counts: Counter = Counter()
     stack = ["request (Flask, Werkzeug, other)"]
@@ -276,7 +283,7 @@ def count_phases(send, bodies: list[str]) -> tuple[Counter, int]:
             codes[code] = next(
                 (
                     name
-                    for (tail, fn), name in PHASES.items()
+                    for (tail, fn), name in phases.items()
                     if code.co_name == fn and path.endswith(tail)
                 ),
                 None,
@@ -301,22 +308,21 @@ def count_phases(send, bodies: list[str]) -> tuple[Counter, int]:
             answer = send(body)
         finally:
             sys.setprofile(None)
-        if answer.status_code != 200 or answer.get_json()["results"][0]["status"] != "applied":
-            raise SystemExit(f"Expected applied, got {answer.status_code} {answer.data[:300]}")
+        check(answer)
     return counts, len(bodies)
 
 
-def print_phases(counts: Counter, requests: int) -> None:
+def print_phases(counts: Counter, requests: int, per: str = "request") -> None:
     total = sum(counts.values())
     print(
-        f"Function calls a request by phase ({total / requests:,.0f} in all; each phase counts "
+        f"Function calls a {per} by phase ({total / requests:,.0f} in all; each phase counts "
         "its own calls, not those of a phase inside it):"
     )
     for name, n in counts.most_common():
         print(f"  {name:40} {n / requests:7,.0f}  {n / total:4.0%}")
 
 
-def print_by_package(stats: pstats.Stats, requests: int) -> None:
+def print_by_package(stats: pstats.Stats, requests: int, per: str = "request") -> None:
     """Each package's own time (tottime) a request, under the profiler: which library the time
     is spent in, whoever called it."""
     own: Counter = Counter()
@@ -332,7 +338,7 @@ def print_by_package(stats: pstats.Stats, requests: int) -> None:
             package = "stdlib"
         own[package.removesuffix(".py")] += tottime
     total = sum(own.values())
-    print(f"Own time a request under the profiler, by package ({total / requests * 1000:.2f} ms):")
+    print(f"Own time a {per} under the profiler, by package ({total / requests * 1000:.2f} ms):")
     for package, seconds in own.most_common(14):
         print(f"  {package:24} {seconds / requests * 1000:6.2f} ms  {seconds / total:4.0%}")
 

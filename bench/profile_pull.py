@@ -1,0 +1,217 @@
+"""Where a fresh phone's full pull spends its work: function calls by phase, and cProfile.
+
+pull_load.py measures pulls from outside, over HTTP, beside pushes; this makes the same requests
+in-process through the Flask test client (GET /api/v1/sync/pull?limit=200, then with the cursor
+while has_more, as static/js/sync/client.js does) for one worker with --records allocated
+interviews, answers and all, and prints:
+
+- the SQL statements a page sends, in order;
+- the function calls a full copy makes, by phase (the session, the page of ids, loading the
+  records, building their payloads, decrypting, noting the deliveries, the JSON answer, ...):
+  a count, the same on a busy machine as on a quiet one, so a change's effect shows in one run;
+- each package's own time and the top functions under cProfile.
+
+    .venv/bin/python bench/profile_pull.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_prof
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import logging
+import pstats
+import re
+import time
+
+from harness import ROOT, app_env, cli, fresh_database, instance_folder, remove_tree
+from profile_push import count_phases, print_by_package, print_phases
+from sync_push import PASSWORD, answers_for, seed
+
+PAGE = 200  # static/js/sync/client.js
+
+# Where a full pull's work goes: the innermost of these running when a function is called.
+PHASES = {
+    ("webapp/accounts/sessions.py", "load"): "session (cookie -> user, device)",
+    ("flask_limiter/_extension.py", "_check_request_limit"): "rate limit",
+    ("webapp/api/sync_views.py", "pull"): "view, cursor",
+    ("webapp/fieldsync/store.py", "horizon"): "log horizon",
+    ("webapp/interviews/sync.py", "visible_ids"): "page of ids",
+    ("webapp/interviews/sync.py", "prepare"): "load the records",
+    ("webapp/interviews/sync.py", "interview_payload"): "build the payload",
+    ("webapp/access.py", "interview_actions"): "payload: actions allowed",
+    ("webapp/access.py", "can_edit_interview"): "payload: editable",
+    ("webapp/sealed.py", "unseal"): "decrypt",
+    ("webapp/fieldsync/store.py", "_deliver"): "note the deliveries",
+    ("pydantic/main.py", "model_dump"): "answer: model_dump",
+    ("flask/json/provider.py", "response"): "answer: JSON",
+    ("sqlalchemy/orm/session.py", "commit"): "commit",
+    ("webapp/api/sync_views.py", "_note_sync"): "device's last sync",
+    ("flask/app.py", "finalize_request"): "after the view (cookie, headers, log)",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="scratch database, dropped and recreated (default: SQLite in a temp folder)",
+    )
+    parser.add_argument("--records", type=int, default=500, help="the phone's interviews")
+    parser.add_argument("--copies", type=int, default=3, help="full copies counted and profiled")
+    parser.add_argument("--top", type=int, default=25, help="functions to list")
+    parser.add_argument("--sort", choices=("cumulative", "tottime"), default="tottime")
+    args = parser.parse_args()
+    if not 1 <= args.records <= 5000:
+        parser.error("--records must be between 1 and 5000")
+
+    # The app's request log, not this bench's output.
+    logging.getLogger("homeward").setLevel(logging.WARNING)
+    instance = instance_folder()
+    try:
+        env = app_env(instance, fresh_database(args.database_url, instance))
+        cli(["init-db"], env)
+        [device] = seed(env, [args.records])
+        client = _signed_in(env, device)
+        _answer_them(client, device)
+        profile_pulls(client, args.records, args.copies, args.top, args.sort)
+    finally:
+        remove_tree(instance)
+
+
+def _signed_in(env: dict[str, str], device):
+    from webapp import create_app
+
+    app = create_app(environ=env)
+    client = app.test_client()
+    form = client.get("/sign-in").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form)[1]
+    signed = client.post(
+        "/sign-in", data={"email": device.email, "password": PASSWORD, "csrf_token": token}
+    )
+    if signed.status_code != 302:
+        raise SystemExit(f"Sign-in failed: HTTP {signed.status_code}")
+    client.csrf = client.get("/api/v1/session").get_json()["csrf_token"]
+    client.device_id = device.device_id
+    return client
+
+
+def _answer_them(client, device) -> None:
+    """Every interview answered as a phone would have (a pull then decrypts real content)."""
+    import json
+    import uuid
+
+    headers = {"Content-Type": "application/json", "X-CSRFToken": client.csrf}
+    queue = device.queue
+    for start in range(0, len(queue), 50):
+        mutations = [
+            {
+                "mutation_id": str(uuid.uuid4()),
+                "record_type": "interview",
+                "record_id": interview_id,
+                "op": "upsert",
+                "base_version": version,
+                "payload": {"answers": answers_for(start + n), "submit": False},
+            }
+            for n, (interview_id, version) in enumerate(queue[start : start + 50])
+        ]
+        body = json.dumps({"protocol": 1, "device_id": device.device_id, "mutations": mutations})
+        answer = client.post("/api/v1/sync/push", data=body, headers=headers)
+        if answer.status_code != 200:
+            raise SystemExit(f"Push failed: HTTP {answer.status_code} {answer.data[:300]}")
+
+
+def full_copy(client, records: int) -> list:
+    """A fresh phone's pull, page by page; the responses (each checked)."""
+    answers, cursor, received = [], None, 0
+    while True:
+        url = f"/api/v1/sync/pull?limit={PAGE}" + (f"&cursor={cursor}" if cursor else "")
+        answer = client.get(url)
+        if answer.status_code != 200:
+            raise SystemExit(f"Pull failed: HTTP {answer.status_code} {answer.data[:300]}")
+        body = answer.get_json()
+        received += len(body["changes"])
+        answers.append(answer)
+        if not body["has_more"]:
+            break
+        cursor = body["cursor"]
+    if received != records:
+        raise SystemExit(f"Expected {records} records, got {received}")
+    return answers
+
+
+def profile_pulls(client, records: int, copies: int, top: int, sort: str) -> None:
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    statements: list[str] = []
+
+    @event.listens_for(Engine, "before_cursor_execute")
+    def note(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split())[:160])
+
+    full_copy(client, records)  # warm every cache once
+    statements.clear()
+    collected = _gc_timer()
+    started, cpu_started = time.perf_counter(), time.process_time()
+    for _ in range(copies):
+        pages = len(full_copy(client, records))
+    seconds = (time.perf_counter() - started) / copies
+    cpu = (time.process_time() - cpu_started) / copies
+    gc_runs, gc_seconds = collected()
+    print(
+        f"A full copy of {records} records in {pages} pages of up to {PAGE}: {seconds:.3f} s, "
+        f"{cpu:.3f} s of CPU in this process ({cpu / records * 1000:.2f} ms a record); the "
+        f"garbage collector ran {gc_runs / copies:.0f} times a copy for "
+        f"{gc_seconds / copies * 1000:.1f} ms"
+    )
+    statements[:] = statements[: len(statements) // copies]
+    print(f"SQL statements a copy: {len(statements)}; the first page's, in order:")
+    first_page = statements[: len(statements) // pages + 1]
+    for n, statement in enumerate(first_page, 1):
+        print(f"  {n:2}. {statement}")
+
+    counts, _ = count_phases(
+        lambda _: full_copy(client, records), [None] * copies, phases=PHASES, check=lambda _: None
+    )
+    print_phases(counts, copies, per="copy")
+    print(f"  ({sum(counts.values()) / copies / records:,.0f} calls a record)")
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(copies):
+        full_copy(client, records)
+    profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    print_by_package(stats, copies, per="copy")
+    stats.sort_stats(sort)
+    stats.print_stats(top)
+    print(out.getvalue().replace(str(ROOT) + "/", ""))
+
+
+def _gc_timer():
+    """Count the garbage collector's runs and time from now; call the result to read them."""
+    import gc
+
+    runs, spent, began = [0], [0.0], [0.0]
+
+    def timer(phase, _info):
+        if phase == "start":
+            began[0] = time.perf_counter()
+        else:
+            runs[0] += 1
+            spent[0] += time.perf_counter() - began[0]
+
+    gc.callbacks.append(timer)
+
+    def read():
+        gc.callbacks.remove(timer)
+        return runs[0], spent[0]
+
+    return read
+
+
+if __name__ == "__main__":
+    main()
