@@ -29,6 +29,7 @@ from profile_push import count_phases, print_by_package, print_phases
 from sync_push import PASSWORD, answers_for, seed
 
 PAGE = 200  # static/js/sync/client.js
+LONG_RUN = 30  # full copies timed
 
 # Where a full pull's work goes: the innermost of these running when a function is called.
 PHASES = {
@@ -153,20 +154,28 @@ def profile_pulls(client, records: int, copies: int, top: int, sort: str) -> Non
 
     full_copy(client, records)  # warm every cache once
     statements.clear()
-    collected = _gc_timer()
-    started, cpu_started = time.perf_counter(), time.process_time()
-    for _ in range(copies):
-        pages = len(full_copy(client, records))
-    seconds = (time.perf_counter() - started) / copies
-    cpu = (time.process_time() - cpu_started) / copies
-    gc_runs, gc_seconds = collected()
-    print(
-        f"A full copy of {records} records in {pages} pages of up to {PAGE}: {seconds:.3f} s, "
-        f"{cpu:.3f} s of CPU in this process ({cpu / records * 1000:.2f} ms a record); the "
-        f"garbage collector ran {gc_runs / copies:.0f} times a copy for "
-        f"{gc_seconds / copies * 1000:.1f} ms"
-    )
-    statements[:] = statements[: len(statements) // copies]
+    # A long run first as the process stood, then with its heap frozen as `homeward serve`
+    # freezes its workers' (webapp.cli.freeze_heap): the collector's cost grows with the heap
+    # it walks, which a short run does not show.
+    for label in ("as it was", "heap frozen"):
+        if label == "heap frozen":
+            from webapp.cli import freeze_heap
+
+            freeze_heap()
+        collected = _gc_timer()
+        started, cpu_started = time.perf_counter(), time.process_time()
+        for _ in range(LONG_RUN):
+            pages = len(full_copy(client, records))
+        seconds = (time.perf_counter() - started) / LONG_RUN
+        cpu = (time.process_time() - cpu_started) / LONG_RUN
+        gc_runs, gc_seconds = collected()
+        print(
+            f"{LONG_RUN} full copies of {records} records, {label}: {seconds:.3f} s a copy "
+            f"({pages} pages of up to {PAGE}), {cpu * 1000:.0f} ms of CPU in this process "
+            f"({cpu / records * 1000:.2f} ms a record); the garbage collector ran "
+            f"{gc_runs / LONG_RUN:.0f} times a copy for {gc_seconds / LONG_RUN * 1000:.1f} ms"
+        )
+    statements[:] = statements[: len(statements) // (2 * LONG_RUN)]
     print(f"SQL statements a copy: {len(statements)}; the first page's, in order:")
     first_page = statements[: len(statements) // pages + 1]
     for n, statement in enumerate(first_page, 1):
