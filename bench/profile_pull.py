@@ -21,12 +21,11 @@ import cProfile
 import io
 import logging
 import pstats
-import re
 import time
 
 from harness import ROOT, app_env, cli, fresh_database, instance_folder, remove_tree
-from profile_push import count_phases, print_by_package, print_phases
-from sync_push import PASSWORD, answers_for, seed
+from profile_push import count_phases, print_by_package, print_phases, signed_in_client
+from sync_push import mutations_for, seed
 
 PAGE = 200  # static/js/sync/client.js
 LONG_RUN = 30  # full copies timed
@@ -84,40 +83,15 @@ def main() -> None:
 def _signed_in(env: dict[str, str], device):
     from webapp import create_app
 
-    app = create_app(environ=env)
-    client = app.test_client()
-    form = client.get("/sign-in").get_data(as_text=True)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form)[1]
-    signed = client.post(
-        "/sign-in", data={"email": device.email, "password": PASSWORD, "csrf_token": token}
-    )
-    if signed.status_code != 302:
-        raise SystemExit(f"Sign-in failed: HTTP {signed.status_code}")
+    client = signed_in_client(create_app(environ=env), device)
     client.csrf = client.get("/api/v1/session").get_json()["csrf_token"]
-    client.device_id = device.device_id
     return client
 
 
 def _answer_them(client, device) -> None:
     """Every interview answered as a phone would have (a pull then decrypts real content)."""
-    import json
-    import uuid
-
     headers = {"Content-Type": "application/json", "X-CSRFToken": client.csrf}
-    queue = device.queue
-    for start in range(0, len(queue), 50):
-        mutations = [
-            {
-                "mutation_id": str(uuid.uuid4()),
-                "record_type": "interview",
-                "record_id": interview_id,
-                "op": "upsert",
-                "base_version": version,
-                "payload": {"answers": answers_for(start + n), "submit": False},
-            }
-            for n, (interview_id, version) in enumerate(queue[start : start + 50])
-        ]
-        body = json.dumps({"protocol": 1, "device_id": device.device_id, "mutations": mutations})
+    for body in mutations_for(device):
         answer = client.post("/api/v1/sync/push", data=body, headers=headers)
         if answer.status_code != 200:
             raise SystemExit(f"Push failed: HTTP {answer.status_code} {answer.data[:300]}")

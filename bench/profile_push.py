@@ -23,7 +23,7 @@ import uuid
 from collections import Counter
 
 from harness import ROOT, app_env, cli, fresh_database, instance_folder, remove_tree
-from sync_push import answers_for, mutations_for, seed
+from sync_push import PASSWORD, answers_for, mutations_for, seed
 
 
 def main() -> None:
@@ -140,7 +140,6 @@ def profile_requests(env: dict[str, str], device, records: int, top: int, sort: 
     each change as it is made costs the server, request overhead included."""
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
-    from sync_push import PASSWORD
 
     from webapp import create_app
 
@@ -153,14 +152,7 @@ def profile_requests(env: dict[str, str], device, records: int, top: int, sort: 
         statements[statement.split(None, 1)[0].upper()] += 1
         last.append(" ".join(statement.split())[:160])
 
-    client = app.test_client()
-    form = client.get("/sign-in").get_data(as_text=True)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form)[1]
-    signed = client.post(
-        "/sign-in", data={"email": device.email, "password": PASSWORD, "csrf_token": token}
-    )
-    if signed.status_code != 302:
-        raise SystemExit(f"Sign-in failed: HTTP {signed.status_code}")
+    client = signed_in_client(app, device)
     csrf = client.get("/api/v1/session").get_json()["csrf_token"]
     single = []
     for n, (interview_id, version) in enumerate(device.queue[: 2 * records]):
@@ -232,6 +224,19 @@ def profile_requests(env: dict[str, str], device, records: int, top: int, sort: 
 
 
 COUNTED = 50
+
+
+def signed_in_client(app, device):
+    """The Flask test client signed in as the device's worker through the sign-in form."""
+    client = app.test_client()
+    form = client.get("/sign-in").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form)[1]
+    signed = client.post(
+        "/sign-in", data={"email": device.email, "password": PASSWORD, "csrf_token": token}
+    )
+    if signed.status_code != 302:
+        raise SystemExit(f"Sign-in failed: HTTP {signed.status_code}")
+    return client
 
 
 def _second_changes(bodies: list[str]) -> list[str]:
