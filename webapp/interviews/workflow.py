@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 
 
 class Status(StrEnum):
@@ -207,11 +208,21 @@ def allowed_actions(
     status: str, role: str, *, is_assignee: bool = False, forwarded: bool = False
 ) -> list[Action]:
     """The actions to offer this person now, in the order of TRANSITIONS."""
+    return list(_allowed_actions(str(status), str(role), bool(is_assignee), bool(forwarded)))
+
+
+@lru_cache(maxsize=256)  # bounded all the same: statuses x roles x 2 x 2 is well under
+def _allowed_actions(
+    status: str, role: str, is_assignee: bool, forwarded: bool
+) -> tuple[Action, ...]:
+    # Pure and asked for every interview a page or a phone's copy shows (a fresh phone's 500
+    # records asked it 500 times, each walking every transition): worked out once for each of
+    # the few dozen combinations there are.
     out = [a for a in TRANSITIONS if can(a, status, role, is_assignee=is_assignee)]
     if forwarded:
         # Recorded once; the service still accepts a correction sent deliberately.
         out = [a for a in out if a != Action.FORWARD_TO_POLICE]
-    return out
+    return tuple(out)
 
 
 def action_labels(actions: list[Action]) -> list[dict[str, str]]:
