@@ -10,6 +10,9 @@ scratch PostgreSQL database:
 (c) 50 phones at once, one interview per request;
 (d) 50 phones at once, batches of 50 (the field client's PUSH_BATCH);
 (f) 1 phone, batches of 50 (the issue's 500 records/s from one phone);
+(g) 50 phones, one per request, each sending a change every --paces seconds rather than the
+    moment the last is answered (an open loop, as people type: 100, 150 and 200 changes a
+    second offered by default), for the wait a change sees at a given load;
 (e) the database's raw INSERT ceiling in the same run, server stopped: 50-row transactions of
     rows sized like a pushed mutation, from 1 and from 50 connections.
 
@@ -29,6 +32,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import threading
 import time
 import uuid
@@ -62,6 +66,7 @@ from sync_push import (
 )
 
 PUSH_BATCH = 50  # static/js/sync/client.js
+G_WARM_UP = 3  # each phone's changes sent, untimed, before (g)
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/homeward_bench_sync_load"
 
 
@@ -147,8 +152,13 @@ def send(phone: Phone, url: str, body: bytes, tally: Tally) -> None:
         return
 
 
-def run_phones(phones: list[Phone], url: str, outboxes: dict[str, list[bytes]]) -> tuple:
-    """Every phone sends its outbox at the same moment (a barrier), one request after another."""
+def run_phones(
+    phones: list[Phone], url: str, outboxes: dict[str, list[bytes]], pace: float | None = None
+) -> tuple:
+    """Every phone sends its outbox at the same moment (a barrier), one request after another.
+    With `pace`, each phone sends a change every `pace` seconds instead (its first at a random
+    moment within the first `pace`, so the phones are not in step), still one at a time: a late
+    answer delays its next change, never stacks them."""
     tally = Tally()
     gate = threading.Barrier(len(phones) + 1, timeout=300)
     failures: list[BaseException] = []
@@ -158,7 +168,11 @@ def run_phones(phones: list[Phone], url: str, outboxes: dict[str, list[bytes]]) 
             # A new connection each: gunicorn closes keep-alive connections idle for 2 s.
             phone.http.close()
             gate.wait()
+            due = time.perf_counter() + (random.uniform(0, pace) if pace else 0)  # noqa: S311
             for body in outboxes[phone.email]:
+                if pace:
+                    time.sleep(max(0.0, due - time.perf_counter()))
+                    due += pace
                 send(phone, url, body, tally)
         except BaseException as exc:  # report it; never hang the bench on one thread
             gate.abort()
@@ -220,6 +234,8 @@ SCENARIOS = {
     "c": (50, "per_request_records", 1),
     "d": (50, "batch_records", PUSH_BATCH),
     "f": (1, "single_batch_records", PUSH_BATCH),
+    # 50 phones one change at a time, each at a set pace (--paces), not as fast as answered.
+    "g": (50, "paced_records", 1),
 }
 
 
@@ -232,8 +248,8 @@ def main() -> None:
     )
     parser.add_argument(
         "--scenarios",
-        default="a,b,c,d,f,e",
-        help="comma-separated, of a b c d e f (default all; e, the raw ceiling, runs last)",
+        default="a,b,c,d,f,g,e",
+        help="comma-separated, of a b c d e f g (default all; e, the raw ceiling, runs last)",
     )
     parser.add_argument(
         "--per-request-records",
@@ -252,12 +268,33 @@ def main() -> None:
     parser.add_argument(
         "--single-batch-records", type=int, default=200, help="the phone's interviews in f"
     )
+    parser.add_argument(
+        "--paces",
+        default="0.5,0.33,0.25",
+        help="g: seconds between one phone's changes, one run each (default 0.5,0.33,0.25: "
+        "50 phones offer 100, 150 and 200 changes a second)",
+    )
+    parser.add_argument(
+        "--paced-records", type=int, default=30, help="each phone's changes in g, for each pace"
+    )
     parser.add_argument("--keep-database", action="store_true")
     args = parser.parse_args()
     chosen = [s.strip() for s in args.scenarios.split(",") if s.strip()]
-    if not chosen or set(chosen) - {"a", "b", "c", "d", "e", "f"}:
-        parser.error("--scenarios takes a comma-separated list of a, b, c, d, e, f")
-    per_request = {"a": 150, "b": 15, "c": 7, "f": args.single_batch_records}
+    if not chosen or set(chosen) - {"a", "b", "c", "d", "e", "f", "g"}:
+        parser.error("--scenarios takes a comma-separated list of a, b, c, d, e, f, g")
+    try:
+        args.paces = [float(p) for p in args.paces.split(",") if p.strip()]
+    except ValueError:
+        parser.error("--paces takes seconds separated by commas, e.g. 0.5,0.25")
+    if not args.paces or min(args.paces) <= 0:
+        parser.error("--paces takes positive seconds")
+    per_request = {
+        "a": 150,
+        "b": 15,
+        "c": 7,
+        "f": args.single_batch_records,
+        "g": args.paced_records * len(args.paces) + G_WARM_UP,
+    }
     if args.per_request_records:
         per_request.update(dict.fromkeys("abc", args.per_request_records))
     need = {
@@ -339,18 +376,33 @@ def run(args, chosen, need, env, instance, database_url: str) -> None:
                 if name not in SCENARIOS:
                     continue
                 count, _, per = SCENARIOS[name]
-                records = need[name][1]
                 fleet = phones[:count]
-                outboxes = {p.email: bodies_for(p, records, per) for p in fleet}
-                mark = len(server.hits())
-                with cpu_meter(server.proc.pid, True) as used:
-                    elapsed, tally = run_phones(fleet, url, outboxes)
                 label = f"({name}) {count} phone{'s' if count > 1 else ''}, " + (
                     "one per request" if per == 1 else f"batches of {per}"
                 )
-                report(label, elapsed, tally, used, server.hits()[mark:])
-                # Let the server settle between scenarios (idle keep-alives, autovacuum).
-                time.sleep(2)
+                runs = [(None, need[name][1], label)]
+                if name == "g":
+                    # Warm first (the server's connections, statement caches): a short run
+                    # alone makes the first pace's p99 the cold start's.
+                    warm = {p.email: bodies_for(p, G_WARM_UP, per) for p in fleet}
+                    run_phones(fleet, url, warm)
+                    runs = [
+                        (
+                            pace,
+                            args.paced_records,
+                            f"(g) {count} phones, a change every {pace:g} s each "
+                            f"({count / pace:.0f}/s offered)",
+                        )
+                        for pace in args.paces
+                    ]
+                for pace, records, title in runs:
+                    outboxes = {p.email: bodies_for(p, records, per) for p in fleet}
+                    mark = len(server.hits())
+                    with cpu_meter(server.proc.pid, True) as used:
+                        elapsed, tally = run_phones(fleet, url, outboxes, pace)
+                    report(title, elapsed, tally, used, server.hits()[mark:])
+                    # Let the server settle between runs (idle keep-alives, autovacuum).
+                    time.sleep(2)
             failures = Counter(SERVER_FAILURE.findall(server.log.read_text(errors="replace")))
             if failures:
                 print(f"      server-side failures logged by the sync API: {dict(failures)}")
