@@ -22,7 +22,7 @@ once, when a 200 acknowledges it (applied or replayed). Printed per scenario: re
 per request, requests over the phone's 15 s timeout, 503s, server and PostgreSQL CPU per record
 (from /proc). Nothing is asserted.
 
-    .venv/bin/python bench/sync_load.py                      # every scenario, about 3 minutes
+    .venv/bin/python bench/sync_load.py                      # every scenario, about 4 minutes
     .venv/bin/python bench/sync_load.py --scenarios a,d,e    # a choice
 """
 
