@@ -24,7 +24,7 @@ def freeze_heap() -> int:
     A request that loads ORM objects leaves cycles (instance <-> state, parent <-> children) for
     the collector, and each full collection walked the whole heap, some 190,000 objects that live
     as long as the process: in a long run of fresh phones' full copies the collector took 27 of
-    117 ms of CPU a copy, 4 of 91 with the heap frozen (bench/profile_pull.py, `--copies 30`).
+    117 ms of CPU a copy, 4 of 91 with the heap frozen (bench/profile_pull.py, 30 copies).
     Frozen before gunicorn forks, the workers also keep sharing those pages with the master
     instead of copying them when a collection writes to the objects' headers (Python's gc docs).
     """
