@@ -5,7 +5,7 @@ in-process through the Flask test client (GET /api/v1/sync/pull?limit=200, then 
 while has_more, as static/js/sync/client.js does) for one worker with --records allocated
 interviews, answers and all, and prints:
 
-- the SQL statements a page sends, in order;
+- the SQL statements a full copy sends, in order;
 - the function calls a full copy makes, by phase (the session, the page of ids, loading the
   records, building their payloads, decrypting, noting the deliveries, the JSON answer, ...):
   a count, the same on a busy machine as on a quiet one, so a change's effect shows in one run;
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import io
 import logging
 import pstats
@@ -43,8 +44,7 @@ PHASES = {
     ("webapp/access.py", "can_edit_interview"): "payload: editable",
     ("webapp/sealed.py", "unseal"): "decrypt",
     ("webapp/fieldsync/store.py", "_deliver"): "note the deliveries",
-    ("pydantic/main.py", "model_dump"): "answer: model_dump",
-    ("flask/json/provider.py", "response"): "answer: JSON",
+    ("webapp/api/sync_views.py", "_answer"): "answer: JSON",
     ("sqlalchemy/orm/session.py", "commit"): "commit",
     ("webapp/api/sync_views.py", "_note_sync"): "device's last sync",
     ("flask/app.py", "finalize_request"): "after the view (cookie, headers, log)",
@@ -97,9 +97,9 @@ def _answer_them(client, device) -> None:
             raise SystemExit(f"Push failed: HTTP {answer.status_code} {answer.data[:300]}")
 
 
-def full_copy(client, records: int) -> list:
-    """A fresh phone's pull, page by page; the responses (each checked)."""
-    answers, cursor, received = [], None, 0
+def full_copy(client, records: int) -> int:
+    """A fresh phone's pull, page by page, each answer checked; the pages it took."""
+    pages, cursor, received = 0, None, 0
     while True:
         url = f"/api/v1/sync/pull?limit={PAGE}" + (f"&cursor={cursor}" if cursor else "")
         answer = client.get(url)
@@ -107,53 +107,56 @@ def full_copy(client, records: int) -> list:
             raise SystemExit(f"Pull failed: HTTP {answer.status_code} {answer.data[:300]}")
         body = answer.get_json()
         received += len(body["changes"])
-        answers.append(answer)
+        pages += 1
         if not body["has_more"]:
             break
         cursor = body["cursor"]
     if received != records:
         raise SystemExit(f"Expected {records} records, got {received}")
-    return answers
+    return pages
 
 
 def profile_pulls(client, records: int, copies: int, top: int, sort: str) -> None:
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
+    from webapp.cli import freeze_heap
+
+    full_copy(client, records)  # warm every cache once
     statements: list[str] = []
 
-    @event.listens_for(Engine, "before_cursor_execute")
     def note(conn, cursor, statement, parameters, context, executemany):
         statements.append(" ".join(statement.split())[:160])
 
-    full_copy(client, records)  # warm every cache once
-    statements.clear()
-    # A long run first as the process stood, then with its heap frozen as `homeward serve`
-    # freezes its workers' (webapp.cli.freeze_heap): the collector's cost grows with the heap
-    # it walks, which a short run does not show.
+    event.listen(Engine, "before_cursor_execute", note)
+    pages = full_copy(client, records)
+    event.remove(Engine, "before_cursor_execute", note)
+    print(
+        f"A full copy of {records} records: {pages} pages of up to {PAGE}, "
+        f"{len(statements)} SQL statements, in order:"
+    )
+    for n, statement in enumerate(statements, 1):
+        print(f"  {n:2}. {statement}")
+
+    # A long run as the process stood, then with its heap frozen as `homeward serve` freezes its
+    # workers' (webapp.cli.freeze_heap): the collector's cost grows with the heap it walks,
+    # which a short run does not show.
     for label in ("as it was", "heap frozen"):
         if label == "heap frozen":
-            from webapp.cli import freeze_heap
-
             freeze_heap()
         collected = _gc_timer()
         started, cpu_started = time.perf_counter(), time.process_time()
         for _ in range(LONG_RUN):
-            pages = len(full_copy(client, records))
+            full_copy(client, records)
         seconds = (time.perf_counter() - started) / LONG_RUN
         cpu = (time.process_time() - cpu_started) / LONG_RUN
         gc_runs, gc_seconds = collected()
         print(
-            f"{LONG_RUN} full copies of {records} records, {label}: {seconds:.3f} s a copy "
-            f"({pages} pages of up to {PAGE}), {cpu * 1000:.0f} ms of CPU in this process "
-            f"({cpu / records * 1000:.2f} ms a record); the garbage collector ran "
-            f"{gc_runs / LONG_RUN:.0f} times a copy for {gc_seconds / LONG_RUN * 1000:.1f} ms"
+            f"{LONG_RUN} full copies, {label}: {seconds:.3f} s a copy, {cpu * 1000:.0f} ms of "
+            f"CPU in this process ({cpu / records * 1000:.2f} ms a record); the garbage "
+            f"collector ran {gc_runs / LONG_RUN:.0f} times a copy for "
+            f"{gc_seconds / LONG_RUN * 1000:.1f} ms"
         )
-    statements[:] = statements[: len(statements) // (2 * LONG_RUN)]
-    print(f"SQL statements a copy: {len(statements)}; the first page's, in order:")
-    first_page = statements[: len(statements) // pages + 1]
-    for n, statement in enumerate(first_page, 1):
-        print(f"  {n:2}. {statement}")
 
     counts, _ = count_phases(
         lambda _: full_copy(client, records), [None] * copies, phases=PHASES, check=lambda _: None
@@ -176,8 +179,6 @@ def profile_pulls(client, records: int, copies: int, top: int, sort: str) -> Non
 
 def _gc_timer():
     """Count the garbage collector's runs and time from now; call the result to read them."""
-    import gc
-
     runs, spent, began = [0], [0.0], [0.0]
 
     def timer(phase, _info):

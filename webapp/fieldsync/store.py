@@ -206,13 +206,13 @@ class SqlStore:
         already is left as it is)."""
         if not keys:
             return
-        by_type: dict[str, list[str]] = {}
-        for record_type, record_id in keys:
-            by_type.setdefault(record_type, []).append(record_id)
         conn = db.session.connection()
         if conn.dialect.name == "postgresql":
             # The ids as one array parameter: a fresh phone's page notes up to 500, and as 500
             # parameter sets (executemany) psycopg's per-row work was 7% of a full copy's time.
+            by_type: dict[str, list[str]] = {}
+            for record_type, record_id in keys:
+                by_type.setdefault(record_type, []).append(record_id)
             for record_type, ids in by_type.items():
                 conn.execute(
                     _NOTE_DELIVERED_PG,
