@@ -19,13 +19,11 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
-import io
 import logging
-import pstats
 import time
 
-from harness import ROOT, app_env, cli, fresh_database, instance_folder, remove_tree
-from profile_push import count_phases, print_by_package, print_phases, signed_in_client
+from harness import app_env, cli, fresh_database, instance_folder, remove_tree
+from profile_push import count_phases, print_phases, print_profile, signed_in_client
 from sync_push import mutations_for, seed
 
 PAGE = 200  # static/js/sync/client.js
@@ -169,12 +167,7 @@ def profile_pulls(client, records: int, copies: int, top: int, sort: str) -> Non
     for _ in range(copies):
         full_copy(client, records)
     profiler.disable()
-    out = io.StringIO()
-    stats = pstats.Stats(profiler, stream=out)
-    print_by_package(stats, copies, per="copy")
-    stats.sort_stats(sort)
-    stats.print_stats(top)
-    print(out.getvalue().replace(str(ROOT) + "/", ""))
+    print_profile(profiler, copies, sort, top, per="copy")
 
 
 def _gc_timer():

@@ -215,12 +215,7 @@ def profile_requests(env: dict[str, str], device, records: int, top: int, sort: 
     for n, statement in enumerate(last_request, 1):
         print(f"  {n:2}. {statement}")
     print_phases(phase_counts, counted)
-    out = io.StringIO()
-    stats = pstats.Stats(profiler, stream=out)
-    print_by_package(stats, records)
-    stats.sort_stats(sort)
-    stats.print_stats(top)
-    print(out.getvalue().replace(str(ROOT) + "/", ""))
+    print_profile(profiler, records, sort, top)
 
 
 COUNTED = 50
@@ -325,6 +320,18 @@ def print_phases(counts: Counter, requests: int, per: str = "request") -> None:
     )
     for name, n in counts.most_common():
         print(f"  {name:40} {n / requests:7,.0f}  {n / total:4.0%}")
+
+
+def print_profile(
+    profiler: cProfile.Profile, runs: int, sort: str, top: int, per: str = "request"
+) -> None:
+    """Each package's own time a run, then the `top` functions by `sort`, paths shortened."""
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    print_by_package(stats, runs, per)
+    stats.sort_stats(sort)
+    stats.print_stats(top)
+    print(out.getvalue().replace(str(ROOT) + "/", ""))
 
 
 def print_by_package(stats: pstats.Stats, requests: int, per: str = "request") -> None:
