@@ -8,6 +8,7 @@ touch the `test` database the test suite uses, and only talk to 127.0.0.1.
 
 from __future__ import annotations
 
+import http.client
 import math
 import os
 import re
@@ -258,6 +259,54 @@ def _second_factor(http: requests.Session, base_url: str, email: str, step: str)
     )
     if answer.status_code not in (200, 302):
         raise SystemExit(f"Second factor for {email} failed: HTTP {answer.status_code}")
+
+
+class Wire:
+    """A signed-in phone's one keep-alive connection, for the load benches' timed requests.
+
+    `requests` spends about 1-2 ms of CPU a request building it (cookie jar, hooks, adapters,
+    URL parsing): in a bench whose client shares the server's two cores, that is CPU taken from
+    the server being measured. This sends the same request (the session's cookies, the headers
+    given) on a plain `http.client` connection, keeps the cookies the server sets, and opens a
+    new connection when the server has closed the old one (raising WireReset: the request may
+    not have been read, and the caller sends it again, as Chromium does on a reused connection).
+    """
+
+    def __init__(self, base_url: str, http: requests.Session):
+        parts = urlsplit(base_url)
+        self._host, self._port = parts.hostname or "127.0.0.1", parts.port or 80
+        self._cookies = {c.name: c.value for c in http.cookies}
+        self._conn: http.client.HTTPConnection | None = None
+
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
+    ) -> tuple[int, http.client.HTTPMessage, bytes]:
+        if self._conn is None:
+            self._conn = http.client.HTTPConnection(self._host, self._port, timeout=120)
+        sent = dict(headers or {})
+        sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self._cookies.items())
+        try:
+            self._conn.request(method, path, body=body, headers=sent)
+            answer = self._conn.getresponse()
+            data = answer.read()
+        except (http.client.HTTPException, ConnectionError) as exc:
+            self.close()
+            raise WireReset from exc
+        for cookie in answer.headers.get_all("Set-Cookie") or ():
+            name, _, rest = cookie.partition("=")
+            self._cookies[name.strip()] = rest.split(";", 1)[0]
+        if answer.will_close:
+            self.close()
+        return answer.status, answer.headers, data
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+class WireReset(Exception):
+    """The connection was closed under a request: send it again."""
 
 
 def percentile(values: list[float], pct: float) -> float:

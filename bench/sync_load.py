@@ -39,9 +39,13 @@ import uuid
 from collections import Counter
 from contextlib import suppress
 from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from harness import (
+    Wire,
+    WireReset,
     app_env,
     bulk_allocated_interviews,
     cli,
@@ -76,7 +80,8 @@ class Phone:
 
     email: str
     interviews: list[tuple[str, int]]  # (id, version) allocated to it, used up scenario by scenario
-    http: requests.Session | None = None
+    http: requests.Session | None = None  # signs in; the timed client with --client requests
+    wire: Wire | None = None  # the timed client by default
     csrf: str = ""
     device_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
@@ -118,6 +123,17 @@ def bodies_for(phone: Phone, count: int, per_request: int) -> list[bytes]:
     return bodies
 
 
+def _post(phone: Phone, url: str, body: bytes, headers: dict) -> tuple[int, Any, bytes]:
+    """(status, headers, body) of one POST; WireReset if the connection was closed under it."""
+    if phone.wire is not None:
+        return phone.wire.request("POST", urlsplit(url).path, body, headers)
+    try:
+        answer = phone.http.post(url, data=body, headers=headers, timeout=120)
+    except requests.ConnectionError as exc:
+        raise WireReset from exc
+    return answer.status_code, answer.headers, answer.content
+
+
 def send(phone: Phone, url: str, body: bytes, tally: Tally) -> None:
     """One request until it is answered, as the phone does: a 503 waits Retry-After and sends the
     same body (same mutation ids, so a record is never counted twice); a reset connection is
@@ -127,14 +143,14 @@ def send(phone: Phone, url: str, body: bytes, tally: Tally) -> None:
     while True:
         started = time.perf_counter()
         try:
-            answer = phone.http.post(url, data=body, headers=headers, timeout=120)
-        except requests.ConnectionError:
+            status, answer_headers, content = _post(phone, url, body, headers)
+        except WireReset:
             with tally.lock:
                 tally.resets += 1
             continue
         took = time.perf_counter() - started
-        if answer.status_code == 503:
-            wait = float(answer.headers.get("Retry-After", "1"))
+        if status == 503:
+            wait = float(answer_headers.get("Retry-After", "1"))
             with tally.lock:
                 tally.latencies.append(took)
                 tally.busy += 1
@@ -143,17 +159,21 @@ def send(phone: Phone, url: str, body: bytes, tally: Tally) -> None:
             continue
         with tally.lock:
             tally.latencies.append(took)
-            if answer.status_code == 200:
+            if status == 200:
                 tally.to_ack.append(time.perf_counter() - first)
-                tally.statuses.update(r["status"] for r in answer.json()["results"])
+                tally.statuses.update(r["status"] for r in json.loads(content)["results"])
             else:
                 count = len(json.loads(body)["mutations"])
-                tally.statuses[f"HTTP {answer.status_code}"] += count
+                tally.statuses[f"HTTP {status}"] += count
         return
 
 
 def run_phones(
-    phones: list[Phone], url: str, outboxes: dict[str, list[bytes]], pace: float | None = None
+    phones: list[Phone],
+    url: str,
+    outboxes: dict[str, list[bytes]],
+    pace: float | None = None,
+    client: str = "wire",
 ) -> tuple:
     """Every phone sends its outbox at the same moment (a barrier), one request after another.
     With `pace`, each phone sends a change every `pace` seconds instead (its first at a random
@@ -167,6 +187,9 @@ def run_phones(
         try:
             # A new connection each: gunicorn closes keep-alive connections idle for 2 s.
             phone.http.close()
+            if phone.wire is not None:
+                phone.wire.close()
+            phone.wire = Wire(url, phone.http) if client == "wire" else None
             gate.wait()
             due = time.perf_counter() + (random.uniform(0, pace) if pace else 0)  # noqa: S311
             for body in outboxes[phone.email]:
@@ -277,6 +300,13 @@ def main() -> None:
     parser.add_argument(
         "--paced-records", type=int, default=30, help="each phone's changes in g, for each pace"
     )
+    parser.add_argument(
+        "--client",
+        choices=("wire", "requests"),
+        default="wire",
+        help="the phones' timed HTTP client: a plain keep-alive http.client connection (default, "
+        "about a quarter of the CPU a request) or requests, which this bench used before",
+    )
     parser.add_argument("--keep-database", action="store_true")
     args = parser.parse_args()
     chosen = [s.strip() for s in args.scenarios.split(",") if s.strip()]
@@ -385,7 +415,7 @@ def run(args, chosen, need, env, instance, database_url: str) -> None:
                     # Warm first (the server's connections, statement caches): a short run
                     # alone makes the first pace's p99 the cold start's.
                     warm = {p.email: bodies_for(p, G_WARM_UP, per) for p in fleet}
-                    run_phones(fleet, url, warm)
+                    run_phones(fleet, url, warm, client=args.client)
                     runs = [
                         (
                             pace,
@@ -399,7 +429,7 @@ def run(args, chosen, need, env, instance, database_url: str) -> None:
                     outboxes = {p.email: bodies_for(p, records, per) for p in fleet}
                     mark = len(server.hits())
                     with cpu_meter(server.proc.pid, True) as used:
-                        elapsed, tally = run_phones(fleet, url, outboxes, pace)
+                        elapsed, tally = run_phones(fleet, url, outboxes, pace, args.client)
                     report(title, elapsed, tally, used, server.hits()[mark:])
                     # Let the server settle between runs (idle keep-alives, autovacuum).
                     time.sleep(2)
