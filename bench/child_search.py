@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
 import statistics
 import time
@@ -30,7 +29,7 @@ from harness import (
     drop_database,
     fresh_database,
     instance_folder,
-    load_average,
+    machine,
     remove_tree,
 )
 from sqlalchemy import insert, text
@@ -185,7 +184,7 @@ def main() -> None:
     url = None if args.database_url == "sqlite" else args.database_url
     print(
         f"Homeward child search benchmark: {'SQLite' if url is None else 'PostgreSQL'}, "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, load average {load_average()}"
+        + machine()
     )
     instance = instance_folder()
     try:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
 import statistics
 import time
@@ -34,7 +33,7 @@ from harness import (
     drop_database,
     fresh_database,
     instance_folder,
-    load_average,
+    machine,
     remove_tree,
     serve,
     sign_in,
@@ -295,10 +294,7 @@ def main() -> None:
     parser.add_argument("--children", type=int, default=30_000)
     parser.add_argument("--database-url", default=DEFAULT_POSTGRES_URL)
     args = parser.parse_args()
-    print(
-        f"Homeward figures benchmark: PostgreSQL, {os.cpu_count()} CPUs, Python "
-        f"{platform.python_version()}, load average {load_average()}"
-    )
+    print(f"Homeward figures benchmark: PostgreSQL, {machine()}")
     instance = instance_folder()
     try:
         database_url = fresh_database(args.database_url, instance)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import math
 import os
+import platform
 import re
 import shutil
 import socket
@@ -382,6 +383,42 @@ def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
 
 def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def reference_ms(rounds: int = 9) -> float:
+    """This machine's speed at plain Python, in ms (lower is faster): the best of `rounds` runs
+    of a fixed loop of calls, attribute and dict work, like a request's. The machines sessions
+    get differ (the same code's figures have moved 2.5x between two days), so a figure is
+    compared with another only beside this one; the best run, so that what else the machine
+    was doing at that instant counts as little as it can."""
+
+    class Row:
+        __slots__ = ("key", "value")
+
+        def __init__(self, key: int, value: int):
+            self.key, self.value = key, value
+
+    def step(seen: dict, k: int) -> int:
+        row = Row(k % 97, k)
+        seen[row.key] = seen.get(row.key, 0) + row.value
+        return row.key
+
+    best = math.inf
+    for _ in range(rounds):
+        seen: dict[int, int] = {}
+        started = time.process_time()
+        for k in range(200_000):
+            step(seen, k)
+        best = min(best, time.process_time() - started)
+    return best * 1000
+
+
+def machine() -> str:
+    """The line every bench prints about where it ran."""
+    return (
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, reference loop "
+        f"{reference_ms():.0f} ms (bench/harness.reference_ms), load average {load_average()}"
+    )
 
 
 # --- added for issue 14's field-scale benches (sync_load.py, pull_load.py) ---------------------

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import os
 import statistics
 import sys
 import time
@@ -41,7 +40,7 @@ from harness import (
     cli,
     fresh_database,
     instance_folder,
-    load_average,
+    machine,
     remove_tree,
     serve,
 )
@@ -358,10 +357,7 @@ def main() -> None:
 
 
 def run(args, server: Server, relay: CountingRelay, profile: Path) -> None:
-    print(
-        f"Homeward offline start benchmark: Chromium headless at 390x844, {os.cpu_count()} CPUs, "
-        f"load average {load_average()}"
-    )
+    print(f"Homeward offline start benchmark: Chromium headless at 390x844, {machine()}")
     with sync_playwright() as playwright:
         context, page = launch(playwright, profile, relay)
         print(f"  browser: {page.evaluate('navigator.userAgent')}")

@@ -22,7 +22,7 @@ import gc
 import logging
 import time
 
-from harness import app_env, cli, fresh_database, instance_folder, remove_tree
+from harness import app_env, cli, fresh_database, instance_folder, machine, remove_tree
 from profile_push import count_phases, print_phases, print_profile, signed_in_client
 from sync_push import mutations_for, seed
 
@@ -66,6 +66,7 @@ def main() -> None:
 
     # The app's request log, not this bench's output.
     logging.getLogger("homeward").setLevel(logging.WARNING)
+    print(f"Machine: {machine()}")
     instance = instance_folder()
     try:
         env = app_env(instance, fresh_database(args.database_url, instance))

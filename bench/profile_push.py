@@ -22,7 +22,7 @@ import time
 import uuid
 from collections import Counter
 
-from harness import ROOT, app_env, cli, fresh_database, instance_folder, remove_tree
+from harness import ROOT, app_env, cli, fresh_database, instance_folder, machine, remove_tree
 from sync_push import PASSWORD, answers_for, mutations_for, seed
 
 
@@ -51,6 +51,7 @@ def main() -> None:
     if not 1 <= args.records <= 5000:
         parser.error("--records must be between 1 and 5000")
 
+    print(f"Machine: {machine()}")
     instance = instance_folder()
     try:
         env = app_env(instance, fresh_database(args.database_url, instance))

@@ -23,8 +23,6 @@ Only 127.0.0.1 is contacted.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import random
 import subprocess
 import sys
@@ -38,6 +36,7 @@ from harness import (
     fresh_database,
     instance_folder,
     load_average,
+    machine,
     remove_tree,
 )
 
@@ -163,10 +162,7 @@ def main() -> None:
     args = parser.parse_args()
     if not all(1 <= s <= 50_000 for s in args.sizes) or len(args.sizes) > 4:
         parser.error("--sizes: at most 4 sizes of 1 to 50000 pupils")
-    print(
-        f"Homeward pupil import benchmark: {os.cpu_count()} CPUs, Python "
-        f"{platform.python_version()}, load average {load_average()}"
-    )
+    print(f"Homeward pupil import benchmark: {machine()}")
     for name in args.databases:
         for row in run_database(None if name == "sqlite" else args.database_url, args.sizes):
             print(row)

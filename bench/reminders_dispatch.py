@@ -27,8 +27,6 @@ and dropped here (never the test suite's `test`); only 127.0.0.1 is contacted.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -46,6 +44,7 @@ from harness import (
     fresh_database,
     instance_folder,
     load_average,
+    machine,
     percentile,
     remove_tree,
 )
@@ -346,8 +345,7 @@ def main() -> None:
         print(
             f"Homeward reminder dispatch benchmark: {args.reminders} reminders due at once, "
             f"{args.users} people x 1 browser, batch {args.batch_size}, {args.threads} threads "
-            f"per dispatcher; PostgreSQL {version}, {os.cpu_count()} CPUs, "
-            f"Python {platform.python_version()}, load average {load_average()}"
+            f"per dispatcher; PostgreSQL {version}, {machine()}"
         )
         with fake_push_service() as service:
             people = seed_people(engine, service, public_key, args.users)

@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import threading
 import time
@@ -53,6 +52,7 @@ from harness import (
     fresh_database,
     instance_folder,
     load_average,
+    machine,
     percentile,
     remove_tree,
     serve_as_configured,
@@ -382,9 +382,8 @@ def run(args, chosen, need, env, instance, database_url: str) -> None:
         version = conn.exec_driver_sql("SHOW server_version").scalar()
     engine.dispose()
     print(
-        f"Homeward sync load (issue 14): PostgreSQL {version}, {os.cpu_count()} CPUs, Python "
-        f"{platform.python_version()}, `homeward serve {args.serve_args or '(its defaults)'}`,"
-        f" load average {load_average()}"
+        f"Homeward sync load (issue 14): PostgreSQL {version}, "
+        f"`homeward serve {args.serve_args or '(its defaults)'}`, {machine()}"
     )
     began = time.perf_counter()
     cli(["init-db"], env)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import secrets
 import threading
@@ -46,7 +45,7 @@ from harness import (
     cpu_used,
     fresh_database,
     instance_folder,
-    load_average,
+    machine,
     percentile,
     postgres_pids,
     process_tree,
@@ -515,9 +514,8 @@ def run(args, env: dict[str, str], instance, database_url: str, workers: int) ->
         else:
             db_version = "SQLite " + conn.exec_driver_sql("select sqlite_version()").scalar()
     print(
-        f"Homeward sync push benchmark: {db_version}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}, server {workers} worker(s) x "
-        f"{args.server_threads} threads, load average {load_average()}"
+        f"Homeward sync push benchmark: {db_version}, server {workers} worker(s) x "
+        f"{args.server_threads} threads, {machine()}"
     )
 
     began = time.perf_counter()
