@@ -14,8 +14,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
 from tests import factories
+from webapp import sealed
 from webapp.accounts.models import Role
 from webapp.audit import AuditEvent
 from webapp.episodes.models import FOUND_PLACE_LABELS, Episode, EpisodeStatus
@@ -431,6 +433,39 @@ def test_factors_follow_the_sealed_answers_and_are_counted(app, la):
     assert factor_rows() == rows
     assert factors.backfill() == with_content  # idempotent
     assert factor_rows() == rows
+
+
+def test_a_flush_that_failed_writes_none_of_its_factors_later(app, la):
+    """A flush's factor rows are written at its end: one that fails part-way must leave none of
+    them to be written by the next flush, after the rollback undid the answers they came from."""
+    authority = la["authority"]
+    worker = factories.worker(authority)
+    first, second, third = (
+        _interview(c, ep(c, utc(2026, 4, 3, 9)), worker_=worker)
+        for c in (factories.child(authority) for _ in range(3))
+    )
+    db.session.commit()
+    interviews.save_section(worker, second, _why(), {"reasons": ["home"]})
+
+    def codes(interview):
+        return set(
+            db.session.scalars(
+                select(InterviewFactor.code).where(InterviewFactor.interview_id == interview.id)
+            )
+        )
+
+    # The first interview's reasons, and in the same flush the second's return linked to it
+    # too (a return belongs to one interview): the interviews' UPDATE (and the listener) runs,
+    # then the link's INSERT fails the flush.
+    first.episodes.append(second.episodes[0])  # loaded first: a load flushes what is pending
+    first.content_enc = sealed.seal({"reasons": ["bored"]}, "interview", first.id, "content")
+    with pytest.raises(IntegrityError):
+        db.session.flush()
+    db.session.rollback()
+    interviews.save_section(worker, third, _why(), {"why_details": "no reasons"})
+    assert codes(first) == set()
+    assert codes(second) == {"home"}
+    assert codes(third) == set()
 
 
 # ---------------------------------------------------------------- filters
