@@ -131,6 +131,7 @@ def profile(env: dict[str, str], device, records: int, top: int, sort: str) -> N
     print(f"SQL statements a mutation: {sum(sent.values()) / records:.1f} ({per})")
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
+    print_by_package(stats, records, "mutation")
     stats.sort_stats(sort)
     stats.print_stats(re.escape(str(ROOT)) + r"/(webapp|sync)/", top)
     print(out.getvalue().replace(str(ROOT) + "/", ""))
