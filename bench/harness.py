@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -153,41 +153,14 @@ class Server:
         ]
 
 
-@contextmanager
-def serve(env: dict[str, str], instance: Path, workers: int, threads: int) -> Iterator[Server]:
-    """`homeward serve` (gunicorn, gthread workers) on a free port until the block ends."""
-    port = free_port()
-    log_path = instance / "server.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(  # noqa: S603  (our own CLI, fixed arguments)
-            [
-                sys.executable,
-                "-m",
-                "webapp.cli",
-                "serve",
-                "--port",
-                str(port),
-                "--workers",
-                str(workers),
-                "--threads",
-                str(threads),
-            ],
-            env=env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        server = Server(f"http://127.0.0.1:{port}", log_path, proc)
-        try:
-            _wait_until_up(server)
-            yield server
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+def serve(
+    env: dict[str, str], instance: Path, workers: int, threads: int
+) -> AbstractContextManager[Server]:
+    """`homeward serve` (gunicorn, gthread workers) on a free port until the block ends, with
+    the workers and threads given."""
+    return serve_as_configured(
+        env, instance, ["--workers", str(workers), "--threads", str(threads)]
+    )
 
 
 def _wait_until_up(server: Server) -> None:
