@@ -5,8 +5,8 @@ of one answer, "reasons" (the Why did you go? checkboxes, WHY_REASONS), are copi
 interview_factors: one row per interview and code, never free text, never another answer. The
 copy follows the sealed content whichever way it changed (a web form's autosave, a phone's sync
 push, the demo loader, a test factory): mapper listeners note the rows of each interview whose
-content_enc changed, and the flush writes them all at its end, in the same transaction. `homeward oversight
-backfill-factors` fills the table for interviews saved before it existed.
+content_enc changed, and the flush writes them all at its end, in the same transaction.
+`homeward oversight backfill-factors` fills the table for interviews saved before it existed.
 
 Why the codes may be in clear (docs/DESIGN.md, "Figures"): like an episode's police category,
 a code from a fixed list of ten says which box was ticked, not what the child said; the words
