@@ -30,7 +30,7 @@ RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/homeward --she
     && install -d -o homeward -g homeward -m 700 /var/lib/homeward
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY webapp webapp
 COPY sync sync
 COPY templates templates
@@ -38,7 +38,8 @@ COPY --from=assets /src/static static
 COPY scripts/docker-entrypoint.sh scripts/docker-entrypoint.sh
 # Editable: the app finds templates/ and static/ beside its package (webapp/__init__.py).
 # redis: the sign-in allowance shared by several servers (HOMEWARD_RATELIMIT_STORAGE_URI).
-RUN pip install -e . "redis>=5" && chmod 755 scripts/docker-entrypoint.sh
+# constraints.txt: the versions the tests passed with (make lock).
+RUN pip install -c constraints.txt -e . "redis>=5" && chmod 755 scripts/docker-entrypoint.sh
 
 USER homeward
 EXPOSE 5000

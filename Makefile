@@ -1,6 +1,6 @@
 # Homeward: `make run` and `make test` set up everything they need on a fresh machine.
-# Stamps make the second run fast: Python deps reinstall when pyproject.toml changes, npm deps
-# when the lock changes, assets when their sources change.
+# Stamps make the second run fast: Python deps reinstall when pyproject.toml or its lock
+# (constraints.txt) changes, npm deps when theirs changes, assets when their sources change.
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -9,15 +9,28 @@ BIN := $(VENV)/bin
 export HOMEWARD_INSTANCE_PATH ?= $(CURDIR)/instance
 PYTEST_ARGS ?=
 
-.PHONY: system-deps run test test-unit test-integration test-e2e lint js-lint js-test assets setup bench clean fuzz security
+.PHONY: lock system-deps run test test-unit test-integration test-e2e lint js-lint js-test assets setup bench clean fuzz security
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# Exactly the versions the tests last passed with (constraints.txt), as package-lock.json does
+# for npm: a fresh clone in CI never meets a release nobody has tested. `make lock` moves them.
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
+
+# Resolve pyproject.toml afresh (the newest releases its ranges allow) in a scratch virtualenv and
+# write them to constraints.txt; then `make test` to see that they pass before committing it.
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet -e '.[test]'
+	{ echo "# Written by \`make lock\` on $$(date -u +%F) from pyproject.toml; installed with pip -c."; \
+	  .lock-venv/bin/python -m pip freeze --exclude-editable; } > constraints.txt
+	rm -rf .lock-venv
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
