@@ -277,7 +277,7 @@ def test_each_kind_is_closed_by_its_owner_where_it_is_listed(chromium, kinds_ser
 
 
 def _record(page, ids, episode_id, case: Case):
-    sign_in(page, case.owner)
+    sign_in(page, case.owner, reuse=True)  # the manager's own browser, case after case
     form = FORMS[deadlines.base_code(case.code)]
     if case.owner == MANAGER:
         # Listed on the manager's page, where the manager acts on it.
