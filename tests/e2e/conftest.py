@@ -173,7 +173,6 @@ def open_page(chromium, base_url: str, options: dict):
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.errors = errors
-    page.base_url = base_url
     return page
 
 
@@ -224,13 +223,14 @@ def sign_in(page, email, password="homeward-demo", *, reuse=False):
     cases spent four of their five minutes asleep)."""
     from tests import factories
 
-    browser = (_origin(page.base_url), email.lower()) if reuse else None
+    page.goto("/sign-in")
+    browser = (_origin(page.url), email.lower()) if reuse else None
     if browser in _BROWSERS:
         page.context.add_cookies(_BROWSERS[browser])
         page.goto("/")
         if "/sign-in" not in page.url:
             return
-    page.goto("/sign-in")
+        page.goto("/sign-in")
     page.get_by_label("Email address").fill(email)
     page.locator("#password").fill(password)
     page.get_by_role("button", name="Sign in").click()

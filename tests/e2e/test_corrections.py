@@ -155,7 +155,7 @@ def at_risk_card(page, child: str):
 def test_a_correction_of_the_return_time_moves_the_interview_deadline(desktop, corr_server):
     page = desktop
     ids = corr_server["ids"]
-    sign_in(page, "manager@demo.test")
+    sign_in(page, "manager@demo.test", reuse=True)
 
     # Before: the interview page and the manager's page give the demo's deadline.
     page.goto(f"/interviews/{ids['mia_interview']}")
@@ -234,7 +234,7 @@ def test_a_refused_correction_keeps_what_was_typed_on_a_phone(phone, corr_server
     time, what was typed kept, nothing changed."""
     page = phone
     episode_id = corr_server["ids"]["tyler_episode"]
-    sign_in(page, "manager@demo.test")
+    sign_in(page, "manager@demo.test", reuse=True)
     page.goto(f"/episodes/{episode_id}")
     returned_before = summary_value(page, "Returned or found").inner_text()
     page.get_by_role("link", name="Correct or withdraw the episode").click()
@@ -278,7 +278,7 @@ def _episode_links(page, episode_id: str):
 def test_withdrawing_a_duplicate_episode(desktop, corr_server):
     page = desktop
     noah = corr_server["ids"]["noah"]
-    sign_in(page, "manager@demo.test")
+    sign_in(page, "manager@demo.test", reuse=True)
     page.goto("/manage/")
     missing_before = page.locator("h2#missing-now").inner_text()
     escalations_before = page.locator("h2#escalations").inner_text()
@@ -359,7 +359,7 @@ def test_correcting_a_childs_record_and_a_stale_window_refused(desktop, chromium
     before = corr_server["ids"]["ella_ident"]
     try:
         for page in (first, second):
-            sign_in(page, "manager@demo.test")
+            sign_in(page, "manager@demo.test", reuse=True)
             page.goto(f"/children/{ella}")
             expect(page.get_by_role("heading", level=1)).to_have_text(ELLA)
             expect(page.locator("#changes")).to_have_count(0)

@@ -161,7 +161,7 @@ def task_row(page, title: str):
 
 def test_the_manager_records_an_overdue_meeting_from_the_managers_page(desktop, esc_server):
     page = desktop
-    sign_in(page, "manager@demo.test")
+    sign_in(page, "manager@demo.test", reuse=True)
     page.goto("/manage/")
     # The page leads with the escalations: the first section heading after the h1.
     first_h2 = page.locator("main h2").first
@@ -253,7 +253,7 @@ def test_the_manager_records_an_overdue_meeting_from_the_managers_page(desktop, 
 def test_the_managers_page_on_a_phone(phone, esc_server):
     """390x844: the escalations lead, each card's Record action button within the screen."""
     page = phone
-    sign_in(page, "manager@demo.test")
+    sign_in(page, "manager@demo.test", reuse=True)
     page.goto("/manage/")
     count = escalations_count(page)
     assert count >= 1
@@ -279,7 +279,7 @@ def test_the_social_worker_records_the_visit_on_a_phone(phone, desktop, esc_serv
     ids = esc_server["ids"]
     # The manager's page lists Mia's visits still to do (the latest return's at least, overdue),
     # owned by her social worker by name.
-    sign_in(manager, "manager@demo.test")
+    sign_in(manager, "manager@demo.test", reuse=True)
     manager.goto("/manage/")
     visits = card(manager, MIA, "Social worker visit")
     visits_before = visits.count()
@@ -335,7 +335,7 @@ def test_the_social_worker_records_the_visit_on_a_phone(phone, desktop, esc_serv
 def test_a_need_to_know_closes_itself_when_the_child_comes_back(desktop, esc_server):
     page = desktop
     episode_id = esc_server["ids"]["new_episode"]
-    sign_in(page, "manager@demo.test")
+    sign_in(page, "manager@demo.test", reuse=True)
     page.goto("/manage/")
     before = escalations_count(page)
     # Missing for 30 hours: the Need to Know and the intervention meeting are overdue; the
@@ -386,7 +386,7 @@ def test_a_second_record_from_a_page_opened_earlier_says_it_was_already_recorded
     first, second = desktop, open_page(chromium, esc_server["url"], DESKTOP)
     try:
         for page in (first, second):
-            sign_in(page, "manager@demo.test")
+            sign_in(page, "manager@demo.test", reuse=True)
             page.goto("/manage/")
             card(page, NOAH, "Intervention meeting").get_by_role(
                 "link", name=re.compile(r"^Record action")

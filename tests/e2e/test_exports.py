@@ -89,7 +89,7 @@ def exports_server(tmp_path_factory):
 
 def test_a_failing_record_is_listed_corrected_and_the_file_downloaded(chromium, exports_server):
     page = open_page(chromium, exports_server["url"], DESKTOP)
-    sign_in(page, "manager@demo.test")
+    sign_in(page, "manager@demo.test", reuse=True)
     page.goto("/manage/")
     page.get_by_role("link", name="Statutory returns").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Statutory returns")

@@ -22,7 +22,7 @@ LEAH = "Leah Marsh"  # demo: missing now for 30 hours
 
 def test_a_manager_reads_the_figures_and_the_children_behind_a_number(chromium, server):
     page = open_page(chromium, server["url"], DESKTOP)
-    sign_in(page, "manager@demo.test")
+    sign_in(page, "manager@demo.test", reuse=True)
     page.goto("/manage/")
     page.get_by_role("link", name="Figures:").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Figures for")

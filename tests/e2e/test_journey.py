@@ -158,7 +158,7 @@ def test_pages_fit_a_small_phone(chromium, server):
     )
     page = context.new_page()
     try:
-        sign_in(page, "manager@demo.test")
+        sign_in(page, "manager@demo.test", reuse=True)
         for url in ("/manage/", "/children/"):
             page.goto(url)
             width = page.evaluate("document.documentElement.scrollWidth")

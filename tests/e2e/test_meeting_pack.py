@@ -20,7 +20,7 @@ NOAH = "Noah Hughes"  # demo: an authorised interview, already forwarded to the 
 
 def test_a_manager_prepares_and_prints_the_monthly_meeting_pack(chromium, server):
     page = open_page(chromium, server["url"], DESKTOP)
-    sign_in(page, "manager@demo.test")
+    sign_in(page, "manager@demo.test", reuse=True)
     page.goto("/manage/")
     page.get_by_role("link", name="Monthly missing meeting pack").click()
     this_month = to_local(utcnow()).strftime("%Y-%m")
@@ -69,7 +69,7 @@ def test_a_manager_prepares_and_prints_the_monthly_meeting_pack(chromium, server
 
 def test_the_police_copy_of_an_authorised_interview(chromium, server):
     page = open_page(chromium, server["url"], DESKTOP)
-    sign_in(page, "manager@demo.test")
+    sign_in(page, "manager@demo.test", reuse=True)
     page.goto("/children/")
     page.get_by_role("link", name=NOAH).click()
     page.get_by_role("link", name="Return interview: Authorised").click()

@@ -202,7 +202,7 @@ def test_offline_journey(browser_type, server, net, tmp_path, chromium):
     assert answers == ["applied"]  # one mutation, applied once
     manager = chromium.new_context(base_url=server["url"], **PHONE)
     mpage = manager.new_page()
-    sign_in(mpage, "manager@demo.test")
+    sign_in(mpage, "manager@demo.test", reuse=True)
     mpage.goto(f"/interviews/{interview_id}")
     assert mpage.content().count(CANARY) == 1
     manager.close()
@@ -255,7 +255,7 @@ def test_remote_wipe_uploads_unsent_work_then_deletes_everything(chromium, serve
     # ...and is reported lost. The manager revokes it.
     manager = chromium.new_context(base_url=server["url"], **PHONE)
     mpage = manager.new_page()
-    sign_in(mpage, "manager@demo.test")
+    sign_in(mpage, "manager@demo.test", reuse=True)
     mpage.goto("/devices/")
     mpage.once("dialog", lambda dialog: dialog.accept())
     mpage.locator(f"form[action*='{device_id}'] button").click()
