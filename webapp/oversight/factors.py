@@ -79,17 +79,10 @@ def _content(interview_id: str, content_enc: str | None) -> dict:
     return sealed.unseal(content_enc, "interview", interview_id, "content", {}) or {}
 
 
-def _write(connection, interview_id: str, codes: Iterable[str]) -> None:
-    table = InterviewFactor.__table__
-    connection.execute(delete(table).where(table.c.interview_id == interview_id))
-    rows = [{"interview_id": interview_id, "code": code} for code in codes]
-    if rows:
-        connection.execute(insert(table), rows)
-
-
-# A flush's factor rows, written together when its own SQL is done (_write_flushed): a phone's
-# batch of 50 interviews sent 50 INSERTs one after another, a fifth of the batch's time in
-# bench/profile_push.py; now one DELETE (for content whose reasons changed) and one INSERT.
+# A flush's factor rows, written together when its own SQL is done (_write_flushed), as the
+# backfill writes a page of interviews: a phone's batch of 50 interviews sent 50 INSERTs one
+# after another, a fifth of the batch's time in bench/profile_push.py; now one DELETE (for
+# content whose reasons changed) and one INSERT.
 _PENDING = "homeward_factor_writes"
 
 
@@ -97,6 +90,19 @@ _PENDING = "homeward_factor_writes"
 class _Writes:
     replace: list[str] = field(default_factory=list)  # interviews whose rows go first
     rows: list[dict[str, str]] = field(default_factory=list)
+
+    def add(self, interview_id: str, codes: Iterable[str], *, replace: bool) -> None:
+        if replace:
+            self.replace.append(interview_id)
+        self.rows.extend({"interview_id": interview_id, "code": code} for code in codes)
+
+    def store(self, connection) -> None:
+        """One DELETE for the interviews being replaced, one INSERT for every row."""
+        table = InterviewFactor.__table__
+        if self.replace:
+            connection.execute(delete(table).where(table.c.interview_id.in_(self.replace)))
+        if self.rows:
+            connection.execute(insert(table), self.rows)
 
 
 def _pending(interview: Interview) -> _Writes:
@@ -117,22 +123,16 @@ def _follow_content(mapper, connection, interview: Interview) -> None:
         before = codes_of(_content(interview.id, history.deleted[0]))
         if codes == before:
             return
-        if not before:
-            _insert(interview, codes)
-            return
-    _pending(interview).replace.append(interview.id)
-    _insert(interview, codes)
-
-
-def _insert(interview: Interview, codes: list[str]) -> None:
-    if codes:
-        _pending(interview).rows.extend({"interview_id": interview.id, "code": c} for c in codes)
+        _pending(interview).add(interview.id, codes, replace=bool(before))
+        return
+    _pending(interview).add(interview.id, codes, replace=True)
 
 
 def _follow_new(mapper, connection, interview: Interview) -> None:
     # A new interview has no rows to replace.
     if interview.content_enc is not None:
-        _insert(interview, codes_of(_content(interview.id, interview.content_enc)))
+        codes = codes_of(_content(interview.id, interview.content_enc))
+        _pending(interview).add(interview.id, codes, replace=False)
 
 
 def _start_flush(session: Session, _flush_context, _instances) -> None:
@@ -144,14 +144,8 @@ def _write_flushed(session: Session, _flush_context) -> None:
     """The flush's factor rows, on its connection and in its transaction: after the interviews'
     own INSERTs and UPDATEs (the rows refer to them), before anything reads the table."""
     writes: _Writes | None = session.info.pop(_PENDING, None)
-    if writes is None:
-        return
-    table = InterviewFactor.__table__
-    connection = session.connection()
-    if writes.replace:
-        connection.execute(delete(table).where(table.c.interview_id.in_(writes.replace)))
-    if writes.rows:
-        connection.execute(insert(table), writes.rows)
+    if writes is not None:
+        writes.store(session.connection())
 
 
 def init_app(app: Flask) -> None:
@@ -181,9 +175,10 @@ def backfill(batch: int = 500) -> int:
         ).all()
         if not rows:
             return done
-        connection = db.session.connection()
+        writes = _Writes()
         for interview_id, content_enc in rows:
-            _write(connection, interview_id, codes_of(_content(interview_id, content_enc)))
+            writes.add(interview_id, codes_of(_content(interview_id, content_enc)), replace=True)
+        writes.store(db.session.connection())
         db.session.commit()
         done += len(rows)
         last = rows[-1][0]
