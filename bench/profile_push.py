@@ -129,12 +129,10 @@ def profile(env: dict[str, str], device, records: int, top: int, sort: str) -> N
         f"{k} {v / records:.1f}" for k, v in sorted(sent.items(), key=lambda kv: -kv[1])
     )
     print(f"SQL statements a mutation: {sum(sent.values()) / records:.1f} ({per})")
-    out = io.StringIO()
-    stats = pstats.Stats(profiler, stream=out)
-    print_by_package(stats, records, "mutation")
-    stats.sort_stats(sort)
-    stats.print_stats(re.escape(str(ROOT)) + r"/(webapp|sync)/", top)
-    print(out.getvalue().replace(str(ROOT) + "/", ""))
+    # The server's own functions only: a batch's library calls are the same whatever the batch.
+    print_profile(
+        profiler, records, sort, top, per="mutation", only=re.escape(str(ROOT)) + r"/(webapp|sync)/"
+    )
 
 
 def profile_requests(env: dict[str, str], device, records: int, top: int, sort: str) -> None:
@@ -325,14 +323,20 @@ def print_phases(counts: Counter, requests: int, per: str = "request") -> None:
 
 
 def print_profile(
-    profiler: cProfile.Profile, runs: int, sort: str, top: int, per: str = "request"
+    profiler: cProfile.Profile,
+    runs: int,
+    sort: str,
+    top: int,
+    per: str = "request",
+    only: str | None = None,
 ) -> None:
-    """Each package's own time a run, then the `top` functions by `sort`, paths shortened."""
+    """Each package's own time a run, then the `top` functions by `sort` (those whose path
+    matches the regex `only`, if given), paths shortened."""
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
     print_by_package(stats, runs, per)
     stats.sort_stats(sort)
-    stats.print_stats(top)
+    stats.print_stats(*([only] if only else []), top)
     print(out.getvalue().replace(str(ROOT) + "/", ""))
 
 

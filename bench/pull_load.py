@@ -81,32 +81,35 @@ def full_pull(phone: Phone, base_url: str, stop: threading.Event | None = None) 
     cursor = None
     wire = Wire(base_url, phone.http)  # the client's own CPU kept small (harness.Wire)
     started = time.perf_counter()
-    while stop is None or not stop.is_set():
-        params = {"limit": str(PULL_LIMIT)}
-        if cursor:
-            params["cursor"] = cursor
-        began = time.perf_counter()
-        try:
-            status, headers, content = wire.request("GET", "/api/v1/sync/pull?" + urlencode(params))
-        except WireReset:
-            continue  # sent again, as the browser does on a reset keep-alive connection
-        result.page_seconds.append(time.perf_counter() - began)
-        if status == 503:
-            time.sleep(float(headers.get("Retry-After", "1")))
-            continue
-        if status != 200:
-            result.error = f"HTTP {status}"
-            break
-        result.pages += 1
-        result.body_bytes += len(content)
-        data = json.loads(content)
-        result.arrivals.update(c["record_id"] for c in data["changes"] if not c["deleted"])
-        cursor = data["cursor"]
-        if not data["has_more"]:
-            result.finished = True
-            break
+    try:
+        while stop is None or not stop.is_set():
+            params = {"limit": str(PULL_LIMIT)}
+            if cursor:
+                params["cursor"] = cursor
+            began = time.perf_counter()
+            try:
+                path = "/api/v1/sync/pull?" + urlencode(params)
+                status, headers, content = wire.request("GET", path)
+            except WireReset:
+                continue  # sent again, as the browser does on a reset keep-alive connection
+            result.page_seconds.append(time.perf_counter() - began)
+            if status == 503:
+                time.sleep(float(headers.get("Retry-After", "1")))
+                continue
+            if status != 200:
+                result.error = f"HTTP {status}"
+                break
+            result.pages += 1
+            result.body_bytes += len(content)
+            data = json.loads(content)
+            result.arrivals.update(c["record_id"] for c in data["changes"] if not c["deleted"])
+            cursor = data["cursor"]
+            if not data["has_more"]:
+                result.finished = True
+                break
+    finally:
+        wire.close()
     result.seconds = time.perf_counter() - started
-    wire.close()
     return result
 
 
