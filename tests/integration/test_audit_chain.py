@@ -387,7 +387,11 @@ def _advisory_holders(url: str, key: int = AUDIT_LOCK) -> int:
             return conn.execute(
                 text(
                     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
-                    "AND classid = 0 AND objid = :k AND granted"
+                    "AND classid = 0 AND objid = :k AND granted "
+                    # The cluster's locks: only this test's database's count (other workers
+                    # take the same key in theirs at the same moment).
+                    "AND database = (SELECT oid FROM pg_database "
+                    "WHERE datname = current_database())"
                 ),
                 {"k": key},
             ).scalar_one()

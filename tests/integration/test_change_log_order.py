@@ -69,8 +69,13 @@ def _in_thread(work):
 
 
 def _advisory_locks_held() -> int:
+    # pg_locks shows the whole cluster: other test workers, each on a database of its own, take
+    # the same keys at the same moment (this test once failed in CI on another worker's push).
     return db.session.scalar(
-        text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")
+        text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
     )
 
 
