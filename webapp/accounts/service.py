@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -37,8 +38,14 @@ from webapp.extensions import db
 # verifies in ~75 ms on one core of this 2-core machine; check_needs_rehash moves old hashes to
 # these parameters at their next sign-in.
 _hasher = PasswordHasher(time_cost=2, memory_cost=47104, parallelism=1)
-# Verifying against a real hash when the email is unknown keeps the timing the same.
-_DUMMY_HASH = _hasher.hash("not a real password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so the timing stays the same. Made at first
+    use, not at import: every process (each `homeward` command too) paid a hash to start."""
+    return _hasher.hash("not a real password")
+
 
 # At most one hash per core at a time in this process: a burst of sign-ins queues here, among
 # itself, instead of taking every core from the requests that only read a page.
@@ -263,7 +270,7 @@ def authenticate(email: str, password: str, ip: str, throttle: Throttle) -> User
     _claim(account, now, throttle)
     user = db.session.scalar(select(User).where(User.email == email))
     try:
-        ok = _verify(user.password_hash if user else _DUMMY_HASH, password)
+        ok = _verify(user.password_hash if user else _dummy_hash(), password)
     except ServerBusy:
         _reset_claim(account, now)
         raise
