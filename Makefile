@@ -46,7 +46,7 @@ setup: $(VENV)/.installed assets
 
 # The app's own modules compiled once up front. Where PYTHONDONTWRITEBYTECODE is set (this
 # machine kind sets it), Python compiles every module from source in every process it starts
-# and never keeps the result: a quarter of a second for each `homeward` command, server and test
+# and never keeps the result: 0.1-0.25 s more for each `homeward` command, server and test
 # subprocess. Existing .pyc files are still read; a changed source is recompiled in memory.
 bytecode: setup
 	$(BIN)/python -m compileall -q -j 0 webapp sync >/dev/null
