@@ -10,7 +10,7 @@ import uuid
 import psycopg
 import pytest
 
-from tests.conftest import PG_ADMIN_URL, PgCopies, _libpq
+from tests.conftest import PG_ADMIN_URL, PgCopies, _libpq, _pg_url
 
 pytestmark = pytest.mark.postgres
 
@@ -27,7 +27,7 @@ def test_copies_are_distinct_and_all_dropped_at_the_end(pg_template):
         taken = [copies.take() for _ in range(3)]
         assert len(set(taken)) == 3
         assert set(taken) <= _databases()
-        with psycopg.connect(_libpq(PG_ADMIN_URL).rsplit("/", 1)[0] + "/" + taken[0]) as conn:
+        with psycopg.connect(_libpq(_pg_url(taken[0]))) as conn:
             assert conn.execute("SELECT count(*) FROM users").fetchone()[0] > 0  # the demo data
         for name in taken:
             copies.give_back(name)

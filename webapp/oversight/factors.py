@@ -116,16 +116,16 @@ def _follow_content(mapper, connection, interview: Interview) -> None:
     if not history.has_changes():
         return
     codes = codes_of(_content(interview.id, interview.content_enc))
+    replace = True  # the content before this flush unknown: whatever rows it had go
     if history.deleted:
-        # The content before this flush is known: compare the codes. Most saves (each autosave,
-        # each phone's push) leave the reasons as they were: the rows then stay, with no DELETE
-        # and INSERT for every save; and content that was empty had no rows to delete.
+        # The content before is known: compare the codes. Most saves (each autosave, each
+        # phone's push) leave the reasons as they were: the rows then stay, with no DELETE and
+        # INSERT for every save; and content that was empty had no rows to delete.
         before = codes_of(_content(interview.id, history.deleted[0]))
         if codes == before:
             return
-        _pending(interview).add(interview.id, codes, replace=bool(before))
-        return
-    _pending(interview).add(interview.id, codes, replace=True)
+        replace = bool(before)
+    _pending(interview).add(interview.id, codes, replace=replace)
 
 
 def _follow_new(mapper, connection, interview: Interview) -> None:
